@@ -1,0 +1,62 @@
+import type { JsonObject } from './json';
+
+/** Signature algorithms, by their JOSE names: RSA-2048 PKCS#1 v1.5 with SHA-256, or Ed25519. */
+export type SignatureAlgorithm = 'RS256' | 'EdDSA';
+export const SIGNATURE_ALGORITHMS: readonly SignatureAlgorithm[] = ['RS256', 'EdDSA'];
+
+export interface Actor {
+  readonly id: string;
+  readonly role: string;
+}
+
+export interface EventSignature {
+  readonly alg: SignatureAlgorithm;
+  /** Names a key in the key registry (see GET /.well-known/proofline/keys). */
+  readonly keyId: string;
+  /** Base64 (RFC 4648 §4) of the signature over the signing input (see docs/events.md). */
+  readonly value: string;
+}
+
+export interface EnvelopeMetadata {
+  readonly correlationId: string;
+  readonly causationId: string;
+  readonly commandId: string;
+  readonly idempotencyKey?: string;
+  /** Lowercase hex SHA-256 of the RFC 8785 canonical JSON of `data`. */
+  readonly dataHash: string;
+  readonly signature: EventSignature;
+}
+
+/**
+ * The one shape of every event, in every store and on every topic (schema:
+ * contracts/schemas/event-envelope.v1.schema.json). Store-assigned positions are not part of
+ * it: they travel beside it in a RecordedEvent, so the signed bytes never change.
+ */
+export interface EventEnvelope<TType extends string = string, TData extends JsonObject = JsonObject> {
+  readonly id: string;
+  readonly type: TType;
+  readonly schemaVersion: number;
+  readonly streamId: string;
+  readonly tenantId: string;
+  /** ISO-8601 UTC instant with milliseconds, e.g. 2026-11-21T20:55:45.123Z. */
+  readonly occurredAt: string;
+  readonly actor: Actor;
+  readonly data: TData;
+  readonly metadata: EnvelopeMetadata;
+}
+
+export type UnsignedMetadata = Omit<EnvelopeMetadata, 'signature' | 'dataHash'>;
+
+/** An envelope before the append hook hashes its data and signs it. */
+export type UnsignedEnvelope<TType extends string = string, TData extends JsonObject = JsonObject> = Omit<
+  EventEnvelope<TType, TData>,
+  'metadata'
+> & { readonly metadata: UnsignedMetadata };
+
+/** What is signed: the envelope with `metadata.signature` removed (dataHash included). */
+export type SigningInput = Omit<EventEnvelope, 'metadata'> & { readonly metadata: Omit<EnvelopeMetadata, 'signature'> };
+
+export function signingInputOf(envelope: EventEnvelope): SigningInput {
+  const { signature: _signature, ...metadata } = envelope.metadata;
+  return { ...envelope, metadata };
+}

@@ -1,0 +1,4 @@
+export * from './json';
+export * from './canonical-json';
+export * from './event-id';
+export * from './envelope';
