@@ -1,0 +1,20 @@
+import type { Knex } from 'knex';
+import * as eventStore from './0001_event_store';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/**
+ * Migrations are listed here rather than discovered on disk, so the same list runs from
+ * TypeScript (tests) and from compiled JavaScript (npm start) without loader tricks.
+ * Append only; never rename or reorder an entry that has shipped.
+ */
+const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [['0001_event_store', eventStore]];
+
+export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {
+  getMigrations: async () => [...MIGRATIONS],
+  getMigrationName: ([name]) => name,
+  getMigration: async ([, migration]) => migration,
+};

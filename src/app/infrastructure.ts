@@ -1,0 +1,64 @@
+import type { ProoflineConfig } from '../config/proofline-config';
+import { CommandPipeline } from '../commands/command-pipeline';
+import { PostgresSnapshotStore } from '../commands/snapshot-store';
+import { StateLoader } from '../commands/state-loader';
+import { openDatabase, type Database } from '../database/database';
+import type { EventStore } from '../eventstore/event-store.port';
+import { PostgresEventStore } from '../eventstore/postgres/postgres-event-store';
+import { InstrumentedEventStore } from '../observability/instrumented-event-store';
+import { Metrics } from '../observability/metrics';
+import { EventSigner } from '../signing/event-signer';
+import { KeyRegistry } from '../signing/key-registry';
+
+/** Everything Proofline runs on, wired once; the HTTP app, the CLI and the benchmarks share it. */
+export interface Infrastructure {
+  readonly config: ProoflineConfig;
+  readonly database: Database;
+  readonly store: EventStore;
+  readonly keys: KeyRegistry;
+  readonly signer: EventSigner;
+  readonly states: StateLoader;
+  readonly pipeline: CommandPipeline;
+  readonly metrics: Metrics;
+  close(): Promise<void>;
+}
+
+export interface InfrastructureOverrides {
+  /** Keys kept in memory only, e.g. for tests that must not write to the data dir. */
+  readonly ephemeralKeys?: boolean;
+  /** `memory://` for an in-memory embedded database. */
+  readonly dataDirForDatabase?: string;
+}
+
+export async function createInfrastructure(config: ProoflineConfig, overrides: InfrastructureOverrides = {}): Promise<Infrastructure> {
+  const database = await openDatabase({
+    url: config.PROOFLINE_PROFILE === 'services' || config.DATABASE_URL ? config.DATABASE_URL : undefined,
+    dataDir: overrides.dataDirForDatabase ?? config.PROOFLINE_DATA_DIR,
+    schema: config.DATABASE_SCHEMA,
+    poolSize: config.DATABASE_POOL_SIZE,
+  });
+  const metrics = new Metrics();
+  const store = new InstrumentedEventStore(new PostgresEventStore(database.knex), metrics);
+  const keys = KeyRegistry.open({
+    dataDir: overrides.ephemeralKeys ? undefined : config.PROOFLINE_DATA_DIR,
+    keyType: config.PROOFLINE_SIGNING_KEY_TYPE,
+    privateKeyPem: config.PROOFLINE_SIGNING_KEY,
+  });
+  const signer = new EventSigner(keys);
+  const states = new StateLoader(store, new PostgresSnapshotStore(database.knex), signer, config.PROOFLINE_SNAPSHOT_EVERY);
+  const pipeline = new CommandPipeline(store, signer, states);
+  return {
+    config,
+    database,
+    store,
+    keys,
+    signer,
+    states,
+    pipeline,
+    metrics,
+    close: async () => {
+      await store.close();
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,34 @@
+import type { Knex } from 'knex';
+import type { JsonValue } from '../../contracts';
+
+export interface Snapshot {
+  readonly streamVersion: number;
+  readonly stateSchema: string;
+  readonly state: JsonValue;
+}
+
+/** A stream's state at a version, so loading never replays more than the events since. */
+export interface SnapshotStore {
+  load(streamId: string): Promise<Snapshot | undefined>;
+  save(streamId: string, snapshot: Snapshot): Promise<void>;
+}
+
+export class PostgresSnapshotStore implements SnapshotStore {
+  constructor(private readonly knex: Knex) {}
+
+  async load(streamId: string): Promise<Snapshot | undefined> {
+    const row = await this.knex('snapshots').where({ stream_id: streamId }).first('stream_version', 'state_schema', 'state');
+    if (!row) return undefined;
+    return { streamVersion: Number(row.stream_version), stateSchema: row.state_schema, state: row.state };
+  }
+
+  async save(streamId: string, snapshot: Snapshot): Promise<void> {
+    await this.knex.raw(
+      `INSERT INTO snapshots (stream_id, stream_version, state_schema, state) VALUES (?, ?, ?, CAST(? AS jsonb))
+       ON CONFLICT (stream_id) DO UPDATE SET stream_version = EXCLUDED.stream_version, state_schema = EXCLUDED.state_schema,
+         state = EXCLUDED.state, taken_at = now()
+       WHERE snapshots.stream_version < EXCLUDED.stream_version`,
+      [streamId, snapshot.streamVersion, snapshot.stateSchema, JSON.stringify(snapshot.state)],
+    );
+  }
+}

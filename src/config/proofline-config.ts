@@ -1,0 +1,89 @@
+import { Transform } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, ValidateIf } from 'class-validator';
+
+export const PROFILES = ['embedded', 'services'] as const;
+export type Profile = (typeof PROFILES)[number];
+
+export const SIGNING_KEY_TYPES = ['rsa', 'ed25519'] as const;
+export type SigningKeyType = (typeof SIGNING_KEY_TYPES)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const toInt = ({ value }: { value: unknown }) => (typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value);
+
+/**
+ * Every setting Proofline reads from the environment, with its rule. The property names are
+ * the environment variable names, so a validation message names the variable to fix.
+ * Documented, one row each, in README.md ("Configuration").
+ */
+export class ProoflineConfig {
+  @IsIn(PROFILES)
+  PROOFLINE_PROFILE: Profile = 'embedded';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT = 3000;
+
+  @IsString()
+  @Matches(/^\S+$/, { message: 'HOST must be a host name or address without spaces' })
+  HOST = '0.0.0.0';
+
+  @IsString()
+  @Matches(/\S/, { message: 'PROOFLINE_DATA_DIR must not be empty' })
+  PROOFLINE_DATA_DIR = './data';
+
+  /** Required in the services profile: the PostgreSQL server holding events and read models. */
+  @ValidateIf((config: ProoflineConfig) => config.PROOFLINE_PROFILE === 'services' || config.DATABASE_URL !== undefined)
+  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'DATABASE_URL must be a postgres:// or postgresql:// URL (required when PROOFLINE_PROFILE=services)' })
+  DATABASE_URL?: string;
+
+  @IsOptional()
+  @Matches(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'DATABASE_SCHEMA must be a lowercase SQL identifier (letters, digits, _; at most 63)' })
+  DATABASE_SCHEMA?: string;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  DATABASE_POOL_SIZE = 10;
+
+  @IsOptional()
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  @IsOptional()
+  @Matches(/^[^\s,]+:\d+(,[^\s,]+:\d+)*$/, { message: 'KAFKA_BROKERS must be a comma-separated list of host:port' })
+  KAFKA_BROKERS?: string;
+
+  @IsOptional()
+  @Matches(/^(esdb|esdb\+discover):\/\/\S+$/, { message: 'ESDB_CONNECTION_STRING must be an esdb:// or esdb+discover:// connection string' })
+  ESDB_CONNECTION_STRING?: string;
+
+  @IsIn(SIGNING_KEY_TYPES)
+  PROOFLINE_SIGNING_KEY_TYPE: SigningKeyType = 'rsa';
+
+  /** A PKCS#8 PEM private key; when absent, keys are generated on first boot into the data dir. */
+  @IsOptional()
+  @Matches(/-----BEGIN PRIVATE KEY-----[\s\S]+-----END PRIVATE KEY-----/, {
+    message: 'PROOFLINE_SIGNING_KEY must be a PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----)',
+  })
+  PROOFLINE_SIGNING_KEY?: string;
+
+  /** Events between two persisted snapshots of a stream's state. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(100000)
+  PROOFLINE_SNAPSHOT_EVERY = 100;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(50 * 1024 * 1024)
+  PROOFLINE_BODY_LIMIT_BYTES = 1024 * 1024;
+
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
+}

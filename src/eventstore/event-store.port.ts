@@ -1,0 +1,91 @@
+import type { EventEnvelope } from '../../contracts';
+import type { GlobalPosition } from './global-position';
+
+/**
+ * `'no-stream'`: the stream must not exist. `'stream-exists'`: it must. `'any'`: no check.
+ * A number: the version (0-based revision) of the stream's last event.
+ */
+export type ExpectedVersion = number | 'no-stream' | 'stream-exists' | 'any';
+
+/** An event as the store holds it: the signed envelope, its exact bytes, and where it sits. */
+export interface RecordedEvent {
+  readonly envelope: EventEnvelope;
+  /** The stored UTF-8 text of the signed envelope (RFC 8785), byte for byte as appended. */
+  readonly raw: string;
+  readonly streamVersion: number;
+  readonly position: GlobalPosition;
+}
+
+export interface IdempotencyClaim {
+  readonly tenantId: string;
+  readonly key: string;
+  /** SHA-256 of the request that first used the key: the same key with another request is refused. */
+  readonly requestHash: string;
+}
+
+export interface AppendOptions {
+  /** Recorded in the same transaction as the events; a second append with the same claim fails. */
+  readonly idempotency?: IdempotencyClaim;
+}
+
+export interface AppendResult {
+  /** The version of the stream's last event after the append. */
+  readonly nextExpectedVersion: number;
+  /** One per appended event, in order. */
+  readonly positions: readonly GlobalPosition[];
+  readonly streamVersions: readonly number[];
+}
+
+export interface IdempotentAppend {
+  readonly requestHash: string;
+  readonly streamId: string;
+  readonly firstVersion: number;
+  readonly eventCount: number;
+}
+
+export type ReadDirection = 'forwards' | 'backwards';
+
+export interface ReadStreamOptions {
+  readonly direction?: ReadDirection;
+  /** Inclusive. Forwards defaults to 0, backwards to the last event. */
+  readonly fromVersion?: number;
+  readonly maxCount?: number;
+}
+
+export interface SubscribeOptions {
+  readonly batchSize?: number;
+  /** How often an idle subscription looks for events appended by other processes. */
+  readonly pollIntervalMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A catch-up subscription: every event after `from` in global order, then live ones.
+ * Pull-based, so a slow consumer is never flooded: the store reads the next batch only when
+ * the consumer asks for more. Ends when `signal` aborts or `close()` is called.
+ */
+export interface EventSubscription extends AsyncIterable<RecordedEvent> {
+  close(): void;
+}
+
+export interface EventStore {
+  /**
+   * Appends already-signed envelopes atomically. Throws WrongExpectedVersionError on a version
+   * conflict, DuplicateEventError when an event id exists, IdempotencyKeyUsedError when the
+   * idempotency claim was already recorded.
+   * Precondition: every envelope's streamId and tenantId match the stream's.
+   */
+  append(streamId: string, events: readonly EventEnvelope[], expected: ExpectedVersion, options?: AppendOptions): Promise<AppendResult>;
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  /** Events strictly after `from` in global order; only ones no later commit can precede. */
+  readAll(from: GlobalPosition, batchSize: number): Promise<RecordedEvent[]>;
+  subscribe(from: GlobalPosition, options?: SubscribeOptions): EventSubscription;
+  /** The version of the stream's last event, or undefined when the stream does not exist. */
+  streamVersion(streamId: string): Promise<number | undefined>;
+  findIdempotentAppend(tenantId: string, key: string): Promise<IdempotentAppend | undefined>;
+  /** Liveness of the backing store, for /health. Throws StoreUnavailableError when down. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const EVENT_STORE = Symbol('EventStore');

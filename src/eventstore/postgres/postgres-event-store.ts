@@ -1,0 +1,161 @@
+import type { Knex } from 'knex';
+import { canonicalJson, type EventEnvelope } from '../../../contracts';
+import { ProoflineError } from '../../errors/proofline-error';
+import { catchUpSubscription, LocalAppendSignal } from '../catch-up-subscription';
+import { DuplicateEventError, IdempotencyKeyUsedError, WrongExpectedVersionError } from '../errors';
+import type {
+  AppendOptions,
+  AppendResult,
+  EventStore,
+  EventSubscription,
+  ExpectedVersion,
+  IdempotentAppend,
+  ReadStreamOptions,
+  RecordedEvent,
+  SubscribeOptions,
+} from '../event-store.port';
+import type { GlobalPosition } from '../global-position';
+import { appendStatement, type EventRowInput } from './append-sql';
+import { translateDatabaseError, uniqueViolationOf } from './database-errors';
+import { EVENT_COLUMNS, toRecordedEvent, type EventRow } from './rows';
+
+/**
+ * The EventStore port on PostgreSQL — a server through `pg`, or embedded PGlite; the SQL is the
+ * same. Global reads only return rows whose transaction is older than every transaction still
+ * in flight (`pg_snapshot_xmin`), in (transaction, sequence) order, so a reader never passes
+ * an event that commits later with a lower sequence number.
+ */
+export class PostgresEventStore implements EventStore {
+  private readonly appended = new LocalAppendSignal();
+
+  constructor(private readonly knex: Knex) {}
+
+  async append(streamId: string, events: readonly EventEnvelope[], expected: ExpectedVersion, options: AppendOptions = {}): Promise<AppendResult> {
+    if (events.length === 0) return this.appendNothing(streamId, expected);
+    const tenantId = events[0].tenantId;
+    const rows = events.map((envelope, idx) => toRowInput(streamId, tenantId, envelope, idx));
+    const statement = appendStatement(streamId, tenantId, expected, rows, options.idempotency);
+    let result: { rows: Array<Omit<EventRow, 'envelope'>> };
+    try {
+      result = await this.knex.raw(statement.sql, statement.bindings as Knex.RawBinding[]);
+    } catch (error) {
+      throw this.appendFailure(error, events, options);
+    }
+    if (result.rows.length === 0) throw await this.conflict(streamId, tenantId, expected);
+    this.appended.notify();
+    const versions = result.rows.map((row) => Number(row.stream_version));
+    return {
+      nextExpectedVersion: versions[versions.length - 1],
+      streamVersions: versions,
+      positions: result.rows.map((row) => ({ commit: BigInt(row.commit), prepare: BigInt(row.prepare) })),
+    };
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const backwards = options.direction === 'backwards';
+    const from = options.fromVersion ?? (backwards ? Number.MAX_SAFE_INTEGER : 0);
+    const limit = options.maxCount ?? Number.MAX_SAFE_INTEGER;
+    const result = await this.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND stream_version ${backwards ? '<=' : '>='} ?
+       ORDER BY stream_version ${backwards ? 'DESC' : 'ASC'} LIMIT ?`,
+      [streamId, from, limit],
+    );
+    return result.map(toRecordedEvent);
+  }
+
+  async readAll(from: GlobalPosition, batchSize: number): Promise<RecordedEvent[]> {
+    const result = await this.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events
+       WHERE (transaction_id, global_position) > (CAST(? AS xid8), CAST(? AS bigint))
+         AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY transaction_id, global_position LIMIT ?`,
+      [from.commit.toString(), from.prepare.toString(), batchSize],
+    );
+    return result.map(toRecordedEvent);
+  }
+
+  subscribe(from: GlobalPosition, options?: SubscribeOptions): EventSubscription {
+    return catchUpSubscription((position, size) => this.readAll(position, size), this.appended, from, options);
+  }
+
+  async streamVersion(streamId: string): Promise<number | undefined> {
+    const rows = await this.query<{ version: string }>(`SELECT version::text AS version FROM streams WHERE stream_id = ?`, [streamId]);
+    return rows.length === 0 ? undefined : Number(rows[0].version);
+  }
+
+  async findIdempotentAppend(tenantId: string, key: string): Promise<IdempotentAppend | undefined> {
+    const rows = await this.query<{ request_hash: string; stream_id: string; first_version: string; event_count: number }>(
+      `SELECT request_hash, stream_id, first_version::text AS first_version, event_count
+       FROM idempotency_keys WHERE tenant_id = ? AND idempotency_key = ?`,
+      [tenantId, key],
+    );
+    if (rows.length === 0) return undefined;
+    const [row] = rows;
+    return { requestHash: row.request_hash, streamId: row.stream_id, firstVersion: Number(row.first_version), eventCount: Number(row.event_count) };
+  }
+
+  async ping(): Promise<void> {
+    await this.query('SELECT 1', []);
+  }
+
+  async close(): Promise<void> {
+    // The connection belongs to the Database; the store only stops waking its subscribers.
+    this.appended.notify();
+  }
+
+  private async query<Row>(sql: string, bindings: Knex.RawBinding[]): Promise<Row[]> {
+    try {
+      const result = await this.knex.raw(sql, bindings);
+      return result.rows as Row[];
+    } catch (error) {
+      throw translateDatabaseError(error);
+    }
+  }
+
+  private async appendNothing(streamId: string, expected: ExpectedVersion): Promise<AppendResult> {
+    const actual = await this.streamVersion(streamId);
+    if (!expectationHolds(expected, actual)) throw new WrongExpectedVersionError(streamId, expected, actual);
+    return { nextExpectedVersion: actual ?? -1, positions: [], streamVersions: [] };
+  }
+
+  private async conflict(streamId: string, tenantId: string, expected: ExpectedVersion): Promise<Error> {
+    const rows = await this.query<{ version: string; tenant_id: string }>(
+      `SELECT version::text AS version, tenant_id FROM streams WHERE stream_id = ?`,
+      [streamId],
+    );
+    if (rows.length > 0 && rows[0].tenant_id !== tenantId) {
+      return new ProoflineError('STREAM.NOT_FOUND', `stream ${streamId} does not exist for tenant ${tenantId}`, 404, { streamId });
+    }
+    return new WrongExpectedVersionError(streamId, expected, rows.length === 0 ? undefined : Number(rows[0].version));
+  }
+
+  private appendFailure(error: unknown, events: readonly EventEnvelope[], options: AppendOptions): Error {
+    const constraint = uniqueViolationOf(error);
+    if (constraint === 'events_event_id_unique') return new DuplicateEventError(events.map((event) => event.id));
+    if (constraint === 'idempotency_keys_pkey' && options.idempotency) {
+      return new IdempotencyKeyUsedError(options.idempotency.tenantId, options.idempotency.key);
+    }
+    return translateDatabaseError(error);
+  }
+}
+
+function toRowInput(streamId: string, tenantId: string, envelope: EventEnvelope, idx: number): EventRowInput {
+  if (envelope.streamId !== streamId || envelope.tenantId !== tenantId) {
+    throw new ProoflineError('STREAM.MIXED_BATCH', `event ${envelope.id} belongs to stream ${envelope.streamId} of tenant ${envelope.tenantId}, not ${streamId} of ${tenantId}`, 500);
+  }
+  return {
+    idx,
+    event_id: envelope.id,
+    event_type: envelope.type,
+    schema_version: envelope.schemaVersion,
+    occurred_at: envelope.occurredAt,
+    envelope: canonicalJson(envelope),
+  };
+}
+
+function expectationHolds(expected: ExpectedVersion, actual: number | undefined): boolean {
+  if (expected === 'any') return true;
+  if (expected === 'no-stream') return actual === undefined;
+  if (expected === 'stream-exists') return actual !== undefined;
+  return actual === expected;
+}

@@ -1,0 +1,21 @@
+import type { EventEnvelope } from '../../../contracts';
+import type { RecordedEvent } from '../event-store.port';
+
+/** The columns every read selects, with bigints as text so pg and PGlite agree. */
+export const EVENT_COLUMNS = `transaction_id::text AS commit, global_position::text AS prepare, stream_version::text AS stream_version, envelope`;
+
+export interface EventRow {
+  readonly commit: string;
+  readonly prepare: string;
+  readonly stream_version: string;
+  readonly envelope: string;
+}
+
+export function toRecordedEvent(row: EventRow): RecordedEvent {
+  return {
+    envelope: JSON.parse(row.envelope) as EventEnvelope,
+    raw: row.envelope,
+    streamVersion: Number(row.stream_version),
+    position: { commit: BigInt(row.commit), prepare: BigInt(row.prepare) },
+  };
+}

@@ -1,0 +1,58 @@
+import { rejected } from '../errors/proofline-error';
+import type { PlanTier, WorkspaceEvent } from './events';
+import type { WorkspaceState } from './state';
+
+export type RegisterWorkspace = { readonly type: 'RegisterWorkspace'; readonly workspaceId: string; readonly name: string; readonly planTier: PlanTier };
+export type RenameWorkspace = { readonly type: 'RenameWorkspace'; readonly name: string };
+export type ChangePlan = { readonly type: 'ChangePlan'; readonly planTier: PlanTier };
+export type CloseWorkspace = { readonly type: 'CloseWorkspace'; readonly reason: string };
+
+export type WorkspaceCommand = RegisterWorkspace | RenameWorkspace | ChangePlan | CloseWorkspace;
+
+/** Shape (lengths, enums) is checked at the edge; these are the rules that need the state. */
+export function decideWorkspace(command: WorkspaceCommand, state: WorkspaceState): WorkspaceEvent[] {
+  switch (command.type) {
+    case 'RegisterWorkspace':
+      return register(command, state);
+    case 'RenameWorkspace':
+      return rename(command, state);
+    case 'ChangePlan':
+      return changePlan(command, state);
+    case 'CloseWorkspace':
+      return close(command, state);
+    default: {
+      const unknownCommand: never = command;
+      return unknownCommand;
+    }
+  }
+}
+
+function register(command: RegisterWorkspace, state: WorkspaceState): WorkspaceEvent[] {
+  if (state.status !== 'unregistered') {
+    throw rejected.conflict('WORKSPACE.ALREADY_REGISTERED', `workspace ${command.workspaceId} is already registered`, { workspaceId: command.workspaceId });
+  }
+  return [{ type: 'workspaces.registered', data: { workspaceId: command.workspaceId, name: command.name, planTier: command.planTier } }];
+}
+
+function rename(command: RenameWorkspace, state: WorkspaceState): WorkspaceEvent[] {
+  const open = requireOpen(state);
+  if (open.name === command.name) return [];
+  return [{ type: 'workspaces.renamed', data: { name: command.name, previousName: open.name } }];
+}
+
+function changePlan(command: ChangePlan, state: WorkspaceState): WorkspaceEvent[] {
+  const open = requireOpen(state);
+  if (open.planTier === command.planTier) return [];
+  return [{ type: 'workspaces.plan-changed', data: { planTier: command.planTier, previousPlanTier: open.planTier } }];
+}
+
+function close(command: CloseWorkspace, state: WorkspaceState): WorkspaceEvent[] {
+  requireOpen(state);
+  return [{ type: 'workspaces.closed', data: { reason: command.reason } }];
+}
+
+function requireOpen(state: WorkspaceState): Exclude<WorkspaceState, { status: 'unregistered' }> {
+  if (state.status === 'unregistered') throw rejected.notFound('WORKSPACE.NOT_FOUND', 'no such workspace');
+  if (state.status === 'closed') throw rejected.conflict('WORKSPACE.CLOSED', `workspace ${state.workspaceId} is closed and accepts no changes`, { workspaceId: state.workspaceId });
+  return state;
+}
