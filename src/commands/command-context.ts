@@ -9,5 +9,9 @@ export interface CommandContext {
   readonly commandId: string;
   /** The instant the command is decided at; it becomes every event's occurredAt. */
   readonly now: string;
-  readonly idempotency?: { readonly key: string; readonly requestHash: string };
+  /**
+   * `scope` is who the key belongs to: the tenant, unless the command creates the tenant
+   * (then the caller), so a retried registration finds its first outcome.
+   */
+  readonly idempotency?: { readonly key: string; readonly requestHash: string; readonly scope?: string };
 }

@@ -70,7 +70,11 @@ export class CommandPipeline {
     if (decided.length === 0) return { streamId, version: loaded.version ?? -1, events: [], replayed: false };
     const envelopes = decided.map((event) => this.signer.seal(envelopeOf(decider, streamId, event, context)));
     const expected: ExpectedVersion = loaded.version === undefined ? 'no-stream' : loaded.version;
-    const idempotency = context.idempotency && { tenantId: context.tenantId, ...context.idempotency };
+    const idempotency = context.idempotency && {
+      tenantId: context.idempotency.scope ?? context.tenantId,
+      key: context.idempotency.key,
+      requestHash: context.idempotency.requestHash,
+    };
     const result = await this.store.append(streamId, envelopes, expected, { idempotency });
     const state = decided.reduce(decider.evolve, loaded.state);
     await this.states.remember(decider, streamId, state, loaded.version, result.nextExpectedVersion);
@@ -85,7 +89,7 @@ export class CommandPipeline {
   private async replayed(request: CommandRequest<unknown>): Promise<CommandOutcome | undefined> {
     const { idempotency, tenantId } = request.context;
     if (!idempotency) return undefined;
-    const earlier = await this.store.findIdempotentAppend(tenantId, idempotency.key);
+    const earlier = await this.store.findIdempotentAppend(idempotency.scope ?? tenantId, idempotency.key);
     if (!earlier) return undefined;
     if (earlier.requestHash !== idempotency.requestHash) {
       throw new ProoflineError('IDEMPOTENCY.KEY_REUSED', `Idempotency-Key ${JSON.stringify(idempotency.key)} was used for a different request`, 422, {

@@ -44,6 +44,17 @@ function fromHttpException(error: HttpException): { status: number; body: ErrorB
     const { code, message, details } = response as ErrorBody;
     return { status, body: { code, message, details: details ?? {} } };
   }
-  const message = typeof response === 'string' ? response : ((response as { message?: string }).message ?? error.message);
-  return { status, body: { code: `HTTP.${HttpStatus[status] ?? status}`, message: String(message), details: {} } };
+  const message = String(typeof response === 'string' ? response : ((response as { message?: string }).message ?? error.message));
+  return { status, body: byStatus(status, message) };
+}
+
+/** Errors raised by Fastify or Nest before our code ran (body parsing, routing) get stable codes too. */
+function byStatus(status: number, message: string): ErrorBody {
+  if (status === 400 && /JSON/i.test(message)) {
+    return { code: 'REQUEST.MALFORMED_JSON', message: `the body is not valid JSON (${message})`, details: { fields: [{ field: 'body', rule: 'json', message }] } };
+  }
+  if (status === 413) return { code: 'REQUEST.BODY_TOO_LARGE', message: `the request body is larger than the limit (${message})`, details: { fields: [{ field: 'body', rule: 'max-size', message }] } };
+  if (status === 415) return { code: 'REQUEST.UNSUPPORTED_MEDIA_TYPE', message: 'send the body as application/json', details: { fields: [{ field: 'content-type', rule: 'application/json', message }] } };
+  if (status === 404) return { code: 'ROUTE.NOT_FOUND', message, details: {} };
+  return { code: `HTTP.${HttpStatus[status] ?? status}`, message, details: {} };
 }

@@ -1,0 +1,17 @@
+import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Infrastructure } from '../app/infrastructure';
+import { INFRASTRUCTURE } from '../app/tokens';
+
+@ApiTags('operations')
+@Controller('metrics')
+export class MetricsController {
+  constructor(@Inject(INFRASTRUCTURE) private readonly infrastructure: Infrastructure) {}
+
+  @Get()
+  @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
+  @ApiOperation({ summary: 'Prometheus metrics: append latency and throughput, commands, process' })
+  metrics(): Promise<string> {
+    return this.infrastructure.metrics.registry.metrics();
+  }
+}

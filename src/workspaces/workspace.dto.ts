@@ -1,0 +1,54 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { PLAN_TIERS, type PlanTier } from './events';
+
+const VISIBLE_TEXT = /^\S(.*\S)?$/;
+
+export class RegisterWorkspaceDto {
+  @ApiProperty({ example: 'Acme Energy', minLength: 2, maxLength: 80 })
+  @IsString()
+  @Length(2, 80)
+  @Matches(VISIBLE_TEXT, { message: 'name must not start or end with white space' })
+  name!: string;
+
+  @ApiProperty({ enum: PLAN_TIERS, default: 'FREE' })
+  @IsIn(PLAN_TIERS)
+  planTier: PlanTier = 'FREE';
+}
+
+export class RenameWorkspaceDto {
+  @ApiProperty({ example: 'Acme Energy Ltd', minLength: 2, maxLength: 80 })
+  @IsString()
+  @Length(2, 80)
+  @Matches(VISIBLE_TEXT, { message: 'name must not start or end with white space' })
+  name!: string;
+}
+
+export class ChangePlanDto {
+  @ApiProperty({ enum: PLAN_TIERS })
+  @IsIn(PLAN_TIERS)
+  planTier!: PlanTier;
+}
+
+export class CloseWorkspaceDto {
+  @ApiProperty({ example: 'customer left', minLength: 3, maxLength: 500 })
+  @IsString()
+  @Length(3, 500)
+  reason!: string;
+}
+
+export class StreamPageQuery {
+  @ApiProperty({ required: false, default: 0, minimum: 0 })
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  fromVersion = 0;
+
+  @ApiProperty({ required: false, default: 100, minimum: 1, maximum: 1000 })
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  limit = 100;
+}
