@@ -250,11 +250,11 @@ export function printTargets(targets: readonly Target[]): void {
   );
 }
 
-export function writeReport(report: BenchReport): string {
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const path = join(RESULTS_DIR, `${report.name}.json`);
-  writeFileSync(path, JSON.stringify(report, null, 2) + '\n');
-  return path;
+/** Writes bench/results/<name>.json and hands the report back. */
+export function writeReport(report: BenchReport): BenchReport {
+  const path = writeJson(report.name, report);
+  console.log(`\nwrote ${path}`);
+  return report;
 }
 
 export function writeJson(name: string, value: unknown): string {

@@ -4,6 +4,7 @@ import knex, { type Knex } from 'knex';
 import ClientPGLite from 'knex-pglite';
 import { types } from 'pg';
 import { migrationSource } from '../../migrations';
+import { lockEmbeddedDirectory } from './embedded-lock';
 
 export const IN_MEMORY = 'memory://';
 
@@ -50,7 +51,19 @@ function openServer(url: string, options: DatabaseOptions): Database {
 
 function openEmbedded(dataDir: string): Database {
   const filename = dataDir === IN_MEMORY ? IN_MEMORY : resolve(join(dataDir, 'pglite'));
-  if (filename !== IN_MEMORY) mkdirSync(filename, { recursive: true });
+  if (filename === IN_MEMORY) {
+    const connection = knex({ client: ClientPGLite, connection: { filename } } as Knex.Config);
+    return { kind: 'pglite', knex: connection, close: () => connection.destroy() };
+  }
+  mkdirSync(filename, { recursive: true });
+  const unlock = lockEmbeddedDirectory(`${filename}.lock`);
   const connection = knex({ client: ClientPGLite, connection: { filename } } as Knex.Config);
-  return { kind: 'pglite', knex: connection, close: () => connection.destroy() };
+  return {
+    kind: 'pglite',
+    knex: connection,
+    close: async () => {
+      await connection.destroy();
+      unlock();
+    },
+  };
 }

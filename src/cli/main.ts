@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { Command } from 'commander';
+import { ConfigurationError } from '../config/load-config';
+import { registerEventCommands } from './events.command';
+import { registerKeyCommands } from './keys.command';
+import { registerMigrateCommand } from './migrate.command';
+
+/** `proofline`: operations on a Proofline data dir or database, configured like the server (README, "Configuration"). */
+const program = new Command('proofline').description('Proofline command line').showHelpAfterError();
+registerEventCommands(program);
+registerKeyCommands(program);
+registerMigrateCommand(program);
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  process.stderr.write(`${error instanceof ConfigurationError ? error.message : error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(2);
+});
