@@ -30,7 +30,11 @@ export async function createHttpApp(infrastructure: Infrastructure, options: Htt
   app.enableShutdownHooks();
   SwaggerModule.setup('docs', app, SwaggerModule.createDocument(app, openApiDocument()), { jsonDocumentUrl: 'docs/openapi.json' });
   // Commands take JSON only: any other body is a 415 naming the content type, not a string the validator trips on.
-  app.getHttpAdapter().getInstance().removeContentTypeParser('text/plain');
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.removeContentTypeParser('text/plain');
+  fastify.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-correlation-id', request.id);
+  });
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return app;

@@ -1,0 +1,180 @@
+import request from 'supertest';
+import { startTestApp, type TestApp } from '../support/app';
+
+describe('workspaces over HTTP (embedded profile)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.close());
+
+  const register = (body: object, headers: Record<string, string> = {}) => request(t.server).post('/workspaces').set(headers).send(body);
+  const as = (tenantId: string) => ({ 'x-tenant-id': tenantId, 'x-actor-id': 'alice', 'x-actor-role': 'ADMIN' });
+  const eventCount = async () => (await t.infrastructure.store.readAll({ commit: 0n, prepare: 0n }, 10_000)).length;
+
+  it('registers a workspace as one signed event and reads it back', async () => {
+    const created = await register({ name: 'Acme Energy', planTier: 'PLUS' }).expect(201);
+    expect(created.body).toMatchObject({ version: 0, events: [{ type: 'workspaces.registered', streamVersion: 0 }] });
+    const { workspaceId } = created.body;
+
+    const read = await request(t.server).get(`/workspaces/${workspaceId}`).set(as(workspaceId)).expect(200);
+    expect(read.body).toEqual({ workspaceId, name: 'Acme Energy', planTier: 'PLUS', status: 'active', version: 0 });
+    expect(read.headers.etag).toBe('"0"');
+
+    const events = await request(t.server).get(`/workspaces/${workspaceId}/events`).set(as(workspaceId)).expect(200);
+    expect(events.body.events).toHaveLength(1);
+    expect(events.body.events[0].verification).toEqual({ valid: true });
+    expect(events.body.events[0].envelope).toMatchObject({ tenantId: workspaceId, actor: { id: 'anonymous' }, data: { name: 'Acme Energy' } });
+  });
+
+  it('renames with If-Match, answers 409 with both versions on a stale one, and writes nothing then', async () => {
+    const { workspaceId } = (await register({ name: 'Before' }).expect(201)).body;
+    await request(t.server).patch(`/workspaces/${workspaceId}`).set(as(workspaceId)).set('if-match', '"0"').send({ name: 'After' }).expect(200);
+    const before = await eventCount();
+    const stale = await request(t.server).patch(`/workspaces/${workspaceId}`).set(as(workspaceId)).set('if-match', '"0"').send({ name: 'Again' }).expect(409);
+    expect(stale.body).toEqual({
+      code: 'STREAM.WRONG_EXPECTED_VERSION',
+      message: expect.stringContaining('expected version 0, found version 1'),
+      details: { streamId: `workspace-${workspaceId}`, expectedVersion: 0, actualVersion: 1 },
+    });
+    expect(await eventCount()).toBe(before);
+  });
+
+  it('records no event for a change that changes nothing', async () => {
+    const { workspaceId } = (await register({ name: 'Same' }).expect(201)).body;
+    const same = await request(t.server).patch(`/workspaces/${workspaceId}`).set(as(workspaceId)).send({ name: 'Same' }).expect(200);
+    expect(same.body).toMatchObject({ version: 0, events: [] });
+  });
+
+  it('refuses changes to a closed workspace with a stable code', async () => {
+    const { workspaceId } = (await register({ name: 'Closing' }).expect(201)).body;
+    await request(t.server).post(`/workspaces/${workspaceId}/close`).set(as(workspaceId)).send({ reason: 'customer left' }).expect(200);
+    const refused = await request(t.server).put(`/workspaces/${workspaceId}/plan`).set(as(workspaceId)).send({ planTier: 'PRO' }).expect(409);
+    expect(refused.body.code).toBe('WORKSPACE.CLOSED');
+  });
+
+  describe('Idempotency-Key', () => {
+    it('returns the first outcome to a retry and appends one event', async () => {
+      const before = await eventCount();
+      const first = await register({ name: 'Once' }, { 'idempotency-key': 'register-once' }).expect(201);
+      const retry = await register({ name: 'Once' }, { 'idempotency-key': 'register-once' }).expect(200);
+      expect(retry.body).toEqual(first.body);
+      expect(retry.headers['idempotent-replayed']).toBe('true');
+      expect(await eventCount()).toBe(before + 1);
+    });
+
+    it('appends one event when the same request races itself', async () => {
+      const { workspaceId } = (await register({ name: 'Race' }).expect(201)).body;
+      const before = await eventCount();
+      const attempts = await Promise.all(
+        Array.from({ length: 8 }, () => request(t.server).put(`/workspaces/${workspaceId}/plan`).set(as(workspaceId)).set('idempotency-key', 'plan-race').send({ planTier: 'PRO' })),
+      );
+      expect(attempts.map((r) => r.status).every((s) => s === 200)).toBe(true);
+      expect(new Set(attempts.map((r) => JSON.stringify(r.body))).size).toBe(1);
+      expect(await eventCount()).toBe(before + 1);
+    });
+
+    it('refuses the same key for a different request (422) and writes nothing', async () => {
+      const { workspaceId } = (await register({ name: 'Keyed' }).expect(201)).body;
+      await request(t.server).patch(`/workspaces/${workspaceId}`).set(as(workspaceId)).set('idempotency-key', 'k-1').send({ name: 'One' }).expect(200);
+      const before = await eventCount();
+      const reused = await request(t.server).patch(`/workspaces/${workspaceId}`).set(as(workspaceId)).set('idempotency-key', 'k-1').send({ name: 'Two' }).expect(422);
+      expect(reused.body.code).toBe('IDEMPOTENCY.KEY_REUSED');
+      expect(await eventCount()).toBe(before);
+    });
+
+    it('scopes keys to the tenant: the same key in two tenants is two requests', async () => {
+      const a = (await register({ name: 'Tenant A' }).expect(201)).body.workspaceId;
+      const b = (await register({ name: 'Tenant B' }).expect(201)).body.workspaceId;
+      const ra = await request(t.server).patch(`/workspaces/${a}`).set(as(a)).set('idempotency-key', 'shared').send({ name: 'Renamed' }).expect(200);
+      const rb = await request(t.server).patch(`/workspaces/${b}`).set(as(b)).set('idempotency-key', 'shared').send({ name: 'Renamed' }).expect(200);
+      expect(ra.headers['idempotent-replayed']).toBeUndefined();
+      expect(rb.headers['idempotent-replayed']).toBeUndefined();
+      expect(rb.body.streamId).toBe(`workspace-${b}`);
+    });
+  });
+
+  describe('tenancy', () => {
+    it('answers 404 to another tenant for reads and commands, and writes nothing', async () => {
+      const { workspaceId } = (await register({ name: 'Private' }).expect(201)).body;
+      const intruder = (await register({ name: 'Intruder' }).expect(201)).body.workspaceId;
+      const before = await eventCount();
+      for (const call of [
+        request(t.server).get(`/workspaces/${workspaceId}`).set(as(intruder)),
+        request(t.server).get(`/workspaces/${workspaceId}/events`).set(as(intruder)),
+        request(t.server).patch(`/workspaces/${workspaceId}`).set(as(intruder)).send({ name: 'Mine now' }),
+        request(t.server).get(`/workspaces/${workspaceId}`),
+      ]) {
+        const response = await call;
+        expect(response.status).toBe(404);
+        expect(response.body.code).toBe('WORKSPACE.NOT_FOUND');
+      }
+      expect(await eventCount()).toBe(before);
+    });
+  });
+
+  describe('bad input: 4xx naming the field and the rule, nothing written', () => {
+    const cases: Array<[string, () => request.Test, number, string, string | undefined]> = [
+      ['unknown field', () => register({ name: 'Fine', extra: 1 }), 400, 'REQUEST.INVALID', 'extra'],
+      ['wrong type', () => register({ name: 42 }), 400, 'REQUEST.INVALID', 'name'],
+      ['too short', () => register({ name: 'A' }), 400, 'REQUEST.INVALID', 'name'],
+      ['bad enum', () => register({ name: 'Fine', planTier: 'GOLD' }), 400, 'REQUEST.INVALID', 'planTier'],
+      ['malformed JSON', () => request(t.server).post('/workspaces').set('content-type', 'application/json').send('{"name":'), 400, 'REQUEST.MALFORMED_JSON', 'body'],
+      ['not JSON', () => request(t.server).post('/workspaces').set('content-type', 'text/plain').send('name=x'), 415, 'REQUEST.UNSUPPORTED_MEDIA_TYPE', 'content-type'],
+      ['oversize body', () => register({ name: 'x'.repeat(2 * 1024 * 1024) }), 413, 'REQUEST.BODY_TOO_LARGE', 'body'],
+      ['bad Idempotency-Key', () => register({ name: 'Fine' }, { 'idempotency-key': 'has space' }), 400, 'REQUEST.INVALID_HEADER', 'Idempotency-Key'],
+      ['bad X-Actor-Role', () => register({ name: 'Fine' }, { 'x-actor-role': 'admin!' }), 400, 'REQUEST.INVALID_HEADER', 'X-Actor-Role'],
+    ];
+    it.each(cases)('%s', async (_name, send, status, code, field) => {
+      const before = await eventCount();
+      const response = await send();
+      expect(response.status).toBe(status);
+      expect(response.body.code).toBe(code);
+      if (field) expect(response.body.details.fields.map((f: { field: string }) => f.field)).toContain(field);
+      expect(await eventCount()).toBe(before);
+    });
+
+    it('a bad If-Match names the header', async () => {
+      const { workspaceId } = (await register({ name: 'Matchy' }).expect(201)).body;
+      const response = await request(t.server).patch(`/workspaces/${workspaceId}`).set(as(workspaceId)).set('if-match', 'yesterday').send({ name: 'Other' }).expect(400);
+      expect(response.body.details.fields[0].field).toBe('If-Match');
+    });
+  });
+
+  describe('operations', () => {
+    it('GET /health reports ok with every dependency', async () => {
+      const health = await request(t.server).get('/health').expect(200);
+      expect(health.body.status).toBe('ok');
+      expect(health.body.info.eventStore).toEqual({ status: 'up', engine: 'pglite' });
+      expect(health.body.info.signing).toMatchObject({ status: 'up', alg: 'EdDSA' });
+    });
+
+    it('GET /metrics exposes append latency and appended events', async () => {
+      await register({ name: 'Metered' }).expect(201);
+      const metrics = await request(t.server).get('/metrics').expect(200);
+      expect(metrics.text).toMatch(/proofline_eventstore_append_duration_seconds_count\{outcome="ok"\} [1-9]/);
+      expect(metrics.text).toMatch(/proofline_eventstore_appended_events_total\{type="workspaces.registered"\} [1-9]/);
+    });
+
+    it('serves the OpenAPI document and UI at /docs', async () => {
+      const spec = await request(t.server).get('/docs/openapi.json').expect(200);
+      expect(Object.keys(spec.body.paths)).toEqual(expect.arrayContaining(['/workspaces', '/workspaces/{workspaceId}', '/health', '/.well-known/proofline/keys']));
+      await request(t.server).get('/docs').expect(200);
+    });
+
+    it('publishes the signing keys with certificates at the well-known URL', async () => {
+      const keys = await request(t.server).get('/.well-known/proofline/keys').expect(200);
+      expect(keys.body.keys).toHaveLength(1);
+      expect(keys.body.keys[0]).toMatchObject({ alg: 'EdDSA', status: 'active' });
+      expect(keys.body.keys[0].certificatePem).toContain('BEGIN CERTIFICATE');
+    });
+
+    it('echoes a caller correlation id and records it in the events', async () => {
+      const created = await register({ name: 'Correlated' }, { 'x-correlation-id': 'trace-123' }).expect(201);
+      expect(created.headers['x-correlation-id']).toBe('trace-123');
+      const { workspaceId } = created.body;
+      const events = await request(t.server).get(`/workspaces/${workspaceId}/events`).set(as(workspaceId)).expect(200);
+      expect(events.body.events[0].envelope.metadata.correlationId).toBe('trace-123');
+    });
+  });
+});
