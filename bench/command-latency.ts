@@ -9,7 +9,7 @@ import type { WorkspaceCommand } from '../src/workspaces/decide';
 import { workspaceDecider } from '../src/workspaces/workspace.decider';
 import { environmentInfo, openInfrastructure, withSchema } from './support/database';
 import { commandContext, nameAt, unsignedRenamed, workspaceStreamId } from './support/events';
-import { elapsedMs, nowMs, printTable, printTargets, ratio, round, summarize, writeReport, type BenchReport, type LatencySummary } from './support/kit';
+import { elapsedMs, nowMs, printTable, printTargets, rateOf, ratio, round, summarize, writeReport, type BenchReport, type LatencySummary } from './support/kit';
 import { NoSnapshots, TimedStateLoader } from './support/loaders';
 
 /**
@@ -122,6 +122,15 @@ export async function commandLatency(): Promise<BenchReport> {
       // Where the cold-with-snapshots time goes on the long stream: by tail length.
       const byTail = tailBuckets(results['cold-with-snapshots'].long, every);
       printTable('cold-with-snapshots, long stream, by events read after the snapshot', byTail);
+      const cold = [...results['cold-with-snapshots'].long, ...results['cold-with-snapshots'].short];
+      const perTailEventUs = round(slope(cold.map((s) => s.tail), cold.map((s) => s.loadMs)) * 1000, 1);
+      const sampleEvent = (await infra.store.readStream(longStream, { direction: 'backwards', maxCount: 1 }))[0].envelope;
+      const verifyPerSec = rateOf(1000, () => infra.signer.verify(sampleEvent));
+      printTable('Cost of one event in a cold load', [
+        { figure: 'load time per tail event (least squares over cold-with-snapshots loads)', 'µs': perTailEventUs },
+        { figure: `signer.verify() alone (${keyType}: data hash, canonical JSON, signature)`, 'µs': round(1e6 / verifyPerSec, 1) },
+        { figure: 'full replay, per event', 'µs': round((fullReplayMs * 1000) / (folded.version! + 1), 1) },
+      ]);
 
       const ratios: Record<string, number> = {};
       for (const mode of Object.keys(summaries) as Mode[]) {
@@ -153,7 +162,7 @@ export async function commandLatency(): Promise<BenchReport> {
         durationSec: round(elapsedMs(t0) / 1000, 1),
         environment,
         parameters: { longLength, shortLength, shortStreams, commands, fullReplayCommands, keyType, snapshotEvery: every, schema, seededSnapshotAt: folded.version },
-        figures: { bulkLoadSec: bulkSec, fullReplayMs, summaries, coldWithSnapshotsLongByTail: byTail, table: rows },
+        figures: { bulkLoadSec: bulkSec, fullReplayMs, summaries, coldWithSnapshotsLongByTail: byTail, perTailEventUs, verifyPerSec, table: rows },
         ratios,
         targets,
       });
@@ -248,4 +257,18 @@ function tailBuckets(samples: readonly Sample[], every: number) {
       'p50 ms': summarize(list.map((s) => s.totalMs)).p50,
       'load p50 ms': summarize(list.map((s) => s.loadMs)).p50,
     }));
+}
+
+/** Least-squares slope of y over x. */
+function slope(x: readonly number[], y: readonly number[]): number {
+  const n = x.length;
+  const mx = x.reduce((a, b) => a + b, 0) / n;
+  const my = y.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (x[i] - mx) * (y[i] - my);
+    den += (x[i] - mx) ** 2;
+  }
+  return den === 0 ? NaN : num / den;
 }

@@ -4,6 +4,7 @@ import type { EventEnvelope } from '../../contracts';
 import type { EventStore } from '../../src/eventstore/event-store.port';
 import type { EventSigner } from '../../src/signing/event-signer';
 import { nameAt, rawRowOf, unsignedRenamed, workspaceStreamId } from './events';
+import type { Operation } from './kit';
 import { insertRaw } from './raw-events';
 
 /**
@@ -11,7 +12,6 @@ import { insertRaw } from './raw-events';
  * appenders never conflict), `batchSize` events per append, tracking its expected version.
  * Each appender uses fresh stream ids, so phases never share streams.
  */
-export type Operation = (worker: number) => Promise<number>;
 
 function streamOf(prefix: string, worker: number): string {
   return workspaceStreamId(`${prefix}-${worker}`);

@@ -1,3 +1,4 @@
+import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { loadConfig } from '../../src/config/load-config';
@@ -72,6 +73,7 @@ export async function environmentInfo(): Promise<Record<string, unknown>> {
   });
   const host = new URL(benchDatabaseUrl()).hostname;
   return {
+    code: codeVersion(),
     nproc: coreCount(),
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
@@ -79,4 +81,18 @@ export async function environmentInfo(): Promise<Record<string, unknown>> {
     postgresHost: host,
     postgresOnThisMachine: ['127.0.0.1', 'localhost', '::1'].includes(host),
   };
+}
+
+/** Which code was measured: the commit, and whether src/ etc. had uncommitted changes then. */
+function codeVersion(): Record<string, unknown> {
+  try {
+    const commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execSync('git status --porcelain -- src migrations contracts', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.slice(3));
+    return { commit, uncommittedFiles: dirty };
+  } catch {
+    return { commit: 'unknown' };
+  }
 }

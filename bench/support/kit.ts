@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -55,12 +55,14 @@ export const nowMs = (): number => performance.now();
 export interface CpuUsage {
   /** This process, in % of one core. */
   readonly nodePctOfCore: number;
-  /** All `postgres` processes alive at start and end (server on this machine), in % of one core. */
+  /** PostgreSQL (server on this machine) working for us: our connections' backends and the shared helpers, in % of one core. */
   readonly postgresPctOfCore: number;
   /** Whole machine busy time, in % of all cores. */
   readonly machineBusyPct: number;
   /** Whole machine time waiting on I/O, in % of all cores. */
   readonly machineIowaitPct: number;
+  /** Busy time of everything else on the machine (other processes, other clients' backends, the kernel), in % of one core. */
+  readonly otherPctOfCore: number;
 }
 
 interface CpuSnapshot {
@@ -83,13 +85,14 @@ function machineTicks(): { busy: number; iowait: number; total: number } {
   }
 }
 
-function postgresTicks(): Map<number, number> {
-  const ticks = new Map<number, number>();
+/** utime + stime of every `postgres` process, with its command line (which names a backend's client port). */
+function postgresProcesses(): Map<number, { ticks: number; cmdline: string }> {
+  const found = new Map<number, { ticks: number; cmdline: string }>();
   let pids: string[] = [];
   try {
     pids = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
   } catch {
-    return ticks;
+    return found;
   }
   for (const pid of pids) {
     try {
@@ -97,32 +100,102 @@ function postgresTicks(): Map<number, number> {
       const close = stat.lastIndexOf(')');
       if (!stat.slice(stat.indexOf('(') + 1, close).startsWith('postgres')) continue;
       const rest = stat.slice(close + 2).split(' ');
-      ticks.set(Number(pid), Number(rest[11]) + Number(rest[12])); // utime, stime
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      found.set(Number(pid), { ticks: Number(rest[11]) + Number(rest[12]), cmdline });
     } catch {
       // the process ended while we looked
     }
+  }
+  return found;
+}
+
+/** Local ports of this process's TCP connections to the PostgreSQL port. */
+function ourDatabasePorts(): Set<number> {
+  const ports = new Set<number>();
+  try {
+    const inodes = new Set<string>();
+    for (const fd of readdirSync('/proc/self/fd')) {
+      try {
+        const target = readlinkSync(`/proc/self/fd/${fd}`);
+        const match = /^socket:\[(\d+)\]$/.exec(target);
+        if (match) inodes.add(match[1]);
+      } catch {
+        // closed meanwhile
+      }
+    }
+    const serverPort = Number(new URL(process.env.DATABASE_URL || 'postgres://127.0.0.1:5432').port || 5432);
+    for (const table of ['/proc/self/net/tcp', '/proc/self/net/tcp6']) {
+      for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+        const fields = line.trim().split(/\s+/);
+        if (fields.length < 10 || !inodes.has(fields[9])) continue;
+        if (parseInt(fields[2].split(':')[1], 16) === serverPort) ports.add(parseInt(fields[1].split(':')[1], 16));
+      }
+    }
+  } catch {
+    // no /proc: no attribution
+  }
+  return ports;
+}
+
+/**
+ * The PostgreSQL processes whose CPU counts as ours: the backends serving this process's
+ * connections, and the server's shared helpers (WAL writer, checkpointer, background writer,
+ * autovacuum). Backends of other clients of the same server (e.g. test runs) count as "other".
+ */
+function ourPostgresTicks(): Map<number, number> {
+  const ports = ourDatabasePorts();
+  const ticks = new Map<number, number>();
+  for (const [pid, proc] of postgresProcesses()) {
+    const client = /\((\d+)\)/.exec(proc.cmdline);
+    const backend = client !== null;
+    if (!backend || ports.has(Number(client[1]))) ticks.set(pid, proc.ticks);
   }
   return ticks;
 }
 
 export function startCpu(): CpuSnapshot {
-  return { at: nowMs(), node: process.cpuUsage(), postgresTicks: postgresTicks(), machine: machineTicks() };
+  return { at: nowMs(), node: process.cpuUsage(), postgresTicks: ourPostgresTicks(), machine: machineTicks() };
 }
 
 export function stopCpu(start: CpuSnapshot): CpuUsage {
   const wallMs = elapsedMs(start.at);
   const node = process.cpuUsage(start.node);
-  const pgEnd = postgresTicks();
+  const pgEnd = postgresProcesses();
   let pg = 0;
-  for (const [pid, ticks] of pgEnd) if (start.postgresTicks.has(pid)) pg += ticks - start.postgresTicks.get(pid)!;
+  for (const [pid, ticks] of start.postgresTicks) if (pgEnd.has(pid)) pg += pgEnd.get(pid)!.ticks - ticks;
   const machine = machineTicks();
-  const total = machine.total - start.machine.total;
+  const total = Math.max(1, machine.total - start.machine.total); // under one clock tick: call it idle
+  const nodePct = ((node.user + node.system) / 1000 / wallMs) * 100;
+  const postgresPct = (((pg / TICKS_PER_SECOND) * 1000) / wallMs) * 100;
+  const machineBusyPct = ((machine.busy - start.machine.busy) / total) * 100;
   return {
-    nodePctOfCore: round(((node.user + node.system) / 1000 / wallMs) * 100, 1),
-    postgresPctOfCore: round(((pg / TICKS_PER_SECOND) * 1000 / wallMs) * 100, 1),
-    machineBusyPct: round(((machine.busy - start.machine.busy) / total) * 100, 1),
+    nodePctOfCore: round(nodePct, 1),
+    postgresPctOfCore: round(postgresPct, 1),
+    machineBusyPct: round(machineBusyPct, 1),
     machineIowaitPct: round(((machine.iowait - start.machine.iowait) / total) * 100, 1),
+    otherPctOfCore: round(Math.max(0, machineBusyPct * coreCount() - nodePct - postgresPct), 1),
   };
+}
+
+/** Samples the machine for `ms`: how busy it is without us (other processes, PostgreSQL). */
+export async function sampleBackground(ms = 1000): Promise<CpuUsage> {
+  const start = startCpu();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return stopCpu(start);
+}
+
+/**
+ * Waits until the machine is quiet (busy below `maxBusyPct` of all cores over a 1 s sample),
+ * at most `maxWaitMs`; benchmarks on a busy shared machine measure the neighbours.
+ */
+export async function waitForQuiet(maxBusyPct = 15, maxWaitMs = 60_000): Promise<{ quiet: boolean; waitedMs: number; lastSample: CpuUsage }> {
+  const started = nowMs();
+  for (;;) {
+    const sample = await sampleBackground();
+    if (sample.machineBusyPct <= maxBusyPct) return { quiet: true, waitedMs: round(elapsedMs(started), 0), lastSample: sample };
+    if (elapsedMs(started) > maxWaitMs) return { quiet: false, waitedMs: round(elapsedMs(started), 0), lastSample: sample };
+    console.log(`  machine busy ${sample.machineBusyPct}% before we start (others' processes); waiting...`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -146,13 +219,15 @@ export interface LoadResult {
   /** Latency of each operation, in ms. */
   readonly latency: LatencySummary;
   readonly cpu: CpuUsage;
+  /** Every operation's latency (ms); kept out of the JSON files. */
+  readonly latenciesMs: number[];
 }
 
 /**
  * `op(worker)` performs one operation and resolves with the number of events it wrote, or with
  * a negative number when that worker has run out of work (it then stops, uncounted).
  */
-export async function runLoad(options: LoadOptions, op: (worker: number) => Promise<number>): Promise<LoadResult> {
+export async function runLoad(options: LoadOptions, op: Operation): Promise<LoadResult> {
   if (options.warmupMs) await loop(options.concurrency, options.warmupMs, undefined, op);
   const cpu = startCpu();
   const started = nowMs();
@@ -166,10 +241,77 @@ export async function runLoad(options: LoadOptions, op: (worker: number) => Prom
     eventsPerSec: round((events / wall) * 1000, 1),
     latency: summarize(latencies),
     cpu: stopCpu(cpu),
+    latenciesMs: latencies,
   };
 }
 
-async function loop(concurrency: number, durationMs: number, maxOps: number | undefined, op: (worker: number) => Promise<number>) {
+/** One result for several runs of the same operation (e.g. interleaved rounds). */
+export function mergeLoads(runs: readonly LoadResult[]): LoadResult {
+  const ops = runs.reduce((sum, r) => sum + r.ops, 0);
+  const events = runs.reduce((sum, r) => sum + r.events, 0);
+  const wall = runs.reduce((sum, r) => sum + r.elapsedMs, 0);
+  const weighted = (pick: (cpu: CpuUsage) => number) => {
+    const measured = runs.filter((r) => Number.isFinite(pick(r.cpu)) && r.elapsedMs > 0);
+    const time = measured.reduce((sum, r) => sum + r.elapsedMs, 0);
+    return time > 0 ? round(measured.reduce((sum, r) => sum + pick(r.cpu) * r.elapsedMs, 0) / time, 1) : NaN;
+  };
+  const latenciesMs = runs.flatMap((r) => r.latenciesMs);
+  return {
+    ops,
+    events,
+    elapsedMs: round(wall, 1),
+    opsPerSec: round((ops / wall) * 1000, 1),
+    eventsPerSec: round((events / wall) * 1000, 1),
+    latency: summarize(latenciesMs),
+    cpu: {
+      nodePctOfCore: weighted((c) => c.nodePctOfCore),
+      postgresPctOfCore: weighted((c) => c.postgresPctOfCore),
+      machineBusyPct: weighted((c) => c.machineBusyPct),
+      machineIowaitPct: weighted((c) => c.machineIowaitPct),
+      otherPctOfCore: weighted((c) => c.otherPctOfCore),
+    },
+    latenciesMs,
+  };
+}
+
+export interface Phase {
+  readonly name: string;
+  /** Called once, untimed, right before the phase first runs (so it may use earlier results). */
+  readonly prepare: (earlier: Readonly<Record<string, LoadResult>>) => Operation | Promise<Operation>;
+}
+
+export type Operation = (worker: number) => Promise<number>;
+
+/**
+ * Runs the phases in `rounds` interleaved rounds (A B C, A B C, ...), each round getting
+ * 1/rounds of the duration (and of maxOps), so load from elsewhere on a shared machine falls on
+ * every phase alike. The first round of each phase has the full warm-up, later ones a short one.
+ */
+export async function runPhases(phases: readonly Phase[], options: LoadOptions, rounds: number, log = true): Promise<Record<string, LoadResult>> {
+  const ops = new Map<string, Operation>();
+  const runs = new Map<string, LoadResult[]>();
+  const merged = () => Object.fromEntries([...runs.entries()].map(([name, list]) => [name, mergeLoads(list)]));
+  for (let round_ = 0; round_ < rounds; round_++) {
+    for (const phase of phases) {
+      if (!ops.has(phase.name)) ops.set(phase.name, await phase.prepare(merged()));
+      const result = await runLoad(
+        {
+          concurrency: options.concurrency,
+          durationMs: options.durationMs / rounds,
+          maxOps: options.maxOps === undefined ? undefined : Math.ceil(options.maxOps / rounds),
+          warmupMs: round_ === 0 ? options.warmupMs : Math.min(options.warmupMs ?? 0, 200),
+        },
+        ops.get(phase.name)!,
+      );
+      runs.set(phase.name, [...(runs.get(phase.name) ?? []), result]);
+    }
+  }
+  const results = merged();
+  if (log) for (const [name, r] of Object.entries(results)) console.log(`  ${name}: ${Math.round(r.eventsPerSec)} events/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms`);
+  return results;
+}
+
+async function loop(concurrency: number, durationMs: number, maxOps: number | undefined, op: Operation) {
   const deadline = nowMs() + durationMs;
   const latencies: number[] = [];
   let started = 0;
@@ -260,7 +402,7 @@ export function writeReport(report: BenchReport): BenchReport {
 export function writeJson(name: string, value: unknown): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const path = join(RESULTS_DIR, `${name}.json`);
-  writeFileSync(path, JSON.stringify(value, null, 2) + '\n');
+  writeFileSync(path, JSON.stringify(value, (key, v) => (key === 'latenciesMs' ? undefined : v), 2) + '\n');
   return path;
 }
 

@@ -62,7 +62,12 @@ export class CommandPipeline {
 
   private async decideAndAppend<C, E extends DomainEvent, S>(decider: Decider<C, E, S>, request: CommandRequest<C>): Promise<CommandOutcome> {
     const { streamId, context } = request;
-    const loaded = await this.states.load(decider, streamId);
+    let loaded = await this.states.load(decider, streamId);
+    if (request.expectedVersion !== undefined && request.expectedVersion !== (loaded.version ?? -1) && loaded.fromCache) {
+      // The client may have seen a version another process appended: judge If-Match against the store, not this cache.
+      this.states.forget(streamId);
+      loaded = await this.states.load(decider, streamId);
+    }
     if (request.expectedVersion !== undefined && request.expectedVersion !== (loaded.version ?? -1)) {
       throw new WrongExpectedVersionError(streamId, request.expectedVersion, loaded.version);
     }

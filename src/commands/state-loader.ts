@@ -53,7 +53,8 @@ export class StateLoader {
   /** Records the state after an append; takes a snapshot when the append crossed a multiple of snapshotEvery. */
   async remember<S>(decider: { stateSchema: string }, streamId: string, state: S, previousVersion: number | undefined, version: number): Promise<void> {
     this.cache.set(streamId, { stateSchema: decider.stateSchema, version, state });
-    const crossed = Math.floor(version / this.snapshotEvery) > Math.floor((previousVersion ?? -1) / this.snapshotEvery);
+    // A new stream counts from version 0, so a snapshot is first taken at version snapshotEvery, not at its first event.
+    const crossed = Math.floor(version / this.snapshotEvery) > Math.floor(Math.max(previousVersion ?? 0, 0) / this.snapshotEvery);
     if (!crossed) return;
     // A snapshot only shortens later loads; failing to write one must not fail a command whose events are stored.
     await this.snapshots.save(streamId, { streamVersion: version, stateSchema: decider.stateSchema, state: state as JsonValue }).catch(() => undefined);

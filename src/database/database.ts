@@ -31,10 +31,15 @@ types.setTypeParser(types.builtins.INT8, (value: string) => value);
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const db = options.url ? openServer(options.url, options) : openEmbedded(options.dataDir);
-  if (options.schema) {
-    await db.knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [options.schema]);
+  try {
+    if (options.schema) {
+      await db.knex.raw('CREATE SCHEMA IF NOT EXISTS ??', [options.schema]);
+    }
+    await db.knex.migrate.latest({ migrationSource, schemaName: options.schema });
+  } catch (error) {
+    await db.close().catch(() => undefined); // releases the embedded lock, so this process may open it again
+    throw error;
   }
-  await db.knex.migrate.latest({ migrationSource, schemaName: options.schema });
   return db;
 }
 

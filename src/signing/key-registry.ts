@@ -35,7 +35,8 @@ export class KeyRegistry {
     registry.load();
     if (options.privateKeyPem) registry.adoptEnvironmentKey(options.privateKeyPem);
     const active = registry.keys.get(registry.activeKeyId);
-    if (!active || (!options.privateKeyPem && keyTypeOf(active.alg) !== options.keyType)) registry.rotate();
+    // No private half: the active key came from PROOFLINE_SIGNING_KEY on an earlier boot and is never on disk.
+    if (!active?.privateKey || (!options.privateKeyPem && keyTypeOf(active.alg) !== options.keyType)) registry.rotate();
     return registry;
   }
 

@@ -2,10 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { canonicalJson, validateEnvelopeShape, type EventEnvelope, type JsonObject } from '../../contracts';
 import { ProoflineError } from '../../src/errors/proofline-error';
 import { DuplicateEventError, IdempotencyKeyUsedError, WrongExpectedVersionError } from '../../src/eventstore/errors';
-import type { EventStore, EventSubscription, ExpectedVersion, RecordedEvent, SubscribeOptions } from '../../src/eventstore/event-store.port';
+import type { EventStore, ExpectedVersion, RecordedEvent, SubscribeOptions } from '../../src/eventstore/event-store.port';
 import { comparePositions, START, type GlobalPosition } from '../../src/eventstore/global-position';
 import type { EventSigner } from '../../src/signing/event-signer';
 import { idempotencyClaim, sealedEvents, testSigner, uniqueStreamId, uniqueTenantId } from './envelopes';
+import {
+  consume,
+  expectAuthentic,
+  expectNoDuplicates,
+  expectStreamOrder,
+  expectStrictlyIncreasing,
+  failureOf,
+  hasAll,
+  readAllUntil,
+  sleep,
+} from './helpers';
 
 export interface OpenedEventStore {
   readonly store: EventStore;
@@ -74,6 +85,18 @@ export function eventStoreConformance(name: string, open: () => Promise<OpenedEv
         expect(stored.map((recorded) => recorded.streamVersion)).toEqual([0, 1, 2]);
         expect(stored.map((recorded) => recorded.position)).toEqual(result.positions);
         expect(await store.streamVersion(streamId)).toBe(2);
+      });
+
+      it('given a batch of more than ten events, then versions and positions come back in order and nextExpectedVersion is the last', async () => {
+        const streamId = uniqueStreamId('long');
+        await store.append(streamId, events(streamId, 3), 'no-stream');
+
+        const result = await store.append(streamId, events(streamId, 12), 2);
+
+        expect(result.streamVersions).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+        expect(result.nextExpectedVersion).toBe(14);
+        expectStrictlyIncreasing(result.positions);
+        expect(await store.streamVersion(streamId)).toBe(14);
       });
 
       it('given two appends one after the other, then the later one has the higher positions', async () => {
@@ -288,6 +311,22 @@ export function eventStoreConformance(name: string, open: () => Promise<OpenedEv
 
       it('reads nothing past the end', async () => {
         expect(await store.readStream(streamId, { fromVersion: 6 })).toEqual([]);
+      });
+
+      it('orders a stream of more than ten events by version, in both directions', async () => {
+        const longStream = uniqueStreamId('long');
+        const long = events(longStream, 25);
+        await store.append(longStream, long.slice(0, 12), 'no-stream');
+        await store.append(longStream, long.slice(12), 11);
+        const versions = (read: RecordedEvent[]) => read.map((recorded) => recorded.streamVersion);
+        const upTo = (n: number) => Array.from({ length: n }, (_, version) => version);
+
+        expect(recordedIds(await store.readStream(longStream))).toEqual(ids(long));
+        expect(versions(await store.readStream(longStream))).toEqual(upTo(25));
+        expect(versions(await store.readStream(longStream, { direction: 'backwards' }))).toEqual(upTo(25).reverse());
+        expect(versions(await store.readStream(longStream, { direction: 'backwards', maxCount: 1 }))).toEqual([24]);
+        expect(versions(await store.readStream(longStream, { direction: 'backwards', fromVersion: 12, maxCount: 4 }))).toEqual([12, 11, 10, 9]);
+        expect(versions(await store.readStream(longStream, { fromVersion: 8, maxCount: 4 }))).toEqual([8, 9, 10, 11]);
       });
 
       it('reads a missing stream as empty', async () => {
@@ -603,6 +642,22 @@ export function eventStoreConformance(name: string, open: () => Promise<OpenedEv
         });
       });
 
+      it.each([['any' as ExpectedVersion], ['stream-exists' as ExpectedVersion]])(
+        'given appenders racing on one stream with %p, then readAll lists each stream in version order',
+        async (expected) => {
+          const from = await headPosition();
+          const streamIds = Array.from({ length: 6 }, () => uniqueStreamId('race-order'));
+          await Promise.all(streamIds.map((streamId) => store.append(streamId, events(streamId, 1), 'no-stream')));
+
+          await Promise.all(
+            streamIds.flatMap((streamId) => Array.from({ length: 6 }, () => store.append(streamId, events(streamId, 3), expected))),
+          );
+
+          const read = await readAllUntil(store, from, 1000, (sofar) => streamIds.every((streamId) => sofar.filter((recorded) => recorded.envelope.streamId === streamId).length === 19));
+          expectStreamOrder(read.filter((recorded) => streamIds.includes(recorded.envelope.streamId)));
+        },
+      );
+
       it('given many streams, when appended to concurrently while a subscription runs, then readAll and the subscription each see every event exactly once, in the same order', async () => {
         const from = await headPosition();
         const streamIds = Array.from({ length: 30 }, () => uniqueStreamId('burst'));
@@ -703,31 +758,42 @@ export function eventStoreConformance(name: string, open: () => Promise<OpenedEv
         const streamId = uniqueStreamId('sub-close');
         const stored = events(streamId, 2);
         const result = await store.append(streamId, stored, 'no-stream');
+        // Readable before subscribing, so the catch-up read finds it without waiting a poll interval.
+        await readAllUntil(store, result.positions[0], 10, (read) => hasAll(read, [stored[1].id]));
         const subscription = consume(store.subscribe(result.positions[0], { pollIntervalMs: 60_000 }));
-        await subscription.until((received) => hasAll(received, [stored[1].id]));
-        await sleep(50);
+        try {
+          await subscription.until((received) => hasAll(received, [stored[1].id]));
+          await sleep(50);
 
-        const started = Date.now();
-        await subscription.stop();
+          const started = Date.now();
+          await subscription.stop();
 
-        expect(Date.now() - started).toBeLessThan(1000);
-        expect(subscription.ended).toBe(true);
+          expect(Date.now() - started).toBeLessThan(1000);
+          expect(subscription.ended).toBe(true);
+        } finally {
+          await subscription.stop();
+        }
       });
 
       it('given a caught-up subscription, when its abort signal fires, then the iteration ends promptly', async () => {
         const streamId = uniqueStreamId('sub-abort');
         const stored = events(streamId, 2);
         const result = await store.append(streamId, stored, 'no-stream');
+        await readAllUntil(store, result.positions[0], 10, (read) => hasAll(read, [stored[1].id]));
         const abort = new AbortController();
         const subscription = consume(store.subscribe(result.positions[0], { pollIntervalMs: 60_000, signal: abort.signal }));
-        await subscription.until((received) => hasAll(received, [stored[1].id]));
-        await sleep(50);
+        try {
+          await subscription.until((received) => hasAll(received, [stored[1].id]));
+          await sleep(50);
 
-        const started = Date.now();
-        abort.abort();
-        await subscription.done;
+          const started = Date.now();
+          abort.abort();
+          await subscription.done;
 
-        expect(Date.now() - started).toBeLessThan(1000);
+          expect(Date.now() - started).toBeLessThan(1000);
+        } finally {
+          await subscription.stop();
+        }
       });
 
       it('given a closed subscription, then events appended afterwards are not delivered', async () => {
@@ -754,131 +820,12 @@ export function eventStoreConformance(name: string, open: () => Promise<OpenedEv
       expectStrictlyIncreasing(read.map((recorded) => recorded.position));
       expectAuthentic(signer, ours);
       for (const recorded of ours) expect(recorded.envelope).toEqual(appendedByThisSuite.get(recorded.envelope.id));
-      const byStream = new Map<string, string[]>();
-      for (const recorded of ours) byStream.set(recorded.envelope.streamId, [...(byStream.get(recorded.envelope.streamId) ?? []), recorded.envelope.id]);
-      expect(byStream.size).toBeGreaterThan(50);
-      for (const [streamId, idsInGlobalOrder] of byStream) expect(idsInGlobalOrder).toEqual(await streamIdsOf(streamId));
+      // Sealed is not landed (conflicts, duplicates): readStream of every stream we touched says what landed.
+      const touched = new Set([...appendedByThisSuite.values()].map((envelope) => envelope.streamId));
+      for (const streamId of touched) {
+        const inGlobalOrder = ours.filter((recorded) => recorded.envelope.streamId === streamId);
+        expect(recordedIds(inGlobalOrder)).toEqual(await streamIdsOf(streamId));
+      }
     });
   });
-}
-
-// ---------------------------------------------------------------------------------------------
-// helpers
-
-async function failureOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the operation to fail, but it succeeded');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function hasAll(read: readonly RecordedEvent[], wanted: readonly string[]): boolean {
-  const seen = new Set(read.map((recorded) => recorded.envelope.id));
-  return wanted.every((id) => seen.has(id));
-}
-
-/**
- * Pages through readAll from `from`, `batchSize` at a time, until a short page and `done` holds
- * (or the time is up: then the caller's assertions say what is missing). Checks as it goes that
- * no page exceeds the batch size.
- */
-async function readAllUntil(
-  store: EventStore,
-  from: GlobalPosition,
-  batchSize: number,
-  done: (read: readonly RecordedEvent[]) => boolean,
-  timeoutMs = 10_000,
-): Promise<RecordedEvent[]> {
-  const read: RecordedEvent[] = [];
-  const deadline = Date.now() + timeoutMs;
-  let position = from;
-  for (;;) {
-    const page = await store.readAll(position, batchSize);
-    expect(page.length).toBeLessThanOrEqual(batchSize);
-    read.push(...page);
-    if (page.length > 0) position = page[page.length - 1].position;
-    if (page.length === batchSize) continue;
-    if (done(read) || Date.now() > deadline) return read;
-    await sleep(20);
-  }
-}
-
-interface Consumer {
-  readonly received: RecordedEvent[];
-  readonly done: Promise<void>;
-  readonly ended: boolean;
-  until(predicate: (received: readonly RecordedEvent[]) => boolean, timeoutMs?: number): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/** Runs a for-await loop over the subscription in the background, optionally slowly. */
-function consume(subscription: EventSubscription, options: { delayMs?: number } = {}): Consumer {
-  const received: RecordedEvent[] = [];
-  let ended = false;
-  const done = (async () => {
-    for await (const recorded of subscription) {
-      received.push(recorded);
-      if (options.delayMs) await sleep(options.delayMs);
-    }
-    ended = true;
-  })();
-  return {
-    received,
-    done,
-    get ended() {
-      return ended;
-    },
-    async until(predicate, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!predicate(received)) {
-        if (ended) throw new Error(`the subscription ended after ${received.length} events before the expected ones arrived`);
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms with ${received.length} events received`);
-        await sleep(10);
-      }
-    },
-    async stop() {
-      subscription.close();
-      await done;
-    },
-  };
-}
-
-function expectStrictlyIncreasing(positions: readonly GlobalPosition[]): void {
-  for (let index = 1; index < positions.length; index++) {
-    if (comparePositions(positions[index - 1], positions[index]) >= 0) {
-      throw new Error(`positions not strictly increasing at ${index}: ${show(positions[index - 1])} then ${show(positions[index])}`);
-    }
-  }
-}
-
-function expectNoDuplicates(eventIds: readonly string[]): void {
-  const repeated = eventIds.filter((id, index) => eventIds.indexOf(id) !== index);
-  expect(repeated).toEqual([]);
-}
-
-/** Within each stream, global order must follow stream version order. */
-function expectStreamOrder(read: readonly RecordedEvent[]): void {
-  const last = new Map<string, number>();
-  for (const recorded of read) {
-    const previous = last.get(recorded.envelope.streamId) ?? -1;
-    expect(recorded.streamVersion).toBe(previous + 1);
-    last.set(recorded.envelope.streamId, recorded.streamVersion);
-  }
-}
-
-function expectAuthentic(signer: EventSigner, read: readonly RecordedEvent[]): void {
-  const faults = read
-    .map((recorded) => ({ id: recorded.envelope.id, verification: signer.verify(recorded.envelope), canonical: recorded.raw === canonicalJson(recorded.envelope) }))
-    .filter((checked) => !checked.verification.valid || !checked.canonical);
-  expect(faults).toEqual([]);
-}
-
-function show(position: GlobalPosition): string {
-  return `${position.commit}/${position.prepare}`;
 }

@@ -57,7 +57,7 @@ export class PostgresEventStore implements EventStore {
     const limit = options.maxCount ?? Number.MAX_SAFE_INTEGER;
     const result = await this.query<EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND stream_version ${backwards ? '<=' : '>='} ?
-       ORDER BY stream_version ${backwards ? 'DESC' : 'ASC'} LIMIT ?`,
+       ORDER BY events.stream_version ${backwards ? 'DESC' : 'ASC'} LIMIT ?`,
       [streamId, from, limit],
     );
     return result.map(toRecordedEvent);
