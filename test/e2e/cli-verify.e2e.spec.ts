@@ -1,0 +1,73 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createInfrastructure } from '../../src/app/infrastructure';
+import { streamIdFor } from '../../src/commands/stream-id';
+import { loadConfig } from '../../src/config/load-config';
+import { openDatabase } from '../../src/database/database';
+import { workspaceDecider } from '../../src/workspaces/workspace.decider';
+
+const run = promisify(execFile);
+const CLI = join(__dirname, '../../src/cli/main.ts');
+
+/** Runs the real `proofline` CLI in a child process against a data dir; never throws on a non-zero exit. */
+async function proofline(dataDir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['-r', 'ts-node/register/transpile-only', CLI, ...args], {
+      env: { PATH: process.env.PATH, PROOFLINE_DATA_DIR: dataDir, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe('proofline events verify (the CLI, on an embedded data dir)', () => {
+  let dataDir: string;
+  let renamedEventId: string;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'proofline-cli-'));
+    const infrastructure = await createInfrastructure(loadConfig({ PROOFLINE_DATA_DIR: dataDir, PROOFLINE_SIGNING_KEY_TYPE: 'ed25519' }));
+    const tenantId = '00000000-0000-7000-8000-00000000c11a';
+    const streamId = streamIdFor('workspace', tenantId);
+    const context = (n: number) => ({
+      tenantId,
+      actor: { id: 'cli-test', role: 'ADMIN' },
+      correlationId: `c-${n}`,
+      causationId: `c-${n}`,
+      commandId: `c-${n}`,
+      now: '2026-11-21T12:00:00.000Z',
+    });
+    await infrastructure.pipeline.handle(workspaceDecider, { streamId, command: { type: 'RegisterWorkspace', workspaceId: tenantId, name: 'CLI', planTier: 'FREE' }, context: context(1) });
+    const renamed = await infrastructure.pipeline.handle(workspaceDecider, { streamId, command: { type: 'RenameWorkspace', name: 'CLI renamed' }, context: context(2) });
+    renamedEventId = renamed.events[0].id;
+    await infrastructure.close();
+  }, 60_000);
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('exits 0 and counts the events when the store is intact', async () => {
+    const result = await proofline(dataDir, 'events', 'verify');
+    expect(result.stdout).toContain('OK: 2 events verified');
+    expect(result.code).toBe(0);
+  }, 60_000);
+
+  it('exits 1 naming the event whose stored data lost or changed one byte', async () => {
+    const database = await openDatabase({ dataDir });
+    await database.knex.raw('ALTER TABLE events DISABLE TRIGGER events_append_only');
+    await database.knex.raw(`UPDATE events SET envelope = replace(envelope, '"name":"CLI renamed"', '"name":"CLI renamex"') WHERE event_id = ?`, [renamedEventId]);
+    await database.close();
+
+    const result = await proofline(dataDir, 'events', 'verify');
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(`BAD data-hash-mismatch event ${renamedEventId}`);
+    expect(result.stdout).toContain('FAILED: 1 of 2 events do not verify');
+
+    const json = await proofline(dataDir, 'events', 'verify', '--json');
+    expect(JSON.parse(json.stdout)).toMatchObject({ checked: 2, faults: [{ eventId: renamedEventId, fault: 'data-hash-mismatch' }] });
+  }, 60_000);
+});
