@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsString, Length, Matches, Max, Min } from 'class-validator';
@@ -5,11 +6,17 @@ import { PLAN_TIERS, type PlanTier } from './events';
 
 const VISIBLE_TEXT = /^\S(.*\S)?$/;
 
+/** A workspace name: 2–80 characters, no leading or trailing white space. */
+const WorkspaceName = (example: string) =>
+  applyDecorators(
+    ApiProperty({ example, minLength: 2, maxLength: 80 }),
+    IsString(),
+    Length(2, 80),
+    Matches(VISIBLE_TEXT, { message: 'name must not start or end with white space' }),
+  );
+
 export class RegisterWorkspaceDto {
-  @ApiProperty({ example: 'Acme Energy', minLength: 2, maxLength: 80 })
-  @IsString()
-  @Length(2, 80)
-  @Matches(VISIBLE_TEXT, { message: 'name must not start or end with white space' })
+  @WorkspaceName('Acme Energy')
   name!: string;
 
   @ApiProperty({ enum: PLAN_TIERS, default: 'FREE' })
@@ -18,10 +25,7 @@ export class RegisterWorkspaceDto {
 }
 
 export class RenameWorkspaceDto {
-  @ApiProperty({ example: 'Acme Energy Ltd', minLength: 2, maxLength: 80 })
-  @IsString()
-  @Length(2, 80)
-  @Matches(VISIBLE_TEXT, { message: 'name must not start or end with white space' })
+  @WorkspaceName('Acme Energy Ltd')
   name!: string;
 }
 
