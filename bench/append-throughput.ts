@@ -73,7 +73,7 @@ export async function appendThroughput(): Promise<BenchReport> {
         load,
         rounds,
       );
-      const phases: Record<string, LoadResult> = { ...single, ...batched };
+      const phases = { ...single, ...batched };
 
       const rate = (name: string) => phases[name].eventsPerSec;
       // CPU per event (this process; our PostgreSQL backends and helpers), and the rate this
@@ -96,6 +96,7 @@ export async function appendThroughput(): Promise<BenchReport> {
         'pg cpu %': r.cpu.postgresPctOfCore,
         'other cpu %': r.cpu.otherPctOfCore,
         'iowait %': r.cpu.machineIowaitPct,
+        're-run': phases[name].noise.discardedRounds,
       }));
       printTable(`append-throughput: ${concurrency} concurrent appenders on distinct streams, ${phaseMs / 1000} s per phase in ${rounds} interleaved rounds, batches of ${batchSize}`, rows);
       printTable(
@@ -144,6 +145,6 @@ export async function appendThroughput(): Promise<BenchReport> {
  * the raw baseline (+10%). Should it run out first, its workers stop and the rate stays valid.
  */
 function supplyFor(raw: LoadResult, phaseMs: number, concurrency: number, batchSize = 1): number {
-  const perWorker = Math.ceil(((raw.eventsPerSec * phaseMs) / 1000 / concurrency) * 1.1);
+  const perWorker = Math.ceil(((raw.eventsPerSec * phaseMs) / 1000 / concurrency) * 1.1 * 1.5); // 1.5: room for re-run rounds
   return Math.min(Math.max(perWorker, batchSize * 10), 15_000) + batchSize;
 }

@@ -188,13 +188,15 @@ export async function sampleBackground(ms = 1000): Promise<CpuUsage> {
  * Waits until the machine is quiet (busy below `maxBusyPct` of all cores over a 1 s sample),
  * at most `maxWaitMs`; benchmarks on a busy shared machine measure the neighbours.
  */
-export async function waitForQuiet(maxBusyPct = 15, maxWaitMs = 60_000): Promise<{ quiet: boolean; waitedMs: number; lastSample: CpuUsage }> {
+export async function waitForQuiet(maxBusyPct = 15, maxWaitMs = 60_000, log = true): Promise<{ quiet: boolean; waitedMs: number; lastSample: CpuUsage }> {
   const started = nowMs();
+  let said = false;
   for (;;) {
     const sample = await sampleBackground();
     if (sample.machineBusyPct <= maxBusyPct) return { quiet: true, waitedMs: round(elapsedMs(started), 0), lastSample: sample };
     if (elapsedMs(started) > maxWaitMs) return { quiet: false, waitedMs: round(elapsedMs(started), 0), lastSample: sample };
-    console.log(`  machine busy ${sample.machineBusyPct}% before we start (others' processes); waiting...`);
+    if (log && !said) console.log(`  machine busy ${sample.machineBusyPct}% (other processes); waiting for it to quieten...`);
+    said = true;
   }
 }
 
@@ -282,31 +284,64 @@ export interface Phase {
 
 export type Operation = (worker: number) => Promise<number>;
 
+/** Rounds disturbed by other processes (busy above this, in % of one core) are measured again. */
+export const MAX_OTHER_PCT = Number(process.env.BENCH_MAX_OTHER_PCT ?? 35);
+/** At most this many re-runs per round; then the round is kept and counted as noisy. */
+export const ROUND_RETRIES = Number(process.env.BENCH_ROUND_RETRIES ?? 4);
+
+export interface PhaseNoise {
+  /** Rounds thrown away because other processes were busy during them. */
+  readonly discardedRounds: number;
+  /** Rounds kept although still disturbed (retries exhausted). */
+  readonly noisyRoundsKept: number;
+}
+
 /**
  * Runs the phases in `rounds` interleaved rounds (A B C, A B C, ...), each round getting
  * 1/rounds of the duration (and of maxOps), so load from elsewhere on a shared machine falls on
- * every phase alike. The first round of each phase has the full warm-up, later ones a short one.
+ * every phase alike. A round during which other processes were busy (MAX_OTHER_PCT) is thrown
+ * away and run again after the machine quietens, up to ROUND_RETRIES times. The first round of
+ * each phase has the full warm-up, later ones a short one.
  */
-export async function runPhases(phases: readonly Phase[], options: LoadOptions, rounds: number, log = true): Promise<Record<string, LoadResult>> {
+export async function runPhases(
+  phases: readonly Phase[],
+  options: LoadOptions,
+  rounds: number,
+  log = true,
+): Promise<Record<string, LoadResult & { noise: PhaseNoise }>> {
   const ops = new Map<string, Operation>();
   const runs = new Map<string, LoadResult[]>();
+  const noise = new Map<string, { discardedRounds: number; noisyRoundsKept: number }>();
   const merged = () => Object.fromEntries([...runs.entries()].map(([name, list]) => [name, mergeLoads(list)]));
   for (let round_ = 0; round_ < rounds; round_++) {
     for (const phase of phases) {
       if (!ops.has(phase.name)) ops.set(phase.name, await phase.prepare(merged()));
-      const result = await runLoad(
-        {
-          concurrency: options.concurrency,
-          durationMs: options.durationMs / rounds,
-          maxOps: options.maxOps === undefined ? undefined : Math.ceil(options.maxOps / rounds),
-          warmupMs: round_ === 0 ? options.warmupMs : Math.min(options.warmupMs ?? 0, 200),
-        },
-        ops.get(phase.name)!,
-      );
-      runs.set(phase.name, [...(runs.get(phase.name) ?? []), result]);
+      const counts = noise.get(phase.name) ?? { discardedRounds: 0, noisyRoundsKept: 0 };
+      noise.set(phase.name, counts);
+      for (let attempt = 0; ; attempt++) {
+        const result = await runLoad(
+          {
+            concurrency: options.concurrency,
+            durationMs: options.durationMs / rounds,
+            maxOps: options.maxOps === undefined ? undefined : Math.ceil(options.maxOps / rounds),
+            warmupMs: round_ === 0 && attempt === 0 ? options.warmupMs : Math.min(options.warmupMs ?? 0, 200),
+          },
+          ops.get(phase.name)!,
+        );
+        const disturbed = result.ops > 0 && result.cpu.otherPctOfCore > MAX_OTHER_PCT;
+        if (disturbed && attempt < ROUND_RETRIES) {
+          counts.discardedRounds++;
+          console.log(`  (${phase.name}: round disturbed, other processes at ${result.cpu.otherPctOfCore}% of a core; measuring it again)`);
+          await waitForQuiet(15, 20_000, false);
+          continue;
+        }
+        if (disturbed) counts.noisyRoundsKept++;
+        runs.set(phase.name, [...(runs.get(phase.name) ?? []), result]);
+        break;
+      }
     }
   }
-  const results = merged();
+  const results = Object.fromEntries(Object.entries(merged()).map(([name, r]) => [name, { ...r, noise: noise.get(name)! }]));
   if (log) for (const [name, r] of Object.entries(results)) console.log(`  ${name}: ${Math.round(r.eventsPerSec)} events/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms`);
   return results;
 }

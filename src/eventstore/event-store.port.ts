@@ -52,6 +52,11 @@ export interface ReadStreamOptions {
   readonly maxCount?: number;
 }
 
+/** Narrows a global read; the order is still the global order. */
+export interface ReadAllFilter {
+  readonly tenantId?: string;
+}
+
 export interface SubscribeOptions {
   readonly batchSize?: number;
   /** How often an idle subscription looks for events appended by other processes. */
@@ -78,7 +83,7 @@ export interface EventStore {
   append(streamId: string, events: readonly EventEnvelope[], expected: ExpectedVersion, options?: AppendOptions): Promise<AppendResult>;
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /** Events strictly after `from` in global order; only ones no later commit can precede. */
-  readAll(from: GlobalPosition, batchSize: number): Promise<RecordedEvent[]>;
+  readAll(from: GlobalPosition, batchSize: number, filter?: ReadAllFilter): Promise<RecordedEvent[]>;
   subscribe(from: GlobalPosition, options?: SubscribeOptions): EventSubscription;
   /** The version of the stream's last event, or undefined when the stream does not exist. */
   streamVersion(streamId: string): Promise<number | undefined>;

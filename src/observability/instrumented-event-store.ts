@@ -1,5 +1,5 @@
 import type { EventEnvelope } from '../../contracts';
-import type { AppendOptions, AppendResult, EventStore, ExpectedVersion, ReadStreamOptions, SubscribeOptions } from '../eventstore/event-store.port';
+import type { AppendOptions, AppendResult, EventStore, ExpectedVersion, ReadAllFilter, ReadStreamOptions, SubscribeOptions } from '../eventstore/event-store.port';
 import type { GlobalPosition } from '../eventstore/global-position';
 import type { Metrics } from './metrics';
 
@@ -26,8 +26,8 @@ export class InstrumentedEventStore implements EventStore {
   readStream(streamId: string, options?: ReadStreamOptions) {
     return this.inner.readStream(streamId, options);
   }
-  readAll(from: GlobalPosition, batchSize: number) {
-    return this.inner.readAll(from, batchSize);
+  readAll(from: GlobalPosition, batchSize: number, filter?: ReadAllFilter) {
+    return this.inner.readAll(from, batchSize, filter);
   }
   subscribe(from: GlobalPosition, options?: SubscribeOptions) {
     return this.inner.subscribe(from, options);

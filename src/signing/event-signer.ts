@@ -1,5 +1,6 @@
-import { createHash, sign, verify } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { canonicalJson, signingInputOf, type EventEnvelope, type UnsignedEnvelope } from '../../contracts';
+import { signBytes, verifyBytes } from './detached-signature';
 import type { KeyRegistry } from './key-registry';
 
 export type VerificationFault = 'data-hash-mismatch' | 'unknown-key' | 'algorithm-mismatch' | 'bad-signature' | 'malformed';
@@ -20,11 +21,9 @@ export class EventSigner {
   constructor(private readonly keys: KeyRegistry) {}
 
   seal(unsigned: UnsignedEnvelope): EventEnvelope {
-    const key = this.keys.active();
     const metadata = { ...unsigned.metadata, dataHash: dataHashOf(unsigned.data) };
-    const input = Buffer.from(canonicalJson({ ...unsigned, metadata }), 'utf8');
-    const value = sign(key.alg === 'RS256' ? 'sha256' : null, input, key.privateKey).toString('base64');
-    return { ...unsigned, metadata: { ...metadata, signature: { alg: key.alg, keyId: key.keyId, value } } };
+    const signature = signBytes(this.keys, Buffer.from(canonicalJson({ ...unsigned, metadata }), 'utf8'));
+    return { ...unsigned, metadata: { ...metadata, signature } };
   }
 
   verify(envelope: EventEnvelope): Verification {
@@ -33,12 +32,7 @@ export class EventSigner {
     if (dataHashOf(envelope.data) !== envelope.metadata.dataHash) {
       return fault('data-hash-mismatch', `event ${envelope.id}: data does not match metadata.dataHash`);
     }
-    const key = this.keys.get(signature.keyId);
-    if (!key) return fault('unknown-key', `event ${envelope.id} is signed by unknown key ${signature.keyId}`);
-    if (key.alg !== signature.alg) return fault('algorithm-mismatch', `event ${envelope.id} claims ${signature.alg}, key ${key.keyId} is ${key.alg}`);
-    const input = Buffer.from(canonicalJson(signingInputOf(envelope)), 'utf8');
-    const ok = verify(key.alg === 'RS256' ? 'sha256' : null, input, key.publicKey, Buffer.from(signature.value, 'base64'));
-    return ok ? { valid: true } : fault('bad-signature', `event ${envelope.id}: signature does not verify with key ${key.keyId}`);
+    return verifyBytes(this.keys, Buffer.from(canonicalJson(signingInputOf(envelope)), 'utf8'), signature, `event ${envelope.id}`);
   }
 }
 

@@ -33,10 +33,9 @@ export async function verifyStore(store: EventStore, signer: EventSigner, option
   let checked = 0;
   let position = START;
   for (;;) {
-    const batch = await store.readAll(position, batchSize);
+    const batch = await store.readAll(position, batchSize, { tenantId: options.tenantId });
     for (const event of batch) {
       position = event.position;
-      if (options.tenantId && event.envelope.tenantId !== options.tenantId) continue;
       checked++;
       const fault = faultOf(signer, event);
       if (fault) faults.push(fault);

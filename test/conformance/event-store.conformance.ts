@@ -403,6 +403,20 @@ export function eventStoreConformance(name: string, open: () => Promise<OpenedEv
         const read = ours(await readAllUntil(store, START, 1000, (sofar) => hasAll(sofar, ids(appendOrder))));
         expectAuthentic(signer, read);
       });
+
+      it("with a tenant filter returns that tenant's events only, still in global order", async () => {
+        const [tenantA, tenantB] = [uniqueTenantId(), uniqueTenantId()];
+        const [a1, b1, a2] = [uniqueStreamId('tenant-a'), uniqueStreamId('tenant-b'), uniqueStreamId('tenant-a')];
+        const appended: EventEnvelope[] = [];
+        for (const [streamId, tenantId] of [[a1, tenantA], [b1, tenantB], [a2, tenantA], [b1, tenantB], [a1, tenantA]] as const) {
+          const batch = events(streamId, 1, { tenantId });
+          await store.append(streamId, batch, 'any');
+          appended.push(...batch);
+        }
+        const ofA = appended.filter((envelope) => envelope.tenantId === tenantA);
+        const read = await readAllUntil(store, START, 2, (sofar) => hasAll(sofar, ids(ofA)), { tenantId: tenantA });
+        expect(recordedIds(read)).toEqual(ids(ofA));
+      });
     });
 
     describe('stored bytes', () => {

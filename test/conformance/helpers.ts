@@ -1,6 +1,6 @@
 import * as vm from 'node:vm';
 import { canonicalJson } from '../../contracts';
-import type { EventStore, EventSubscription, RecordedEvent } from '../../src/eventstore/event-store.port';
+import type { EventStore, EventSubscription, ReadAllFilter, RecordedEvent } from '../../src/eventstore/event-store.port';
 import { comparePositions, formatPosition, type GlobalPosition } from '../../src/eventstore/global-position';
 import type { EventSigner } from '../../src/signing/event-signer';
 
@@ -34,13 +34,14 @@ export async function readAllUntil(
   from: GlobalPosition,
   batchSize: number,
   done: (read: readonly RecordedEvent[]) => boolean,
+  filter?: ReadAllFilter,
   timeoutMs = 10_000,
 ): Promise<RecordedEvent[]> {
   const read: RecordedEvent[] = [];
   const deadline = Date.now() + timeoutMs;
   let position = from;
   for (;;) {
-    const page = await store.readAll(position, batchSize);
+    const page = await store.readAll(position, batchSize, filter);
     expect(page.length).toBeLessThanOrEqual(batchSize);
     read.push(...page);
     if (page.length > 0) position = page[page.length - 1].position;

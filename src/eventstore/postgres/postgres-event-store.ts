@@ -10,6 +10,7 @@ import type {
   EventSubscription,
   ExpectedVersion,
   IdempotentAppend,
+  ReadAllFilter,
   ReadStreamOptions,
   RecordedEvent,
   SubscribeOptions,
@@ -63,13 +64,14 @@ export class PostgresEventStore implements EventStore {
     return result.map(toRecordedEvent);
   }
 
-  async readAll(from: GlobalPosition, batchSize: number): Promise<RecordedEvent[]> {
+  async readAll(from: GlobalPosition, batchSize: number, filter: ReadAllFilter = {}): Promise<RecordedEvent[]> {
+    const byTenant = filter.tenantId === undefined ? '' : 'AND tenant_id = ?';
     const result = await this.query<EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM events
-       WHERE (transaction_id, global_position) > (CAST(? AS xid8), CAST(? AS bigint))
+       WHERE (transaction_id, global_position) > (CAST(? AS xid8), CAST(? AS bigint)) ${byTenant}
          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
        ORDER BY transaction_id, global_position LIMIT ?`,
-      [from.commit.toString(), from.prepare.toString(), batchSize],
+      [from.commit.toString(), from.prepare.toString(), ...(filter.tenantId === undefined ? [] : [filter.tenantId]), batchSize],
     );
     return result.map(toRecordedEvent);
   }
