@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as eventStore from './0001_event_store';
+import * as ledger from './0002_ledger';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -11,7 +12,10 @@ interface Migration {
  * TypeScript (tests) and from compiled JavaScript (npm start) without loader tricks.
  * Append only; never rename or reorder an entry that has shipped.
  */
-const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [['0001_event_store', eventStore]];
+const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
+  ['0001_event_store', eventStore],
+  ['0002_ledger', ledger],
+];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {
   getMigrations: async () => [...MIGRATIONS],

@@ -10,6 +10,7 @@ async function main(): Promise<void> {
   const app = await createHttpApp(infrastructure);
   app.getHttpAdapter().getInstance().addHook('onClose', () => infrastructure.close());
   if (config.PROOFLINE_PROFILE === 'embedded') await seedDemoTenant(infrastructure);
+  if (config.PROOFLINE_LEDGER_BUILDER === 'on') infrastructure.ledgerRunner.start();
   await app.listen({ port: config.PORT, host: config.HOST });
   const url = `http://${config.HOST === '0.0.0.0' ? 'localhost' : config.HOST}:${config.PORT}`;
   process.stdout.write(`Proofline (${config.PROOFLINE_PROFILE} profile) listening on ${url} — API docs at ${url}/docs\n`);

@@ -7,6 +7,7 @@ import { HealthController } from '../observability/health.controller';
 import { loggerOptions } from '../observability/logging';
 import { MetricsController } from '../observability/metrics.controller';
 import { KeysController } from '../signing/keys.controller';
+import { LedgerController } from '../ledger/ledger.controller';
 import { WorkspacesController } from '../workspaces/workspaces.controller';
 import type { Infrastructure } from './infrastructure';
 import { INFRASTRUCTURE } from './tokens';
@@ -18,7 +19,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot(), TerminusModule.forRoot({ errorLogStyle: 'json' }), LoggerModule.forRoot(loggerOptions(infrastructure.config))],
-      controllers: [WorkspacesController, KeysController, HealthController, MetricsController],
+      controllers: [WorkspacesController, LedgerController, KeysController, HealthController, MetricsController],
       providers: [{ provide: INFRASTRUCTURE, useValue: infrastructure }, ExecuteDomainCommandHandler],
     };
   }

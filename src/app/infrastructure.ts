@@ -9,6 +9,8 @@ import { InstrumentedEventStore } from '../observability/instrumented-event-stor
 import { Metrics } from '../observability/metrics';
 import { EventSigner } from '../signing/event-signer';
 import { KeyRegistry } from '../signing/key-registry';
+import { Ledger } from '../ledger/ledger';
+import { LedgerRunner } from '../ledger/ledger-runner';
 
 /** Everything Proofline runs on, wired once; the HTTP app, the CLI and the benchmarks share it. */
 export interface Infrastructure {
@@ -20,6 +22,9 @@ export interface Infrastructure {
   readonly states: StateLoader;
   readonly pipeline: CommandPipeline;
   readonly metrics: Metrics;
+  readonly ledger: Ledger;
+  /** Runs the receipt builder in the background; started by the server, not by the CLI. */
+  readonly ledgerRunner: LedgerRunner;
   close(): Promise<void>;
 }
 
@@ -47,6 +52,12 @@ export async function createInfrastructure(config: ProoflineConfig, overrides: I
   const signer = new EventSigner(keys);
   const states = new StateLoader(store, new PostgresSnapshotStore(database.knex), signer, config.PROOFLINE_SNAPSHOT_EVERY);
   const pipeline = new CommandPipeline(store, signer, states);
+  const ledger = new Ledger(database.knex, store, signer, keys, {
+    instance: config.PROOFLINE_INSTANCE_NAME,
+    checkpointEvery: config.PROOFLINE_LEDGER_CHECKPOINT_EVERY,
+    checkpointIntervalMs: config.PROOFLINE_LEDGER_CHECKPOINT_SECONDS * 1000,
+  });
+  const ledgerRunner = new LedgerRunner(ledger.builder);
   return {
     config,
     database,
@@ -56,7 +67,10 @@ export async function createInfrastructure(config: ProoflineConfig, overrides: I
     states,
     pipeline,
     metrics,
+    ledger,
+    ledgerRunner,
     close: async () => {
+      await ledgerRunner.stop();
       await store.close();
       await database.close();
     },

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { ConfigurationError } from '../config/load-config';
 import { registerEventCommands } from './events.command';
 import { registerKeyCommands } from './keys.command';
+import { registerLedgerCommands, registerVerifyReceiptCommand } from './ledger.command';
 import { registerMigrateCommand } from './migrate.command';
 
 /** `proofline`: operations on a Proofline data dir or database, configured like the server (README, "Configuration"). */
@@ -11,6 +12,8 @@ const program = new Command('proofline').description('Proofline command line').s
 registerEventCommands(program);
 registerKeyCommands(program);
 registerMigrateCommand(program);
+registerLedgerCommands(program);
+registerVerifyReceiptCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`${error instanceof ConfigurationError ? error.message : error instanceof Error ? error.message : String(error)}\n`);

@@ -84,6 +84,27 @@ export class ProoflineConfig {
   @Max(50 * 1024 * 1024)
   PROOFLINE_BODY_LIMIT_BYTES = 1024 * 1024;
 
+  /** Names this deployment in every ledger checkpoint's origin (`<instance>/<tenantId>`). */
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/, { message: 'PROOFLINE_INSTANCE_NAME must be letters, digits, dots and dashes (at most 63)' })
+  PROOFLINE_INSTANCE_NAME = 'proofline';
+
+  @IsIn(['on', 'off'])
+  PROOFLINE_LEDGER_BUILDER: 'on' | 'off' = 'on';
+
+  /** A checkpoint is issued after this many new receipts of a tenant… */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  PROOFLINE_LEDGER_CHECKPOINT_EVERY = 100;
+
+  /** …or this many seconds after its first receipt not yet covered, whichever comes first. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  PROOFLINE_LEDGER_CHECKPOINT_SECONDS = 10;
+
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
 }

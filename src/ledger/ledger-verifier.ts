@@ -1,0 +1,143 @@
+import { formatPosition, START } from '../eventstore/global-position';
+import type { EventStore, RecordedEvent } from '../eventstore/event-store.port';
+import { verifyBytes } from '../signing/detached-signature';
+import type { EventSigner } from '../signing/event-signer';
+import type { KeyRegistry } from '../signing/key-registry';
+import { checkpointBytes, type SignedCheckpoint } from './checkpoint';
+import type { LedgerRepository, StoredReceipt } from './ledger-repository';
+import { leafHash } from './merkle/hashes';
+import { rootFromLeafHashes } from './merkle/tree';
+import { eventHashOf, GENESIS_PREV_HASH, receiptBytes, sha256Hex } from './receipt';
+
+export type LedgerFaultKind = 'altered' | 'missing' | 'inserted' | 'reordered' | 'bad-event-signature' | 'broken-chain' | 'bad-checkpoint';
+
+export interface LedgerFault {
+  readonly kind: LedgerFaultKind;
+  /** The first receipt sequence (0-based) at which the ledger and the store disagree. */
+  readonly position: number;
+  readonly eventId?: string;
+  readonly message: string;
+}
+
+export interface LedgerVerification {
+  readonly ok: boolean;
+  readonly tenantId: string;
+  readonly receipts: number;
+  readonly events: number;
+  readonly checkpoints: number;
+  /** Events stored but not yet receipted (the builder is behind); not a fault. */
+  readonly pendingEvents: number;
+  readonly fault?: LedgerFault;
+}
+
+export interface LedgerVerifierDeps {
+  readonly store: EventStore;
+  readonly repository: LedgerRepository;
+  readonly signer: EventSigner;
+  readonly keys: KeyRegistry;
+}
+
+/**
+ * Replays a tenant's receipt chain against the event store: recomputes every event hash and
+ * signature, every receipt hash and chain link, every checkpoint's root and signature, and
+ * names the first position where they disagree and how (see docs/ledger.md, "Verify").
+ */
+export async function verifyLedger(deps: LedgerVerifierDeps, tenantId: string, onProgress?: (checked: number, total: number) => void): Promise<LedgerVerification> {
+  const receipts = await deps.repository.receipts(tenantId);
+  const events = await readTenant(deps.store, tenantId);
+  const checkpoints = await deps.repository.checkpoints(tenantId);
+  const chainFault = walkChain(deps.signer, tenantId, receipts, events, onProgress);
+  const checkpointFault = firstBadCheckpoint(deps.keys, tenantId, receipts, checkpoints);
+  const fault = [chainFault, checkpointFault].filter((f): f is LedgerFault => f !== undefined).sort((a, b) => a.position - b.position)[0];
+  return {
+    ok: fault === undefined,
+    tenantId,
+    receipts: receipts.length,
+    events: events.length,
+    checkpoints: checkpoints.length,
+    pendingEvents: Math.max(0, events.length - receipts.length),
+    ...(fault ? { fault } : {}),
+  };
+}
+
+async function readTenant(store: EventStore, tenantId: string): Promise<RecordedEvent[]> {
+  const events: RecordedEvent[] = [];
+  let position = START;
+  for (;;) {
+    const batch = await store.readAll(position, 1000, { tenantId });
+    events.push(...batch);
+    if (batch.length < 1000) return events;
+    position = batch[batch.length - 1].position;
+  }
+}
+
+function walkChain(
+  signer: EventSigner,
+  tenantId: string,
+  receipts: readonly StoredReceipt[],
+  events: readonly RecordedEvent[],
+  onProgress?: (checked: number, total: number) => void,
+): LedgerFault | undefined {
+  for (let i = 0; i < receipts.length; i++) {
+    if (i % 1000 === 0) onProgress?.(i, receipts.length);
+    const receipt = receipts[i];
+    const broken = brokenLink(tenantId, receipt, i, i === 0 ? GENESIS_PREV_HASH : receipts[i - 1].receiptHash);
+    if (broken) return { kind: 'broken-chain', position: i, eventId: receipt.eventId, message: broken };
+    const event = events[i];
+    if (!event) return { kind: 'missing', position: i, eventId: receipt.eventId, message: `receipt ${i} names event ${receipt.eventId}, which the store no longer has` };
+    const fault = event.envelope.id === receipt.eventId ? eventFault(signer, event, receipt, i) : misplaced(receipts, events, i);
+    if (fault) return fault;
+  }
+  onProgress?.(receipts.length, receipts.length);
+  return undefined;
+}
+
+/** What is wrong with receipt `i` itself, judged only by the receipts: its hash, its link, its place. */
+function brokenLink(tenantId: string, receipt: StoredReceipt, i: number, expectedPrev: string): string | undefined {
+  if (receipt.sequence !== i || receipt.tenantId !== tenantId) return `receipt ${i} says it is sequence ${receipt.sequence} of tenant ${receipt.tenantId}`;
+  const bytes = receiptBytes(receipt);
+  if (sha256Hex(bytes) !== receipt.receiptHash) return `receipt ${i}: its fields do not hash to its receiptHash`;
+  if (receipt.prevHash !== expectedPrev) return `receipt ${i}: prevHash ${receipt.prevHash} is not the hash of receipt ${i - 1}`;
+  if (leafHash(bytes).toString('hex') !== receipt.leafHash) return `receipt ${i}: stored leaf hash is not SHA-256(0x00 || receipt)`;
+  return undefined;
+}
+
+function eventFault(signer: EventSigner, event: RecordedEvent, receipt: StoredReceipt, i: number): LedgerFault | undefined {
+  const eventId = event.envelope.id;
+  const verification = signer.verify(event.envelope);
+  if (!verification.valid) {
+    const kind = verification.fault === 'data-hash-mismatch' || verification.fault === 'malformed' ? 'altered' : 'bad-event-signature';
+    return { kind, position: i, eventId, message: verification.message };
+  }
+  if (eventHashOf(event) !== receipt.eventHash) return { kind: 'altered', position: i, eventId, message: `event ${eventId}: stored bytes do not hash to receipt ${i}'s eventHash` };
+  if (formatPosition(event.position) !== receipt.position) {
+    return { kind: 'reordered', position: i, eventId, message: `event ${eventId} is at ${formatPosition(event.position)}, receipt ${i} recorded ${receipt.position}` };
+  }
+  return undefined;
+}
+
+/** Receipt i and event i differ: was the receipted event removed, another inserted, or the two moved? */
+function misplaced(receipts: readonly StoredReceipt[], events: readonly RecordedEvent[], i: number): LedgerFault {
+  const receipt = receipts[i];
+  const event = events[i];
+  const eventIndex = events.findIndex((candidate) => candidate.envelope.id === receipt.eventId);
+  if (eventIndex < 0) return { kind: 'missing', position: i, eventId: receipt.eventId, message: `receipt ${i} names event ${receipt.eventId}, which the store no longer has` };
+  const hasReceipt = receipts.some((candidate) => candidate.eventId === event.envelope.id);
+  if (!hasReceipt) return { kind: 'inserted', position: i, eventId: event.envelope.id, message: `event ${event.envelope.id} stands at ${i} but no receipt names it` };
+  return { kind: 'reordered', position: i, eventId: event.envelope.id, message: `event ${event.envelope.id} stands at ${i}; receipt ${i} names event ${receipt.eventId}, found at ${eventIndex}` };
+}
+
+function firstBadCheckpoint(keys: KeyRegistry, tenantId: string, receipts: readonly StoredReceipt[], checkpoints: readonly SignedCheckpoint[]): LedgerFault | undefined {
+  const leaves = receipts.map((receipt) => leafHash(receiptBytes(receipt)));
+  for (const checkpoint of checkpoints) {
+    const position = checkpoint.treeSize - 1;
+    const bad = (message: string): LedgerFault => ({ kind: 'bad-checkpoint', position, message: `checkpoint of size ${checkpoint.treeSize}: ${message}` });
+    const signature = verifyBytes(keys, checkpointBytes(checkpoint), checkpoint.signature, `checkpoint of size ${checkpoint.treeSize}`);
+    if (!signature.valid) return bad(signature.message);
+    if (!checkpoint.origin.endsWith(`/${tenantId}`)) return bad(`origin ${checkpoint.origin} is not this tenant's log`);
+    if (checkpoint.treeSize > receipts.length) return bad(`covers ${checkpoint.treeSize} receipts, the chain has ${receipts.length}`);
+    const root = rootFromLeafHashes(leaves.slice(0, checkpoint.treeSize)).toString('hex');
+    if (root !== checkpoint.rootHash) return bad(`signed root ${checkpoint.rootHash}, the receipts give ${root}`);
+  }
+  return undefined;
+}

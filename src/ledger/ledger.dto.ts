@@ -1,0 +1,45 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+
+export class TenantParams {
+  @ApiProperty()
+  @IsString()
+  @Length(1, 128)
+  tenantId!: string;
+}
+
+export class ReceiptParams extends TenantParams {
+  @ApiProperty({ minimum: 0, description: 'the receipt sequence (0-based), also its Merkle leaf index' })
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  seq!: number;
+}
+
+export class InclusionQuery {
+  @ApiPropertyOptional({ minimum: 1, description: 'the tree size to prove inclusion in; default: the latest checkpoint' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(Number.MAX_SAFE_INTEGER)
+  treeSize?: number;
+}
+
+export class ConsistencyQuery {
+  @ApiProperty({ minimum: 0 })
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  from!: number;
+
+  @ApiProperty({ minimum: 1 })
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(Number.MAX_SAFE_INTEGER)
+  to!: number;
+}

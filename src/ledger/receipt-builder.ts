@@ -1,0 +1,192 @@
+import type { Knex } from 'knex';
+import { newEventId } from '../../contracts';
+import { streamIdFor } from '../commands/stream-id';
+import { ProoflineError } from '../errors/proofline-error';
+import type { EventStore, RecordedEvent } from '../eventstore/event-store.port';
+import { signBytes } from '../signing/detached-signature';
+import type { EventSigner } from '../signing/event-signer';
+import type { KeyRegistry } from '../signing/key-registry';
+import { CHECKPOINT_EVENT_TYPE, checkpointBytes, originOf, type CheckpointBody, type SignedCheckpoint } from './checkpoint';
+import { LedgerRepository, type StoredReceipt } from './ledger-repository';
+import { leafHash } from './merkle/hashes';
+import { receiptBytes, receiptFor } from './receipt';
+import { TenantChain } from './tenant-chain';
+
+export interface LedgerSettings {
+  /** Names this Proofline in every checkpoint's origin. */
+  readonly instance: string;
+  readonly checkpointEvery: number;
+  readonly checkpointIntervalMs: number;
+  readonly batchSize?: number;
+}
+
+export interface BuildOutcome {
+  readonly receipts: number;
+  readonly checkpoints: number;
+}
+
+/**
+ * Turns the event store, read in global order, into one receipt chain per tenant, and issues
+ * signed checkpoints of each chain's Merkle root. A batch of receipts and the builder's position
+ * are written in one transaction, and the position only moves from where this builder read it:
+ * two builders never both write a batch, and a crash never loses or repeats a receipt.
+ */
+export class ReceiptBuilder {
+  private readonly chains = new Map<string, TenantChain>();
+  private readonly repository: LedgerRepository;
+  private pendingLoaded = false;
+
+  constructor(
+    private readonly knex: Knex,
+    private readonly store: EventStore,
+    private readonly signer: EventSigner,
+    private readonly keys: KeyRegistry,
+    private readonly settings: LedgerSettings,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
+    this.repository = new LedgerRepository(knex);
+  }
+
+  /** Receipts every event readable now, then issues the checkpoints that are due. */
+  async catchUp(): Promise<BuildOutcome> {
+    await this.loadTenantsAwaitingCheckpoint();
+    let receipts = 0;
+    for (;;) {
+      const written = await this.buildBatch();
+      receipts += written;
+      if (written < (this.settings.batchSize ?? 500)) break;
+    }
+    const checkpoints = await this.issueDueCheckpoints();
+    return { receipts, checkpoints };
+  }
+
+  /** Issues a checkpoint for `tenantId` now if it has receipts the last one does not cover. */
+  async checkpointNow(tenantId: string): Promise<SignedCheckpoint | undefined> {
+    const chain = await this.chain(tenantId);
+    if (chain.size === 0 || chain.size === chain.checkpointedSize) return undefined;
+    return this.issue(chain);
+  }
+
+  private async buildBatch(): Promise<number> {
+    const from = await this.repository.progress();
+    const events = await this.store.readAll(from, this.settings.batchSize ?? 500);
+    if (events.length === 0) return 0;
+    const drafts = new Map<string, { chain: TenantChain; lastHash: string; leaves: Buffer[]; activity: number }>();
+    const receipts: StoredReceipt[] = [];
+    const checkpoints: RecordedEvent[] = [];
+    for (const event of events) {
+      this.requireAuthentic(event);
+      const tenantId = event.envelope.tenantId;
+      const draft = drafts.get(tenantId) ?? (await this.draftFor(tenantId));
+      drafts.set(tenantId, draft);
+      const receipt = receiptFor(event, draft.chain.size + draft.leaves.length, draft.lastHash);
+      const leaf = leafHash(receiptBytes(receipt));
+      receipts.push({ ...receipt, leafHash: leaf.toString('hex') });
+      draft.leaves.push(leaf);
+      draft.lastHash = receipt.receiptHash;
+      if (event.envelope.type === CHECKPOINT_EVENT_TYPE) checkpoints.push(event);
+      else draft.activity += 1;
+    }
+    try {
+      await this.knex.transaction(async (trx) => {
+        const repository = this.repository.within(trx);
+        await repository.insertReceipts(receipts);
+        for (const event of checkpoints) await repository.insertCheckpoint(event.envelope.tenantId, event.envelope.data as unknown as SignedCheckpoint, event.envelope.id);
+        if (!(await repository.advance(from, events[events.length - 1].position))) {
+          throw new ProoflineError('LEDGER.CONCURRENT_BUILDER', 'another receipt builder moved the ledger position; this batch was rolled back', 409);
+        }
+      });
+    } catch (error) {
+      this.chains.clear(); // the cached heads may be behind what another builder wrote
+      throw error;
+    }
+    for (const { chain, lastHash, leaves, activity } of drafts.values()) {
+      for (const leaf of leaves) chain.tree.append(leaf);
+      chain.lastReceiptHash = lastHash;
+      chain.activity = activity;
+    }
+    return events.length;
+  }
+
+  private async draftFor(tenantId: string) {
+    const chain = await this.chain(tenantId);
+    return { chain, lastHash: chain.lastReceiptHash, leaves: [] as Buffer[], activity: chain.activity };
+  }
+
+  private async issueDueCheckpoints(): Promise<number> {
+    const now = this.clock().getTime();
+    let issued = 0;
+    for (const chain of this.chains.values()) {
+      if (!chain.isCheckpointDue(this.settings.checkpointEvery, this.settings.checkpointIntervalMs, now)) continue;
+      await this.issue(chain);
+      issued++;
+    }
+    return issued;
+  }
+
+  private async issue(chain: TenantChain): Promise<SignedCheckpoint> {
+    const issuedAt = this.clock();
+    const body: CheckpointBody = {
+      origin: originOf(this.settings.instance, chain.tenantId),
+      treeSize: chain.size,
+      rootHash: chain.tree.root().toString('hex'),
+      issuedAt: issuedAt.toISOString(),
+    };
+    const checkpoint: SignedCheckpoint = { ...body, signature: signBytes(this.keys, checkpointBytes(body)) };
+    const commandId = newEventId();
+    const envelope = this.signer.seal({
+      id: newEventId(),
+      type: CHECKPOINT_EVENT_TYPE,
+      schemaVersion: 1,
+      streamId: streamIdFor('ledger', chain.tenantId),
+      tenantId: chain.tenantId,
+      occurredAt: body.issuedAt,
+      actor: { id: 'proofline-ledger', role: 'SYSTEM' },
+      data: { ...body, signature: { ...checkpoint.signature } },
+      metadata: { correlationId: commandId, causationId: commandId, commandId },
+    });
+    await this.store.append(envelope.streamId, [envelope], 'any');
+    chain.checkpointedSize = chain.size;
+    chain.checkpointedAt = issuedAt.getTime();
+    chain.activity = 0;
+    return checkpoint;
+  }
+
+  private async chain(tenantId: string): Promise<TenantChain> {
+    const cached = this.chains.get(tenantId);
+    if (cached) return cached;
+    const stored = await this.repository.receipts(tenantId);
+    const now = this.clock().getTime();
+    const chain = TenantChain.empty(tenantId, now);
+    for (const receipt of stored) chain.tree.append(Buffer.from(receipt.leafHash, 'hex'));
+    if (stored.length > 0) chain.lastReceiptHash = stored[stored.length - 1].receiptHash;
+    const latest = await this.repository.latestCheckpoint(tenantId);
+    chain.checkpointedSize = latest?.treeSize ?? 0;
+    // Approximate after a restart: the receipt right after a checkpoint is usually that checkpoint's own event.
+    chain.activity = Math.max(0, chain.size - chain.checkpointedSize - (latest ? 1 : 0));
+    this.chains.set(tenantId, chain);
+    return chain;
+  }
+
+  /** After a restart, tenants with receipts their last checkpoint does not cover still need one in time. */
+  private async loadTenantsAwaitingCheckpoint(): Promise<void> {
+    if (this.pendingLoaded) return;
+    const rows = await this.knex.raw(
+      `SELECT r.tenant_id FROM ledger_receipts r GROUP BY r.tenant_id
+       HAVING max(r.sequence) + 1 > coalesce((SELECT max(c.tree_size) FROM ledger_checkpoints c WHERE c.tenant_id = r.tenant_id), 0) + 1`,
+    );
+    for (const row of rows.rows as Array<{ tenant_id: string }>) await this.chain(row.tenant_id);
+    this.pendingLoaded = true;
+  }
+
+  private requireAuthentic(event: RecordedEvent): void {
+    const verification = this.signer.verify(event.envelope);
+    if (!verification.valid) {
+      throw new ProoflineError('LEDGER.UNVERIFIABLE_EVENT', `no receipt is issued for an event that does not verify: ${verification.message}`, 500, {
+        eventId: event.envelope.id,
+        fault: verification.fault,
+      });
+    }
+  }
+}
+
