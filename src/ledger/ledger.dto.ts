@@ -29,10 +29,11 @@ export class InclusionQuery {
 }
 
 export class ConsistencyQuery {
-  @ApiProperty({ minimum: 0 })
+  /** RFC 9162 defines consistency from a non-empty tree only: every tree extends the empty one. */
+  @ApiProperty({ minimum: 1 })
   @Type(() => Number)
   @IsInt()
-  @Min(0)
+  @Min(1)
   @Max(Number.MAX_SAFE_INTEGER)
   from!: number;
 

@@ -9,8 +9,9 @@ import { HASH_SIZE, nodeHash } from './hashes';
  * the same walk implies, so a malformed proof is reported as 'wrong-length' with both numbers
  * rather than as a confusing root mismatch.
  *
- * Order of checks (and so which `kind` a doubly-broken input gets): sizes/index, then the
- * caller's hashes (leaf, roots), then proof length, then proof hash lengths, then roots.
+ * Order of checks (and so which `kind` a doubly-broken input gets): sizes/index, then the leaf
+ * hash or first root, then proof length, then proof hash lengths, then (consistency) the first
+ * root, then the expected root's length and value.
  * All hashes must be exactly 32 bytes: a root of any other length can never be a valid
  * SHA-256 tree head, so it is rejected as 'bad-hash' even where the proof would be empty.
  */
@@ -42,6 +43,8 @@ export function rootFromInclusionProof(leafHash: Uint8Array, index: number, tree
   for (const p of proof) {
     if (isOdd(fn) || fn === sn) {
       r = nodeHash(p, r);
+      // Step 4.b.ii. Once fn = sn every later hash is a left sibling anyway, so with the length
+      // fixed up front this only keeps (fn, sn) in step with the RFC (walkLength counts with it).
       while (!isOdd(fn) && fn !== 0) [fn, sn] = [half(fn), half(sn)];
     } else {
       r = nodeHash(r, p);
@@ -53,8 +56,8 @@ export function rootFromInclusionProof(leafHash: Uint8Array, index: number, tree
 
 /** Throws ProofError unless `proof` proves `leafHash` sits at `index` in the tree with `root`. */
 export function verifyInclusion(leafHash: Uint8Array, index: number, treeSize: number, proof: readonly Uint8Array[], root: Uint8Array): void {
-  requireHash(root, 'root');
   const computed = rootFromInclusionProof(leafHash, index, treeSize, proof);
+  requireHash(root, 'root');
   if (!computed.equals(root)) {
     throw new ProofError('root-mismatch', `inclusion proof for leaf ${index} in a tree of size ${treeSize} gives root ${computed.toString('hex')}, expected ${Buffer.from(root).toString('hex')}`, {
       index,
@@ -122,8 +125,8 @@ export function rootFromConsistencyProof(size1: number, size2: number, root1: Ui
 
 /** Throws ProofError unless the tree (size2, root2) is an append-only extension of (size1, root1). */
 export function verifyConsistency(size1: number, size2: number, root1: Uint8Array, root2: Uint8Array, proof: readonly Uint8Array[]): void {
-  requireHash(root2, 'second root');
   const computed = rootFromConsistencyProof(size1, size2, root1, proof);
+  requireHash(root2, 'second root');
   if (!computed.equals(root2)) {
     throw new ProofError('root-mismatch', `consistency proof from size ${size1} to ${size2} gives second root ${computed.toString('hex')}, expected ${Buffer.from(root2).toString('hex')}`, {
       size1,
