@@ -9,12 +9,27 @@ export interface Actor {
   readonly role: string;
 }
 
+/**
+ * Where an event sits in the batch it was appended with: the batch's events are the leaves of
+ * an RFC 6962 Merkle tree whose root was signed once (docs/events.md, "Batches").
+ */
+export interface BatchInclusion {
+  /** Hex Merkle root over the leaf hashes SHA-256(0x00 ‖ signing input) of the batch's events. */
+  readonly root: string;
+  readonly index: number;
+  readonly size: number;
+  /** Hex RFC 6962 inclusion proof of this event's leaf in the batch tree. */
+  readonly proof: readonly string[];
+}
+
 export interface EventSignature {
   readonly alg: SignatureAlgorithm;
   /** Names a key in the key registry (see GET /.well-known/proofline/keys). */
   readonly keyId: string;
-  /** Base64 (RFC 4648 §4) of the signature over the signing input (see docs/events.md). */
+  /** Base64 (RFC 4648 §4) of the signature over the signing input, or over the batch statement when `batch` is present (see docs/events.md). */
   readonly value: string;
+  /** Present when the event was signed as part of a batch of two or more. */
+  readonly batch?: BatchInclusion;
 }
 
 export interface EnvelopeMetadata {

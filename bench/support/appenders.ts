@@ -21,15 +21,14 @@ function freshPrefix(label: string): string {
   return `${label}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Seal (sign) then append through the store: what CommandPipeline does after deciding. */
+/** Seal (sign; one signature per batch) then append through the store: what CommandPipeline does after deciding. */
 export function signedAppends(store: EventStore, signer: EventSigner, batchSize: number, label = 'signed'): Operation {
   const prefix = freshPrefix(label);
   const versions = new Map<number, number>();
   return async (worker) => {
     const streamId = streamOf(prefix, worker);
     const last = versions.get(worker) ?? -1;
-    const envelopes: EventEnvelope[] = [];
-    for (let i = 0; i < batchSize; i++) envelopes.push(signer.seal(unsignedRenamed(streamId, nameAt(last + 1 + i), nameAt(last + i))));
+    const envelopes = signer.sealBatch(Array.from({ length: batchSize }, (_, i) => unsignedRenamed(streamId, nameAt(last + 1 + i), nameAt(last + i))));
     const result = await store.append(streamId, envelopes, last < 0 ? 'no-stream' : last);
     versions.set(worker, result.nextExpectedVersion);
     return envelopes.length;

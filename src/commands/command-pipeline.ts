@@ -73,7 +73,7 @@ export class CommandPipeline {
     }
     const decided = decider.decide(request.command, loaded.state);
     if (decided.length === 0) return { streamId, version: loaded.version ?? -1, events: [], replayed: false };
-    const envelopes = decided.map((event) => this.signer.seal(envelopeOf(decider, streamId, event, context)));
+    const envelopes = this.signer.sealBatch(decided.map((event) => envelopeOf(decider, streamId, event, context)));
     const expected: ExpectedVersion = loaded.version === undefined ? 'no-stream' : loaded.version;
     const idempotency = context.idempotency && {
       tenantId: context.idempotency.scope ?? context.tenantId,

@@ -1,6 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { canonicalJson, signingInputOf, type EventEnvelope } from '../../contracts';
+import { canonicalJson, type EventEnvelope } from '../../contracts';
 import { verifyWithKey } from '../signing/detached-signature';
+import { verifyEnvelopeSignature } from '../signing/envelope-signature';
 import type { PublishedKey } from '../signing/signing-key';
 import { keyIdOf } from '../signing/signing-key';
 import { checkpointBytes, type SignedCheckpoint } from './checkpoint';
@@ -46,10 +47,13 @@ export function verifyReceiptDocument(document: ReceiptDocument, trustedKeys: re
   const eventKey = byId.get(event.metadata.signature.keyId);
   const dataHash = sha256Hex(Buffer.from(canonicalJson(event.data), 'utf8'));
   check('event data hash', dataHash === event.metadata.dataHash, `SHA-256 of the event data is ${dataHash}`);
+  const eventSignature = eventKey
+    ? verifyEnvelopeSignature(event, (keyId) => (keyId === event.metadata.signature.keyId ? { publicKey: eventKey, alg: event.metadata.signature.alg } : undefined))
+    : undefined;
   check(
     'event signature',
-    eventKey !== undefined && verifyWithKey(eventKey, event.metadata.signature.alg, Buffer.from(canonicalJson(signingInputOf(event)), 'utf8'), event.metadata.signature.value),
-    eventKey ? `signed by trusted key ${event.metadata.signature.keyId}` : `key ${event.metadata.signature.keyId} is not among the trusted keys`,
+    eventSignature?.valid === true,
+    !eventKey ? `key ${event.metadata.signature.keyId} is not among the trusted keys` : eventSignature?.valid ? `signed by trusted key ${event.metadata.signature.keyId}` : (eventSignature as { message: string }).message,
   );
   const eventHash = sha256Hex(Buffer.from(canonicalJson(event), 'utf8'));
   check('receipt names the event', receipt.eventId === event.id && receipt.tenantId === event.tenantId && receipt.eventHash === eventHash, `event hash ${eventHash}`);

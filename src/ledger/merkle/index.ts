@@ -10,3 +10,4 @@ export {
   verifyConsistency,
   verifyInclusion,
 } from './verify';
+export * from './batch';

@@ -25,7 +25,12 @@ const sample = {
     commandId: 'cmd-1',
     idempotencyKey: 'idem-1',
     dataHash: 'a'.repeat(64),
-    signature: { alg: 'EdDSA', keyId: 'key-2026-01', value: Buffer.alloc(64, 7).toString('base64') },
+    signature: {
+      alg: 'EdDSA',
+      keyId: 'key-2026-01',
+      value: Buffer.alloc(64, 7).toString('base64'),
+      batch: { root: 'b'.repeat(64), index: 1, size: 3, proof: ['c'.repeat(64), 'd'.repeat(64)] },
+    },
   },
 } satisfies Complete<EventEnvelope> as EventEnvelope;
 
@@ -49,6 +54,7 @@ const objects = {
   actor: { schema: props.actor, instance: sample.actor, path: ['actor'] },
   metadata: { schema: props.metadata, instance: sample.metadata, path: ['metadata'] },
   signature: { schema: props.metadata.properties.signature, instance: sample.metadata.signature, path: ['metadata', 'signature'] },
+  batch: { schema: props.metadata.properties.signature.properties.batch, instance: sample.metadata.signature.batch!, path: ['metadata', 'signature', 'batch'] },
 };
 
 describe('validateEnvelopeShape', () => {
@@ -128,6 +134,7 @@ describe('schema ↔ contracts/envelope.ts', () => {
     ['Actor', objects.actor.schema],
     ['EnvelopeMetadata', objects.metadata.schema],
     ['EventSignature', objects.signature.schema],
+    ['BatchInclusion', objects.batch.schema],
   ] as const)('interface %s matches the schema properties and required list', (name, s) => {
     const members = interfaceMembers(name);
     expect(Object.keys(s.properties).sort()).toEqual(members.all);
