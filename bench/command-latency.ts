@@ -41,7 +41,7 @@ export async function commandLatency(): Promise<BenchReport> {
   const environment = await environmentInfo();
 
   return withSchema('command_latency', async (schema) => {
-    const infra = await openInfrastructure(schema, { keyType, poolSize: 10, snapshotEvery: Number(process.env.BENCH_SNAPSHOT_EVERY ?? 100) });
+    const infra = await openInfrastructure(schema, { keyType, poolSize: 10, snapshotEvery: Number(process.env.BENCH_SNAPSHOT_EVERY ?? 50) });
     try {
       const every = infra.config.PROOFLINE_SNAPSHOT_EVERY;
       const snapshots = new PostgresSnapshotStore(infra.database.knex);

@@ -54,7 +54,7 @@ export function openInfrastructure(schema: string, options: BenchInfrastructureO
     DATABASE_SCHEMA: schema,
     DATABASE_POOL_SIZE: String(options.poolSize ?? 20),
     PROOFLINE_SIGNING_KEY_TYPE: options.keyType,
-    PROOFLINE_SNAPSHOT_EVERY: String(options.snapshotEvery ?? 100),
+    PROOFLINE_SNAPSHOT_EVERY: String(options.snapshotEvery ?? 50),
     PROOFLINE_DATA_DIR: './data',
     LOG_LEVEL: 'silent',
   });

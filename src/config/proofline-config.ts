@@ -76,7 +76,7 @@ export class ProoflineConfig {
   @IsInt()
   @Min(10)
   @Max(100000)
-  PROOFLINE_SNAPSHOT_EVERY = 100;
+  PROOFLINE_SNAPSHOT_EVERY = 50;
 
   @Transform(toInt)
   @IsInt()

@@ -21,7 +21,7 @@ describe('loadConfig', () => {
       expect(config.PROOFLINE_PROFILE).toBe('embedded');
       expect(config.HOST).toBe('0.0.0.0');
       expect(config.PROOFLINE_SIGNING_KEY_TYPE).toBe('rsa');
-      expect(config.PROOFLINE_SNAPSHOT_EVERY).toBe(100);
+      expect(config.PROOFLINE_SNAPSHOT_EVERY).toBe(50);
       expect(config.DATABASE_URL).toBeUndefined();
       expect(config.PROOFLINE_SIGNING_KEY).toBeUndefined();
     });
