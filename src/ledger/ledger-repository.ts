@@ -33,6 +33,8 @@ interface CheckpointRow {
   event_id: string;
 }
 
+// The columns come back as text (bigints agree between pg and PGlite that way), under their own
+// names: ORDER BY must name the table's column (ledger_receipts.sequence), or it sorts the text.
 const RECEIPT_COLUMNS = `tenant_id, sequence::text AS sequence, event_id::text AS event_id, position_commit::text AS position_commit,
   position_prepare::text AS position_prepare, event_hash, prev_hash, receipt_hash, leaf_hash`;
 const CHECKPOINT_COLUMNS = `tenant_id, tree_size::text AS tree_size, origin, root_hash, issued_at, signature_alg, signature_key, signature_value, event_id::text AS event_id`;
@@ -100,7 +102,7 @@ export class LedgerRepository {
 
   /** Receipts of a tenant with sequence in [from, to), in order. */
   async receipts(tenantId: string, from = 0, to = Number.MAX_SAFE_INTEGER): Promise<StoredReceipt[]> {
-    const rows = await this.db.raw(`SELECT ${RECEIPT_COLUMNS} FROM ledger_receipts WHERE tenant_id = ? AND sequence >= ? AND sequence < ? ORDER BY sequence`, [tenantId, from, to]);
+    const rows = await this.db.raw(`SELECT ${RECEIPT_COLUMNS} FROM ledger_receipts WHERE tenant_id = ? AND sequence >= ? AND sequence < ? ORDER BY ledger_receipts.sequence`, [tenantId, from, to]);
     return (rows.rows as ReceiptRow[]).map(toReceipt);
   }
 
@@ -120,12 +122,12 @@ export class LedgerRepository {
   }
 
   async latestCheckpoint(tenantId: string): Promise<(SignedCheckpoint & { eventId: string }) | undefined> {
-    const rows = await this.db.raw(`SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tenant_id = ? ORDER BY tree_size DESC LIMIT 1`, [tenantId]);
+    const rows = await this.db.raw(`SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tenant_id = ? ORDER BY ledger_checkpoints.tree_size DESC LIMIT 1`, [tenantId]);
     return rows.rows.length === 0 ? undefined : toCheckpoint(rows.rows[0]);
   }
 
   async checkpoints(tenantId: string): Promise<Array<SignedCheckpoint & { eventId: string }>> {
-    const rows = await this.db.raw(`SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tenant_id = ? ORDER BY tree_size`, [tenantId]);
+    const rows = await this.db.raw(`SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tenant_id = ? ORDER BY ledger_checkpoints.tree_size`, [tenantId]);
     return (rows.rows as CheckpointRow[]).map(toCheckpoint);
   }
 }

@@ -1,4 +1,4 @@
-import { formatPosition, START } from '../eventstore/global-position';
+import { comparePositions, formatPosition, START, type GlobalPosition } from '../eventstore/global-position';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port';
 import { verifyBytes } from '../signing/detached-signature';
 import type { EventSigner } from '../signing/event-signer';
@@ -43,12 +43,15 @@ export interface LedgerVerifierDeps {
  * names the first position where they disagree and how (see docs/ledger.md, "Verify").
  */
 export async function verifyLedger(deps: LedgerVerifierDeps, tenantId: string, onProgress?: (checked: number, total: number) => void): Promise<LedgerVerification> {
+  // Read before the receipts: every event at or before this position had its receipt committed with it.
+  const builderPosition = await deps.repository.progress();
   const receipts = await deps.repository.receipts(tenantId);
   const events = await readTenant(deps.store, tenantId);
   const checkpoints = await deps.repository.checkpoints(tenantId);
   const chainFault = walkChain(deps.signer, tenantId, receipts, events, onProgress);
+  const tailFault = receiptsRemovedFromTheEnd(receipts, events, builderPosition);
   const checkpointFault = firstBadCheckpoint(deps.keys, tenantId, receipts, checkpoints);
-  const fault = [chainFault, checkpointFault].filter((f): f is LedgerFault => f !== undefined).sort((a, b) => a.position - b.position)[0];
+  const fault = [chainFault, tailFault, checkpointFault].filter((f): f is LedgerFault => f !== undefined).sort((a, b) => a.position - b.position)[0];
   return {
     ok: fault === undefined,
     tenantId,
@@ -90,6 +93,21 @@ function walkChain(
   }
   onProgress?.(receipts.length, receipts.length);
   return undefined;
+}
+
+/**
+ * An event after the last receipt is normally just new (pending). If the builder has already
+ * passed it, its receipt existed and was removed — with every later one, or the chain would break.
+ */
+function receiptsRemovedFromTheEnd(receipts: readonly StoredReceipt[], events: readonly RecordedEvent[], builderPosition: GlobalPosition): LedgerFault | undefined {
+  const event = events[receipts.length];
+  if (!event || comparePositions(event.position, builderPosition) > 0) return undefined;
+  return {
+    kind: 'broken-chain',
+    position: receipts.length,
+    eventId: event.envelope.id,
+    message: `event ${event.envelope.id} at ${formatPosition(event.position)} is behind the receipt builder (${formatPosition(builderPosition)}) but has no receipt: receipts from ${receipts.length} on were removed`,
+  };
 }
 
 /** What is wrong with receipt `i` itself, judged only by the receipts: its hash, its link, its place. */

@@ -54,7 +54,7 @@ export class Ledger {
     const size = treeSize ?? (await this.checkpoint(tenantId)).treeSize;
     const available = await this.repository.size(tenantId);
     if (size > available) throw outOfRange('treeSize', `treeSize ${size} is larger than the ledger of tenant ${tenantId} (${available} receipts)`);
-    if (sequence >= size) throw outOfRange('sequence', `receipt ${sequence} is not in a tree of size ${size}`);
+    if (sequence >= size) throw outOfRange('seq', `receipt ${sequence} is not in a tree of size ${size}`);
     const leaves = await this.repository.leafHashes(tenantId, size);
     return { leafIndex: sequence, treeSize: size, rootHash: rootFromLeafHashes(leaves).toString('hex'), hashes: inclusionProof(leaves, sequence, size).map(hex) };
   }

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { newEventId } from '../../contracts';
 import { streamIdFor } from '../commands/stream-id';
 import { ProoflineError } from '../errors/proofline-error';
+import { uniqueViolationOf } from '../eventstore/postgres/database-errors';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port';
 import { signBytes } from '../signing/detached-signature';
 import type { EventSigner } from '../signing/event-signer';
@@ -11,6 +12,9 @@ import { LedgerRepository, type StoredReceipt } from './ledger-repository';
 import { leafHash } from './merkle/hashes';
 import { receiptBytes, receiptFor } from './receipt';
 import { TenantChain } from './tenant-chain';
+
+const concurrentBuilder = () =>
+  new ProoflineError('LEDGER.CONCURRENT_BUILDER', 'another receipt builder wrote these receipts first; this batch was rolled back and will be read again', 409);
 
 export interface LedgerSettings {
   /** Names this Proofline in every checkpoint's origin. */
@@ -92,12 +96,12 @@ export class ReceiptBuilder {
         const repository = this.repository.within(trx);
         await repository.insertReceipts(receipts);
         for (const event of checkpoints) await repository.insertCheckpoint(event.envelope.tenantId, event.envelope.data as unknown as SignedCheckpoint, event.envelope.id);
-        if (!(await repository.advance(from, events[events.length - 1].position))) {
-          throw new ProoflineError('LEDGER.CONCURRENT_BUILDER', 'another receipt builder moved the ledger position; this batch was rolled back', 409);
-        }
+        if (!(await repository.advance(from, events[events.length - 1].position))) throw concurrentBuilder();
       });
     } catch (error) {
       this.chains.clear(); // the cached heads may be behind what another builder wrote
+      const constraint = uniqueViolationOf(error);
+      if (constraint === 'ledger_receipts_pkey' || constraint === 'ledger_receipts_event_unique') throw concurrentBuilder();
       throw error;
     }
     for (const { chain, lastHash, leaves, activity } of drafts.values()) {
@@ -142,7 +146,7 @@ export class ReceiptBuilder {
       tenantId: chain.tenantId,
       occurredAt: body.issuedAt,
       actor: { id: 'proofline-ledger', role: 'SYSTEM' },
-      data: { ...body, signature: { ...checkpoint.signature } },
+      data: { ...body, signature: { alg: checkpoint.signature.alg, keyId: checkpoint.signature.keyId, value: checkpoint.signature.value } },
       metadata: { correlationId: commandId, causationId: commandId, commandId },
     });
     await this.store.append(envelope.streamId, [envelope], 'any');
@@ -168,12 +172,16 @@ export class ReceiptBuilder {
     return chain;
   }
 
-  /** After a restart, tenants with receipts their last checkpoint does not cover still need one in time. */
+  /**
+   * After a restart, tenants with receipts their last checkpoint does not cover still need one in time.
+   * The receipt right after a checkpoint is usually that checkpoint's own event (see chain()); with no
+   * checkpoint yet, every receipt is uncovered.
+   */
   private async loadTenantsAwaitingCheckpoint(): Promise<void> {
     if (this.pendingLoaded) return;
     const rows = await this.knex.raw(
       `SELECT r.tenant_id FROM ledger_receipts r GROUP BY r.tenant_id
-       HAVING max(r.sequence) + 1 > coalesce((SELECT max(c.tree_size) FROM ledger_checkpoints c WHERE c.tenant_id = r.tenant_id), 0) + 1`,
+       HAVING max(r.sequence) + 1 > coalesce((SELECT max(c.tree_size) + 1 FROM ledger_checkpoints c WHERE c.tenant_id = r.tenant_id), 0)`,
     );
     for (const row of rows.rows as Array<{ tenant_id: string }>) await this.chain(row.tenant_id);
     this.pendingLoaded = true;
