@@ -50,14 +50,25 @@ export class CommandPipeline {
     try {
       return await this.decideAndAppend(decider, request);
     } catch (error) {
-      if (error instanceof IdempotencyKeyUsedError) return (await this.replayed(request)) ?? Promise.reject(error);
+      if (!(error instanceof WrongExpectedVersionError)) return this.replayAfterKeyClash(error, request);
+      // The stream moved since the idempotency check: if a concurrent request with the same key moved it,
+      // its outcome is this request's outcome, not a conflict or a decision on the state it left behind.
+      const concurrent = await this.replayed(request);
+      if (concurrent) return concurrent;
+      if (request.expectedVersion !== undefined) throw error;
       // Another process appended since this one cached the state: decide once more on fresh state.
-      if (error instanceof WrongExpectedVersionError && request.expectedVersion === undefined) {
-        this.states.forget(request.streamId);
-        return this.decideAndAppend(decider, request);
-      }
-      throw error;
+      this.states.forget(request.streamId);
+      return this.decideAndAppend(decider, request).catch((retryError: unknown) => this.replayAfterKeyClash(retryError, request));
     }
+  }
+
+  /** The append lost the race for its idempotency key: answer with the winner's outcome. Anything else is rethrown. */
+  private async replayAfterKeyClash(error: unknown, request: CommandRequest<unknown>): Promise<CommandOutcome> {
+    if (error instanceof IdempotencyKeyUsedError) {
+      const replay = await this.replayed(request);
+      if (replay) return replay;
+    }
+    throw error;
   }
 
   private async decideAndAppend<C, E extends DomainEvent, S>(decider: Decider<C, E, S>, request: CommandRequest<C>): Promise<CommandOutcome> {

@@ -46,8 +46,23 @@ export class StateLoader {
       state = decider.evolve(state, this.verifiedDomainEvent(decider, recorded));
       version = recorded.streamVersion;
     }
-    if (version !== undefined) this.cache.set(streamId, { stateSchema: decider.stateSchema, version, state });
+    // A command that appended while this load read the store may have cached a newer state: keep it.
+    const newer = this.cache.get(streamId);
+    if (version !== undefined && !(newer && newer.stateSchema === decider.stateSchema && newer.version > version)) {
+      this.cache.set(streamId, { stateSchema: decider.stateSchema, version, state });
+    }
     return { state, version, fromCache: false };
+  }
+
+  /**
+   * For queries. The cache is only safe for commands (a stale state there costs a 409 and a retry);
+   * a query would answer with it, unaware of what other processes appended. So the cached state
+   * is used only when the stream's version in the store is still the cached one.
+   */
+  async loadCurrent<C, E extends DomainEvent, S>(decider: Decider<C, E, S>, streamId: string): Promise<LoadedState<S>> {
+    const cached = this.cache.get(streamId);
+    if (cached && cached.stateSchema === decider.stateSchema && (await this.store.streamVersion(streamId)) !== cached.version) this.cache.delete(streamId);
+    return this.load(decider, streamId);
   }
 
   /** Records the state after an append; takes a snapshot when the append crossed a multiple of snapshotEvery. */

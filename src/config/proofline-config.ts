@@ -98,7 +98,7 @@ export class ProoflineConfig {
   @Max(1_000_000)
   PROOFLINE_LEDGER_CHECKPOINT_EVERY = 100;
 
-  /** …or this many seconds after its first receipt not yet covered, whichever comes first. */
+  /** …or as soon as it has a new receipt once this many seconds have passed since its last checkpoint (docs/ledger.md). */
   @Transform(toInt)
   @IsInt()
   @Min(1)

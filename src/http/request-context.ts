@@ -37,6 +37,8 @@ export function requestContextOf(request: FastifyRequest): RequestContext {
   check('X-Actor-Role', role, /^[A-Z][A-Z_]{0,31}$/, 'an upper-case role name such as ADMIN');
   if (tenantId !== undefined) check('X-Tenant-Id', tenantId, TOKEN, 'letters, digits and ._:@- (at most 128)');
   if (idempotencyKey !== undefined) check('Idempotency-Key', idempotencyKey, IDEMPOTENCY_KEY, 'printable ASCII without spaces, 1 to 255 characters');
+  const unhashable = firstUnhashable(request.body, '');
+  if (unhashable) throw new ProoflineError('REQUEST.INVALID', unhashable.message, 400, { fields: [unhashable] });
   return {
     actor: { id: actorId, role },
     tenantId,
@@ -71,6 +73,29 @@ export function requireTenant(caller: RequestContext, tenantId: string, notFound
 function header(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * The first value of a parsed JSON body that RFC 8785 cannot serialise, so that it could be neither
+ * hashed (the idempotency request hash) nor signed: a string or key with a lone UTF-16 surrogate
+ * ("\ud800" is valid JSON text), or a number beyond the double range (1e999 parses to Infinity).
+ */
+function firstUnhashable(value: unknown, path: string): { field: string; rule: string; message: string } | undefined {
+  const field = path || 'body';
+  if (typeof value === 'string') {
+    return value.isWellFormed() ? undefined : { field, rule: 'well-formed-unicode', message: `${field} must not contain a lone UTF-16 surrogate` };
+  }
+  if (typeof value === 'number') {
+    return Number.isFinite(value) ? undefined : { field, rule: 'finite-number', message: `${field} must be a number within the IEEE 754 double range` };
+  }
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const at = path ? `${path}.${key}` : key;
+    if (!key.isWellFormed()) return { field: at, rule: 'well-formed-unicode', message: `the field name ${JSON.stringify(key)} contains a lone UTF-16 surrogate` };
+    const problem = firstUnhashable(item, at);
+    if (problem) return problem;
+  }
+  return undefined;
 }
 
 function check(field: string, value: string, pattern: RegExp, rule: string): void {

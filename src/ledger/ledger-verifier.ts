@@ -49,7 +49,7 @@ export async function verifyLedger(deps: LedgerVerifierDeps, tenantId: string, o
   const events = await readTenant(deps.store, tenantId);
   const checkpoints = await deps.repository.checkpoints(tenantId);
   const chainFault = verifyChain(tenantId, receipts, events, { signer: deps.signer, onProgress });
-  const tailFault = receiptsRemovedFromTheEnd(receipts, events, builderPosition);
+  const tailFault = receiptsRemovedFromTheEnd(receipts, events, builderPosition) ?? copiesAfterTheEnd(receipts, events);
   const checkpointFault = firstBadCheckpoint(deps.keys, tenantId, receipts, checkpoints);
   const fault = [chainFault, tailFault, checkpointFault].filter((f): f is LedgerFault => f !== undefined).sort((a, b) => a.position - b.position)[0];
   return {
@@ -115,6 +115,23 @@ function receiptsRemovedFromTheEnd(receipts: readonly StoredReceipt[], events: r
     eventId: event.envelope.id,
     message: `event ${event.envelope.id} at ${formatPosition(event.position)} is behind the receipt builder (${formatPosition(builderPosition)}) but has no receipt: receipts from ${receipts.length} on were removed`,
   };
+}
+
+/**
+ * An event after the last receipt whose id a receipt (or an earlier pending event) already bears is
+ * not new: it is a second stored copy of a signed event. Its signature verifies, so only its id gives it away.
+ */
+function copiesAfterTheEnd(receipts: readonly StoredReceipt[], events: readonly RecordedEvent[]): LedgerFault | undefined {
+  const seen = new Map(receipts.map((receipt, i) => [receipt.eventId, `receipt ${i}`]));
+  for (let i = receipts.length; i < events.length; i++) {
+    const eventId = events[i].envelope.id;
+    const earlier = seen.get(eventId);
+    if (earlier !== undefined) {
+      return { kind: 'inserted', position: i, eventId, message: `event ${eventId} stands at ${i}, after the last receipt, but ${earlier} already names an event with this id: a copy was inserted` };
+    }
+    seen.set(eventId, `the pending event at ${i}`);
+  }
+  return undefined;
 }
 
 /** What is wrong with receipt `i` itself, judged only by the receipts: its hash, its link, its place. */

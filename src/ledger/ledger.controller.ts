@@ -21,7 +21,7 @@ export class LedgerController {
   }
 
   @Get('status')
-  @ApiOperation({ summary: 'Receipts, events not yet receipted, the latest checkpoint' })
+  @ApiOperation({ summary: "Receipts, the latest checkpoint and the receipt builder's last error" })
   async status(@Caller() caller: RequestContext, @Param() params: TenantParams) {
     const tenantId = requireTenant(caller, params.tenantId, tenantNotFound);
     const { repository } = this.infrastructure.ledger;

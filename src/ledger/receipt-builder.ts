@@ -4,6 +4,7 @@ import { streamIdFor } from '../commands/stream-id';
 import { ProoflineError } from '../errors/proofline-error';
 import { uniqueViolationOf } from '../eventstore/postgres/database-errors';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port';
+import { formatPosition } from '../eventstore/global-position';
 import { signBytes } from '../signing/detached-signature';
 import type { EventSigner } from '../signing/event-signer';
 import type { KeyRegistry } from '../signing/key-registry';
@@ -12,6 +13,12 @@ import { LedgerRepository, type StoredReceipt } from './ledger-repository';
 import { leafHash } from './merkle/hashes';
 import { receiptBytes, receiptFor } from './receipt';
 import { TenantChain } from './tenant-chain';
+
+const copiedEvent = (copy: RecordedEvent, original: string) =>
+  new ProoflineError('LEDGER.DUPLICATE_EVENT', `no receipt is issued for event ${copy.envelope.id} at ${formatPosition(copy.position)}: an event with this id is already ${original}, so this one is a stored copy`, 500, {
+    eventId: copy.envelope.id,
+    position: formatPosition(copy.position),
+  });
 
 const concurrentBuilder = () =>
   new ProoflineError('LEDGER.CONCURRENT_BUILDER', 'another receipt builder wrote these receipts first; this batch was rolled back and will be read again', 409);
@@ -78,8 +85,12 @@ export class ReceiptBuilder {
     const drafts = new Map<string, { chain: TenantChain; lastHash: string; leaves: Buffer[]; activity: number }>();
     const receipts: StoredReceipt[] = [];
     const checkpoints: RecordedEvent[] = [];
+    const inBatch = new Map<string, RecordedEvent>();
     for (const event of events) {
       this.requireAuthentic(event);
+      const earlier = inBatch.get(event.envelope.id);
+      if (earlier) throw copiedEvent(event, `the event at ${formatPosition(earlier.position)}`);
+      inBatch.set(event.envelope.id, event);
       const tenantId = event.envelope.tenantId;
       const draft = drafts.get(tenantId) ?? (await this.draftFor(tenantId));
       drafts.set(tenantId, draft);
@@ -101,7 +112,8 @@ export class ReceiptBuilder {
     } catch (error) {
       this.chains.clear(); // the cached heads may be behind what another builder wrote
       const constraint = uniqueViolationOf(error);
-      if (constraint === 'ledger_receipts_pkey' || constraint === 'ledger_receipts_event_unique') throw concurrentBuilder();
+      if (constraint === 'ledger_receipts_event_unique') throw (await this.copyOfReceipted(events)) ?? concurrentBuilder();
+      if (constraint === 'ledger_receipts_pkey') throw concurrentBuilder();
       throw error;
     }
     for (const { chain, lastHash, leaves, activity } of drafts.values()) {
@@ -185,6 +197,22 @@ export class ReceiptBuilder {
     );
     for (const row of rows.rows as Array<{ tenant_id: string }>) await this.chain(row.tenant_id);
     this.pendingLoaded = true;
+  }
+
+  /**
+   * Another builder receipting the same events also violates the event id's uniqueness; a receipt of
+   * that id at another position does not come from a race but from a second stored copy of a signed
+   * event (the signature covers the envelope, not the row it was inserted as).
+   */
+  private async copyOfReceipted(events: readonly RecordedEvent[]): Promise<ProoflineError | undefined> {
+    const rows: Array<{ event_id: string; tenant_id: string; sequence: string; c: string; p: string }> = await this.knex('ledger_receipts')
+      .whereIn('event_id', [...new Set(events.map((event) => event.envelope.id))])
+      .select(this.knex.raw('event_id::text AS event_id, tenant_id, sequence::text AS sequence, position_commit::text AS c, position_prepare::text AS p'));
+    for (const row of rows) {
+      const copy = events.find((event) => event.envelope.id === row.event_id && formatPosition(event.position) !== `${row.c}/${row.p}`);
+      if (copy) return copiedEvent(copy, `receipt ${row.sequence} of tenant ${row.tenant_id} (at ${row.c}/${row.p})`);
+    }
+    return undefined;
   }
 
   private requireAuthentic(event: RecordedEvent): void {

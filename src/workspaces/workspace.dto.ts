@@ -43,10 +43,11 @@ export class CloseWorkspaceDto {
 }
 
 export class StreamPageQuery {
-  @ApiProperty({ required: false, default: 0, minimum: 0 })
+  @ApiProperty({ required: false, default: 0, minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
   @Type(() => Number)
   @IsInt()
   @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
   fromVersion = 0;
 
   @ApiProperty({ required: false, default: 100, minimum: 1, maximum: 1000 })

@@ -47,7 +47,7 @@ export class WorkspacesController {
   @ApiOperation({ summary: 'The workspace as its events say it is now' })
   async get(@Caller() caller: RequestContext, @Param('workspaceId') workspaceId: string, @Res({ passthrough: true }) reply: FastifyReply) {
     const tenantId = requireTenant(caller, workspaceId, workspaceNotFound);
-    const loaded = await this.infrastructure.states.load(workspaceDecider, streamIdFor('workspace', tenantId));
+    const loaded = await this.infrastructure.states.loadCurrent(workspaceDecider, streamIdFor('workspace', tenantId));
     if (loaded.state.status === 'unregistered' || loaded.version === undefined) throw workspaceNotFound();
     void reply.header('etag', `"${loaded.version}"`);
     const { workspaceId: id, name, planTier, status } = loaded.state;

@@ -124,6 +124,9 @@ describe('workspaces over HTTP (embedded profile)', () => {
       ['oversize body', () => register({ name: 'x'.repeat(2 * 1024 * 1024) }), 413, 'REQUEST.BODY_TOO_LARGE', 'body'],
       ['bad Idempotency-Key', () => register({ name: 'Fine' }, { 'idempotency-key': 'has space' }), 400, 'REQUEST.INVALID_HEADER', 'Idempotency-Key'],
       ['bad X-Actor-Role', () => register({ name: 'Fine' }, { 'x-actor-role': 'admin!' }), 400, 'REQUEST.INVALID_HEADER', 'X-Actor-Role'],
+      // valid JSON text that has no RFC 8785 form, so it can be neither hashed nor signed
+      ['lone surrogate', () => request(t.server).post('/workspaces').set('content-type', 'application/json').send('{"name":"Fine \\ud800"}'), 400, 'REQUEST.INVALID', 'name'],
+      ['number beyond double range', () => request(t.server).post('/workspaces').set('content-type', 'application/json').send('{"name":"Fine","planTier":1e999}'), 400, 'REQUEST.INVALID', 'planTier'],
     ];
     it.each(cases)('%s', async (_name, send, status, code, field) => {
       const before = await eventCount();
@@ -132,6 +135,12 @@ describe('workspaces over HTTP (embedded profile)', () => {
       expect(response.body.code).toBe(code);
       if (field) expect(response.body.details.fields.map((f: { field: string }) => f.field)).toContain(field);
       expect(await eventCount()).toBe(before);
+    });
+
+    it('a fromVersion beyond the safe integers names the field (the database would refuse it as a bigint)', async () => {
+      const { workspaceId } = (await register({ name: 'Paged' }).expect(201)).body;
+      const response = await request(t.server).get(`/workspaces/${workspaceId}/events?fromVersion=100000000000000000000`).set(as(workspaceId)).expect(400);
+      expect(response.body).toMatchObject({ code: 'REQUEST.INVALID', details: { fields: [{ field: 'fromVersion', rule: 'max' }] } });
     });
 
     it('a bad If-Match names the header', async () => {

@@ -185,6 +185,40 @@ function receiptBuilderSuite(open: () => Promise<Database>): void {
     });
   });
 
+  describe('a stored copy of a signed event (a plain INSERT, which the append-only trigger allows)', () => {
+    /** Stores `eventId`'s signed envelope once more, under a fresh row id at the end of its stream: its signature still verifies. */
+    async function insertCopyOf(eventId: string): Promise<void> {
+      await knex.raw(
+        `INSERT INTO events (event_id, stream_id, stream_version, tenant_id, event_type, schema_version, occurred_at, envelope)
+         SELECT gen_random_uuid(), stream_id, (SELECT max(stream_version) + 1 FROM events e WHERE e.stream_id = events.stream_id), tenant_id, event_type, schema_version, occurred_at, envelope
+         FROM events WHERE event_id = ?`,
+        [eventId],
+      );
+    }
+
+    it('given the original is receipted, then the builder halts naming the copy (not a concurrent builder), and verify reports it as inserted', async () => {
+      const [original] = await appendInterleaved(store, signing.signer, [A, A]);
+      await catchUpFully(builderOn(knex, store, signing), knex);
+      await insertCopyOf(original.id);
+      const copy = (await readableEvents(A))[2];
+      expect(copy.envelope.id).toBe(original.id);
+
+      expect(await failureOf(settledCatchUp(builderOn(knex, store, signing), knex))).toMatchObject({
+        code: 'LEDGER.DUPLICATE_EVENT',
+        details: { eventId: original.id, position: formatPosition(copy.position) },
+      });
+      expect(await repository.size(A)).toBe(2);
+      expect(await ledgerOn(knex, store, signing).verify(A)).toMatchObject({ ok: false, fault: { kind: 'inserted', position: 2, eventId: original.id } });
+    });
+
+    it('given the original and the copy in one batch, then the builder halts naming the copy and receipts neither', async () => {
+      const [original] = await appendInterleaved(store, signing.signer, [A]);
+      await insertCopyOf(original.id);
+      expect(await failureOf(settledCatchUp(builderOn(knex, store, signing), knex))).toMatchObject({ code: 'LEDGER.DUPLICATE_EVENT', details: { eventId: original.id } });
+      expect(await repository.size(A)).toBe(0);
+    });
+  });
+
   describe('checkpoints', () => {
     it('given checkpointEvery = 5, then a checkpoint is issued once 5 new receipts are in, and the checkpoint events do not count towards the next', async () => {
       const builder = builderOn(knex, store, signing, { checkpointEvery: 5 });

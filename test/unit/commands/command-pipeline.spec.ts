@@ -5,6 +5,7 @@ import { PostgresSnapshotStore } from '../../../src/commands/snapshot-store';
 import { StateLoader } from '../../../src/commands/state-loader';
 import { streamIdFor } from '../../../src/commands/stream-id';
 import type { Database } from '../../../src/database/database';
+import type { EventStore } from '../../../src/eventstore/event-store.port';
 import { PostgresEventStore } from '../../../src/eventstore/postgres/postgres-event-store';
 import { EventSigner } from '../../../src/signing/event-signer';
 import { KeyRegistry } from '../../../src/signing/key-registry';
@@ -32,6 +33,29 @@ beforeAll(async () => {
 afterAll(async () => {
   await database?.close();
 });
+
+/** The shared store, except that `competitor` runs (and commits) just before, or just after, the first call of `method`. */
+function storeRacedBy(when: 'before' | 'after', method: 'append' | 'readStream', competitor: () => Promise<unknown>): EventStore {
+  let raced = false;
+  const race = async () => {
+    if (raced) return;
+    raced = true;
+    await competitor();
+  };
+  return new Proxy(store, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target) as unknown;
+      if (typeof value !== 'function') return value;
+      if (property !== method) return value.bind(target);
+      return async (...args: unknown[]) => {
+        if (when === 'before') await race();
+        const result: unknown = await value.apply(target, args);
+        if (when === 'after') await race();
+        return result;
+      };
+    },
+  });
+}
 
 /** A loader of its own: a fresh process's view (empty cache) of the shared store. */
 const freshLoader = () => new StateLoader(store, snapshots, signer, SNAPSHOT_EVERY);
@@ -183,6 +207,33 @@ describe('CommandPipeline on PGlite', () => {
     });
   });
 
+  describe('queries (loadCurrent)', () => {
+    it("see what another process appended, where the commands' cache still holds the state this process decided", async () => {
+      const a = process_();
+      const b = process_();
+      const { tenantId, streamId } = await workspaceAt(0, a.pipeline); // a caches v0
+      await b.pipeline.handle(workspaceDecider, request(streamId, tenantId, rename('from-b')));
+
+      expect(await a.loader.load(workspaceDecider, streamId)).toMatchObject({ version: 0, fromCache: true }); // fine for a command: its append would 409
+      expect(await a.loader.loadCurrent(workspaceDecider, streamId)).toEqual({ state: await fullFold(streamId), version: 1, fromCache: false });
+      expect(await a.loader.loadCurrent(workspaceDecider, streamId)).toMatchObject({ version: 1, fromCache: true });
+    });
+
+    it('a load that read the stream before a command of this process appended does not put its older state over the newer one', async () => {
+      const { tenantId, streamId } = await workspaceAt(0);
+      const loader: StateLoader = new StateLoader(
+        storeRacedBy('after', 'readStream', (): Promise<unknown> => pipeline.handle(workspaceDecider, request(streamId, tenantId, rename('during-load')))),
+        snapshots,
+        signer,
+        SNAPSHOT_EVERY,
+      );
+      const pipeline: CommandPipeline = new CommandPipeline(store, signer, loader);
+
+      expect(await loader.load(workspaceDecider, streamId)).toMatchObject({ version: 0, fromCache: false });
+      expect(await loader.load(workspaceDecider, streamId)).toMatchObject({ version: 1, fromCache: true, state: { name: 'during-load' } });
+    });
+  });
+
   describe('tampered events', () => {
     it.each([
       ['data', '"name":"name-2"', '"name":"evil"', 'data-hash-mismatch'],
@@ -283,6 +334,25 @@ describe('CommandPipeline on PGlite', () => {
       await expect(refusal).rejects.toThrow(key);
       expect(await store.streamVersion(streamId)).toBe(1);
       expect(await fullFold(streamId)).toMatchObject({ name: 'first' });
+    });
+
+    it.each([
+      ['without If-Match', undefined],
+      ['with If-Match', 0],
+    ])('a retry that races its first attempt (%s) gets the first outcome, not a conflict or a decision on the state it left', async (_how, expectedVersion) => {
+      const { tenantId, streamId } = await workspaceAt(0);
+      const command: WorkspaceCommand = { type: 'CloseWorkspace', reason: 'customer left' };
+      const key = `key-${randomUUID()}`;
+      const attempt = () => ({ streamId, command, context: context(tenantId, { key, request: command }), expectedVersion });
+      let first: unknown;
+      // The retry passed its idempotency check before the first attempt committed, and appends after it.
+      const raced = storeRacedBy('before', 'append', async () => {
+        first = await process_().pipeline.handle(workspaceDecider, attempt());
+      });
+      const retry = new CommandPipeline(raced, signer, new StateLoader(raced, snapshots, signer, SNAPSHOT_EVERY));
+      const outcome = await retry.handle(workspaceDecider, attempt());
+      expect(outcome).toEqual({ ...(first as object), replayed: true });
+      expect(await store.streamVersion(streamId)).toBe(1);
     });
 
     it('keys belong to a tenant: another tenant may use the same key', async () => {
