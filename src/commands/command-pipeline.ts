@@ -83,14 +83,18 @@ export class CommandPipeline {
       throw new WrongExpectedVersionError(streamId, request.expectedVersion, loaded.version);
     }
     const decided = decider.decide(request.command, loaded.state);
-    if (decided.length === 0) return { streamId, version: loaded.version ?? -1, events: [], replayed: false };
-    const envelopes = this.signer.sealBatch(decided.map((event) => envelopeOf(decider, streamId, event, context)));
     const expected: ExpectedVersion = loaded.version === undefined ? 'no-stream' : loaded.version;
     const idempotency = context.idempotency && {
       tenantId: context.idempotency.scope ?? context.tenantId,
       key: context.idempotency.key,
       requestHash: context.idempotency.requestHash,
     };
+    if (decided.length === 0) {
+      // A keyed no-op is recorded too: its retry must stay a no-op even after others change the stream.
+      if (idempotency) await this.store.append(streamId, [], expected, { idempotency });
+      return { streamId, version: loaded.version ?? -1, events: [], replayed: false };
+    }
+    const envelopes = this.signer.sealBatch(decided.map((event) => envelopeOf(decider, streamId, event, context)));
     const result = await this.store.append(streamId, envelopes, expected, { idempotency });
     const state = decided.reduce(decider.evolve, loaded.state);
     await this.states.remember(decider, streamId, state, loaded.version, result.nextExpectedVersion);

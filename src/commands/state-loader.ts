@@ -80,7 +80,7 @@ export class StateLoader {
   }
 
   private verifiedDomainEvent<C, E extends DomainEvent, S>(decider: Decider<C, E, S>, recorded: RecordedEvent): E {
-    const verification = this.signer.verify(recorded.envelope);
+    const verification = this.signer.verifyRecorded(recorded);
     if (!verification.valid) {
       throw new ProoflineError('STREAM.TAMPERED', `refusing to decide on stream ${recorded.envelope.streamId}: ${verification.message}`, 500, {
         eventId: recorded.envelope.id,

@@ -5,5 +5,6 @@
  */
 export function streamIdFor(category: string, tenantId: string, entityId?: string): string {
   if (!/^[a-z][a-z0-9]*$/.test(category)) throw new RangeError(`stream category must be lowercase letters and digits, got ${JSON.stringify(category)}`);
+  if (tenantId.includes('.')) throw new RangeError(`a tenant id must not contain '.', which separates it from the entity id: ${JSON.stringify(tenantId)}`);
   return entityId === undefined ? `${category}-${tenantId}` : `${category}-${tenantId}.${entityId}`;
 }

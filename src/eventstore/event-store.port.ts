@@ -14,6 +14,12 @@ export interface RecordedEvent {
   readonly raw: string;
   readonly streamVersion: number;
   readonly position: GlobalPosition;
+  /**
+   * The ids the store filed the event under. They must equal the envelope's: a signed
+   * envelope copied into another row (another id, stream or tenant) is caught here, since its
+   * signature alone still verifies.
+   */
+  readonly storedAs: { readonly eventId: string; readonly streamId: string; readonly tenantId: string };
 }
 
 export interface IdempotencyClaim {

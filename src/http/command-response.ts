@@ -31,11 +31,12 @@ export function commandResponse(outcome: CommandOutcome, reply: FastifyReply): C
 /** If-Match carries the stream version the client last saw ("3" or 3); absent means "whatever is current". */
 export function expectedVersionFrom(ifMatch: string | undefined): number | undefined {
   if (ifMatch === undefined) return undefined;
-  const match = /^(?:W\/)?"?(-1|\d{1,15})"?$/.exec(ifMatch.trim());
+  // Strong comparison only (RFC 9110 §13.1.1): a weak tag never matches, and quotes come in pairs.
+  const match = /^(?:"(-1|\d{1,15})"|(-1|\d{1,15}))$/.exec(ifMatch.trim());
   if (!match) {
     throw new ProoflineError('REQUEST.INVALID_HEADER', 'If-Match must be a stream version such as "3" (-1 for a new stream)', 400, {
       fields: [{ field: 'If-Match', rule: 'stream-version', message: 'If-Match must be a stream version such as "3"' }],
     });
   }
-  return Number(match[1]);
+  return Number(match[1] ?? match[2]);
 }

@@ -16,6 +16,7 @@ export interface RequestContext {
 }
 
 const TOKEN = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+const TENANT = /^[A-Za-z0-9][A-Za-z0-9_:@-]{0,127}$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /**
@@ -30,12 +31,12 @@ export const Caller = createParamDecorator((_: unknown, execution: ExecutionCont
 
 export function requestContextOf(request: FastifyRequest): RequestContext {
   const actorId = header(request, 'x-actor-id') ?? 'anonymous';
-  const role = header(request, 'x-actor-role') ?? 'ADMIN';
+  const role = header(request, 'x-actor-role') ?? 'ANONYMOUS';
   const tenantId = header(request, 'x-tenant-id');
   const idempotencyKey = header(request, 'idempotency-key');
   check('X-Actor-Id', actorId, TOKEN, 'letters, digits and ._:@- (at most 128)');
   check('X-Actor-Role', role, /^[A-Z][A-Z_]{0,31}$/, 'an upper-case role name such as ADMIN');
-  if (tenantId !== undefined) check('X-Tenant-Id', tenantId, TOKEN, 'letters, digits and ._:@- (at most 128)');
+  if (tenantId !== undefined) check('X-Tenant-Id', tenantId, TENANT, 'letters, digits and _:@- (at most 128; no dots: they separate a stream\'s tenant from its entity)');
   if (idempotencyKey !== undefined) check('Idempotency-Key', idempotencyKey, IDEMPOTENCY_KEY, 'printable ASCII without spaces, 1 to 255 characters');
   const unhashable = firstUnhashable(request.body, '');
   if (unhashable) throw new ProoflineError('REQUEST.INVALID', unhashable.message, 400, { fields: [unhashable] });

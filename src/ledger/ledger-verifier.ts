@@ -3,7 +3,7 @@ import type { EventStore, RecordedEvent } from '../eventstore/event-store.port';
 import { verifyBytes } from '../signing/detached-signature';
 import { dataHashOf, type EventSigner, type Verification } from '../signing/event-signer';
 import type { KeyRegistry } from '../signing/key-registry';
-import { checkpointBytes, type SignedCheckpoint } from './checkpoint';
+import { checkpointBytes, originOf, type SignedCheckpoint } from './checkpoint';
 import type { LedgerRepository, StoredReceipt } from './ledger-repository';
 import { leafHash } from './merkle/hashes';
 import { rootFromLeafHashes } from './merkle/tree';
@@ -31,6 +31,8 @@ export interface LedgerVerification {
 }
 
 export interface LedgerVerifierDeps {
+  /** This deployment's PROOFLINE_INSTANCE_NAME: a checkpoint must name exactly `<instance>/<tenant>`. */
+  readonly instance: string;
   readonly store: EventStore;
   readonly repository: LedgerRepository;
   readonly signer: EventSigner;
@@ -50,7 +52,7 @@ export async function verifyLedger(deps: LedgerVerifierDeps, tenantId: string, o
   const checkpoints = await deps.repository.checkpoints(tenantId);
   const chainFault = verifyChain(tenantId, receipts, events, { signer: deps.signer, onProgress });
   const tailFault = receiptsRemovedFromTheEnd(receipts, events, builderPosition) ?? copiesAfterTheEnd(receipts, events);
-  const checkpointFault = firstBadCheckpoint(deps.keys, tenantId, receipts, checkpoints);
+  const checkpointFault = firstBadCheckpoint(deps.keys, originOf(deps.instance, tenantId), receipts, checkpoints);
   const fault = [chainFault, tailFault, checkpointFault].filter((f): f is LedgerFault => f !== undefined).sort((a, b) => a.position - b.position)[0];
   return {
     ok: fault === undefined,
@@ -146,9 +148,10 @@ function brokenLink(tenantId: string, receipt: StoredReceipt, i: number, expecte
 
 function eventFault(signer: EventSigner | undefined, event: RecordedEvent, receipt: StoredReceipt, i: number): LedgerFault | undefined {
   const eventId = event.envelope.id;
-  const verification = signer ? signer.verify(event.envelope) : dataHashOnly(event);
+  const verification = signer ? signer.verifyRecorded(event) : dataHashOnly(event);
   if (!verification.valid) {
-    const kind = verification.fault === 'data-hash-mismatch' || verification.fault === 'malformed' ? 'altered' : 'bad-event-signature';
+    const altered = verification.fault === 'data-hash-mismatch' || verification.fault === 'malformed' || verification.fault === 'misfiled';
+    const kind = altered ? 'altered' : 'bad-event-signature';
     return { kind, position: i, eventId, message: verification.message };
   }
   if (eventHashOf(event) !== receipt.eventHash) return { kind: 'altered', position: i, eventId, message: `event ${eventId}: stored bytes do not hash to receipt ${i}'s eventHash` };
@@ -175,14 +178,14 @@ function misplaced(receipts: readonly StoredReceipt[], events: readonly Recorded
   return { kind: 'reordered', position: i, eventId: event.envelope.id, message: `event ${event.envelope.id} stands at ${i}; receipt ${i} names event ${receipt.eventId}, found at ${eventIndex}` };
 }
 
-function firstBadCheckpoint(keys: KeyRegistry, tenantId: string, receipts: readonly StoredReceipt[], checkpoints: readonly SignedCheckpoint[]): LedgerFault | undefined {
+function firstBadCheckpoint(keys: KeyRegistry, origin: string, receipts: readonly StoredReceipt[], checkpoints: readonly SignedCheckpoint[]): LedgerFault | undefined {
   const leaves = receipts.map((receipt) => leafHash(receiptBytes(receipt)));
   for (const checkpoint of checkpoints) {
     const position = checkpoint.treeSize - 1;
     const bad = (message: string): LedgerFault => ({ kind: 'bad-checkpoint', position, message: `checkpoint of size ${checkpoint.treeSize}: ${message}` });
     const signature = verifyBytes(keys, checkpointBytes(checkpoint), checkpoint.signature, `checkpoint of size ${checkpoint.treeSize}`);
     if (!signature.valid) return bad(signature.message);
-    if (!checkpoint.origin.endsWith(`/${tenantId}`)) return bad(`origin ${checkpoint.origin} is not this tenant's log`);
+    if (checkpoint.origin !== origin) return bad(`origin ${checkpoint.origin} is not this log (${origin})`);
     if (checkpoint.treeSize > receipts.length) return bad(`covers ${checkpoint.treeSize} receipts, the chain has ${receipts.length}`);
     const root = rootFromLeafHashes(leaves.slice(0, checkpoint.treeSize)).toString('hex');
     if (root !== checkpoint.rootHash) return bad(`signed root ${checkpoint.rootHash}, the receipts give ${root}`);

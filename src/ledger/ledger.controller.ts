@@ -26,7 +26,8 @@ export class LedgerController {
     const tenantId = requireTenant(caller, params.tenantId, tenantNotFound);
     const { repository } = this.infrastructure.ledger;
     const [receipts, checkpoint] = await Promise.all([repository.size(tenantId), repository.latestCheckpoint(tenantId)]);
-    return { tenantId, receipts, latestCheckpoint: checkpoint ?? null, builderError: this.infrastructure.ledgerRunner.lastError ?? null };
+    // The builder is shared by all tenants: say whether it is stalled, never why (the reason may name another tenant's event).
+    return { tenantId, receipts, latestCheckpoint: checkpoint ?? null, builder: this.infrastructure.ledgerRunner.lastError ? 'stalled' : 'running' };
   }
 
   @Get('receipts/:seq')

@@ -78,7 +78,7 @@ export class Ledger {
     if (!stored) throw new ProoflineError('LEDGER.NO_SUCH_RECEIPT', `tenant ${tenantId} has no receipt ${sequence}`, 404, { sequence });
     const checkpoint = await this.checkpoint(tenantId);
     if (sequence >= checkpoint.treeSize) {
-      throw new ProoflineError('LEDGER.NOT_YET_ANCHORED', `receipt ${sequence} is newer than the latest checkpoint (size ${checkpoint.treeSize}); the next one is due within ${Math.ceil(this.settings.checkpointIntervalMs / 1000)} s`, 409, {
+      throw new ProoflineError('LEDGER.NOT_YET_ANCHORED', `receipt ${sequence} is newer than the latest checkpoint (size ${checkpoint.treeSize}); the next checkpoint covers it, issued within ${Math.ceil(this.settings.checkpointIntervalMs / 1000)} s of new activity (a checkpoint's own receipt waits for the tenant's next event)`, 409, {
         sequence,
         latestTreeSize: checkpoint.treeSize,
       });
@@ -98,7 +98,7 @@ export class Ledger {
   }
 
   verify(tenantId: string, onProgress?: (checked: number, total: number) => void): Promise<LedgerVerification> {
-    return verifyLedger({ store: this.store, repository: this.repository, signer: this.signer, keys: this.keys }, tenantId, onProgress);
+    return verifyLedger({ instance: this.settings.instance, store: this.store, repository: this.repository, signer: this.signer, keys: this.keys }, tenantId, onProgress);
   }
 
   private async eventById(tenantId: string, eventId: string, position: string) {

@@ -216,7 +216,7 @@ export class ReceiptBuilder {
   }
 
   private requireAuthentic(event: RecordedEvent): void {
-    const verification = this.signer.verify(event.envelope);
+    const verification = this.signer.verifyRecorded(event);
     if (!verification.valid) {
       throw new ProoflineError('LEDGER.UNVERIFIABLE_EVENT', `no receipt is issued for an event that does not verify: ${verification.message}`, 500, {
         eventId: event.envelope.id,

@@ -3,7 +3,7 @@ import { canonicalJson, type EventEnvelope } from '../../contracts';
 import { verifyWithKey } from '../signing/detached-signature';
 import { verifyEnvelopeSignature } from '../signing/envelope-signature';
 import type { PublishedKey } from '../signing/signing-key';
-import { keyIdOf } from '../signing/signing-key';
+import { algorithmOf, keyIdOf } from '../signing/signing-key';
 import { checkpointBytes, type SignedCheckpoint } from './checkpoint';
 import { leafHash } from './merkle/hashes';
 import { isValidInclusion } from './merkle/verify';
@@ -48,7 +48,7 @@ export function verifyReceiptDocument(document: ReceiptDocument, trustedKeys: re
   const dataHash = sha256Hex(Buffer.from(canonicalJson(event.data), 'utf8'));
   check('event data hash', dataHash === event.metadata.dataHash, `SHA-256 of the event data is ${dataHash}`);
   const eventSignature = eventKey
-    ? verifyEnvelopeSignature(event, (keyId) => (keyId === event.metadata.signature.keyId ? { publicKey: eventKey, alg: event.metadata.signature.alg } : undefined))
+    ? verifyEnvelopeSignature(event, (keyId) => (keyId === event.metadata.signature.keyId ? { publicKey: eventKey, alg: algorithmOf(eventKey) } : undefined))
     : undefined;
   check(
     'event signature',
@@ -68,7 +68,7 @@ export function verifyReceiptDocument(document: ReceiptDocument, trustedKeys: re
   const checkpointKey = byId.get(checkpoint.signature.keyId);
   check(
     'checkpoint signature',
-    checkpointKey !== undefined && verifyWithKey(checkpointKey, checkpoint.signature.alg, checkpointBytes(checkpoint), checkpoint.signature.value),
+    checkpointKey !== undefined && checkpoint.signature.alg === algorithmOf(checkpointKey) && verifyWithKey(checkpointKey, algorithmOf(checkpointKey), checkpointBytes(checkpoint), checkpoint.signature.value),
     checkpointKey ? `signed by trusted key ${checkpoint.signature.keyId}` : `key ${checkpoint.signature.keyId} is not among the trusted keys`,
   );
   check('checkpoint names the tenant', checkpoint.origin.endsWith(`/${receipt.tenantId}`), `origin ${checkpoint.origin}`);

@@ -4,9 +4,10 @@ import { batchTree } from '../ledger/merkle/batch';
 import { leafHash } from '../ledger/merkle/hashes';
 import { signBytes } from './detached-signature';
 import { batchStatementBytes, signingInputBytes, verifyEnvelopeSignature, VerifiedStatements } from './envelope-signature';
+import type { RecordedEvent } from '../eventstore/event-store.port';
 import type { KeyRegistry } from './key-registry';
 
-export type VerificationFault = 'data-hash-mismatch' | 'unknown-key' | 'algorithm-mismatch' | 'bad-signature' | 'malformed';
+export type VerificationFault = 'data-hash-mismatch' | 'unknown-key' | 'algorithm-mismatch' | 'bad-signature' | 'malformed' | 'misfiled';
 
 export type Verification = { readonly valid: true } | { readonly valid: false; readonly fault: VerificationFault; readonly message: string };
 
@@ -45,6 +46,15 @@ export class EventSigner {
         signature: { ...signature, batch: { root, index, size: hashed.length, proof: tree.proofs[index].map((hash) => hash.toString('hex')) } },
       },
     }));
+  }
+
+  /** Verifies an event as read from the store: its signature, and that it sits in the row its ids name. */
+  verifyRecorded(recorded: RecordedEvent): Verification {
+    const { envelope, storedAs } = recorded;
+    if (storedAs.eventId !== envelope.id || storedAs.streamId !== envelope.streamId || storedAs.tenantId !== envelope.tenantId) {
+      return fault('misfiled', `event ${envelope.id} of stream ${envelope.streamId} is stored as event ${storedAs.eventId} of stream ${storedAs.streamId} (tenant ${storedAs.tenantId})`);
+    }
+    return this.verify(envelope);
   }
 
   verify(envelope: EventEnvelope): Verification {

@@ -47,7 +47,7 @@ export async function verifyStore(store: EventStore, signer: EventSigner, option
 
 function faultOf(signer: EventSigner, event: RecordedEvent): EventFault | undefined {
   const where = { eventId: event.envelope.id, streamId: event.envelope.streamId, streamVersion: event.streamVersion, position: event.position };
-  const verification = signer.verify(event.envelope);
+  const verification = signer.verifyRecorded(event);
   if (!verification.valid) return { ...where, fault: verification.fault, message: verification.message };
   if (canonicalJson(event.envelope) !== event.raw) {
     return { ...where, fault: 'not-canonical', message: `event ${event.envelope.id}: stored bytes are not the canonical form of the signed envelope` };

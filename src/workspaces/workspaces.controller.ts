@@ -64,7 +64,7 @@ export class WorkspacesController {
       events: recorded.map((event) => ({
         streamVersion: event.streamVersion,
         position: formatPosition(event.position),
-        verification: this.infrastructure.signer.verify(event.envelope),
+        verification: this.infrastructure.signer.verifyRecorded(event),
         envelope: event.envelope,
       })),
     };

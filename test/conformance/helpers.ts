@@ -116,7 +116,7 @@ export function expectStreamOrder(read: readonly RecordedEvent[]): void {
 
 export function expectAuthentic(signer: EventSigner, read: readonly RecordedEvent[]): void {
   const faults = read
-    .map((recorded) => ({ id: recorded.envelope.id, verification: signer.verify(recorded.envelope), canonical: recorded.raw === canonicalJson(recorded.envelope) }))
+    .map((recorded) => ({ id: recorded.envelope.id, verification: signer.verifyRecorded(recorded), canonical: recorded.raw === canonicalJson(recorded.envelope) }))
     .filter((checked) => !checked.verification.valid || !checked.canonical);
   expect(faults).toEqual([]);
 }

@@ -83,6 +83,19 @@ describe('workspaces over HTTP (embedded profile)', () => {
       expect(await eventCount()).toBe(before);
     });
 
+    it('records a keyed no-op, so its retry stays a no-op after others changed the workspace', async () => {
+      const { workspaceId } = (await register({ name: 'Steady' }).expect(201)).body;
+      const first = await request(t.server).patch(`/workspaces/${workspaceId}`).set(as(workspaceId)).set('idempotency-key', 'noop-1').send({ name: 'Steady' }).expect(200);
+      expect(first.body).toMatchObject({ version: 0, events: [] });
+      await request(t.server).patch(`/workspaces/${workspaceId}`).set(as(workspaceId)).send({ name: 'Moved on' }).expect(200);
+      const before = await eventCount();
+
+      const retry = await request(t.server).patch(`/workspaces/${workspaceId}`).set(as(workspaceId)).set('idempotency-key', 'noop-1').send({ name: 'Steady' }).expect(200);
+      expect(retry.headers['idempotent-replayed']).toBe('true');
+      expect(retry.body).toEqual(first.body);
+      expect(await eventCount()).toBe(before);
+    });
+
     it('scopes keys to the tenant: the same key in two tenants is two requests', async () => {
       const a = (await register({ name: 'Tenant A' }).expect(201)).body.workspaceId;
       const b = (await register({ name: 'Tenant B' }).expect(201)).body.workspaceId;

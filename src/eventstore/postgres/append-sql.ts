@@ -52,6 +52,7 @@ export function appendStatement(
         SELECT e.event_id, ?, stream.version - ? + 1 + e.idx, ?, e.event_type, e.schema_version, e.occurred_at, e.envelope
         FROM stream CROSS JOIN jsonb_to_recordset(CAST(? AS jsonb))
           AS e(idx bigint, event_id uuid, event_type text, schema_version integer, occurred_at timestamptz, envelope text)
+        ORDER BY e.idx
         RETURNING transaction_id, global_position, stream_version
       )${claim.sql}
       SELECT transaction_id::text AS commit, global_position::text AS prepare, stream_version::text AS stream_version

@@ -32,7 +32,7 @@ export class PostgresEventStore implements EventStore {
   constructor(private readonly knex: Knex) {}
 
   async append(streamId: string, events: readonly EventEnvelope[], expected: ExpectedVersion, options: AppendOptions = {}): Promise<AppendResult> {
-    if (events.length === 0) return this.appendNothing(streamId, expected);
+    if (events.length === 0) return this.appendNothing(streamId, expected, options);
     const tenantId = events[0].tenantId;
     const rows = events.map((envelope, idx) => toRowInput(streamId, tenantId, envelope, idx));
     const statement = appendStatement(streamId, tenantId, expected, rows, options.idempotency);
@@ -114,9 +114,21 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  private async appendNothing(streamId: string, expected: ExpectedVersion): Promise<AppendResult> {
+  /** Appends no event, but still records an idempotency claim, so a retried no-op stays a no-op. */
+  private async appendNothing(streamId: string, expected: ExpectedVersion, options: AppendOptions): Promise<AppendResult> {
     const actual = await this.streamVersion(streamId);
     if (!expectationHolds(expected, actual)) throw new WrongExpectedVersionError(streamId, expected, actual);
+    const claim = options.idempotency;
+    if (claim) {
+      try {
+        await this.knex.raw(
+          `INSERT INTO idempotency_keys (tenant_id, idempotency_key, request_hash, stream_id, first_version, event_count) VALUES (?, ?, ?, ?, ?, 0)`,
+          [claim.tenantId, claim.key, claim.requestHash, streamId, (actual ?? -1) + 1],
+        );
+      } catch (error) {
+        throw this.appendFailure(error, [], options);
+      }
+    }
     return { nextExpectedVersion: actual ?? -1, positions: [], streamVersions: [] };
   }
 

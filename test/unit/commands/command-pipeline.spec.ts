@@ -251,6 +251,22 @@ describe('CommandPipeline on PGlite', () => {
       await expect(pipeline.handle(workspaceDecider, request(streamId, tenantId, rename('after')))).rejects.toMatchObject({ code: 'STREAM.TAMPERED' });
       expect(await store.streamVersion(streamId)).toBe(4);
     });
+
+    it('a signed event copied into a new row of its stream (a replay) makes a fresh loader refuse it as misfiled', async () => {
+      const { streamId } = await workspaceAt(3);
+      const knex = database.knex;
+      const copyId = '01a20000-0000-7000-8000-00000000c0de';
+      await knex.raw(
+        `INSERT INTO events (event_id, stream_id, stream_version, tenant_id, event_type, schema_version, occurred_at, envelope)
+         SELECT ?, stream_id, 4, tenant_id, event_type, schema_version, occurred_at, envelope FROM events WHERE stream_id = ? AND stream_version = 1`,
+        [copyId, streamId],
+      );
+      await knex.raw('UPDATE streams SET version = 4 WHERE stream_id = ?', [streamId]);
+
+      const refusal = freshLoader().load(workspaceDecider, streamId);
+      await expect(refusal).rejects.toMatchObject({ code: 'STREAM.TAMPERED', details: { fault: 'misfiled' } });
+      await expect(refusal).rejects.toThrow(copyId);
+    });
   });
 
   describe('another process appended since this one cached the state', () => {
