@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as eventStore from './0001_event_store';
 import * as ledger from './0002_ledger';
+import * as signedSnapshots from './0003_signed_snapshots';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -15,6 +16,7 @@ interface Migration {
 const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['0001_event_store', eventStore],
   ['0002_ledger', ledger],
+  ['0003_signed_snapshots', signedSnapshots],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

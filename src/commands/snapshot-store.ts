@@ -1,10 +1,18 @@
 import type { Knex } from 'knex';
-import type { JsonValue } from '../../contracts';
+import { canonicalJson, type EventSignature, type JsonValue } from '../../contracts';
 
 export interface Snapshot {
   readonly streamVersion: number;
   readonly stateSchema: string;
   readonly state: JsonValue;
+  /** Over snapshotBytes(); a snapshot without a valid one is not used. */
+  readonly signature?: EventSignature;
+}
+
+/** The bytes a snapshot signature covers: RFC 8785 JSON of the stream id, version, schema and state. */
+export function snapshotBytes(streamId: string, snapshot: Snapshot): Buffer {
+  const { streamVersion, stateSchema, state } = snapshot;
+  return Buffer.from(canonicalJson({ streamId, streamVersion, stateSchema, state }), 'utf8');
 }
 
 /** A stream's state at a version, so loading never replays more than the events since. */
@@ -17,18 +25,18 @@ export class PostgresSnapshotStore implements SnapshotStore {
   constructor(private readonly knex: Knex) {}
 
   async load(streamId: string): Promise<Snapshot | undefined> {
-    const row = await this.knex('snapshots').where({ stream_id: streamId }).first('stream_version', 'state_schema', 'state');
+    const row = await this.knex('snapshots').where({ stream_id: streamId }).first('stream_version', 'state_schema', 'state', 'signature');
     if (!row) return undefined;
-    return { streamVersion: Number(row.stream_version), stateSchema: row.state_schema, state: row.state };
+    return { streamVersion: Number(row.stream_version), stateSchema: row.state_schema, state: row.state, signature: row.signature ?? undefined };
   }
 
   async save(streamId: string, snapshot: Snapshot): Promise<void> {
     await this.knex.raw(
-      `INSERT INTO snapshots (stream_id, stream_version, state_schema, state) VALUES (?, ?, ?, CAST(? AS jsonb))
+      `INSERT INTO snapshots (stream_id, stream_version, state_schema, state, signature) VALUES (?, ?, ?, CAST(? AS jsonb), CAST(? AS jsonb))
        ON CONFLICT (stream_id) DO UPDATE SET stream_version = EXCLUDED.stream_version, state_schema = EXCLUDED.state_schema,
-         state = EXCLUDED.state, taken_at = now()
+         state = EXCLUDED.state, signature = EXCLUDED.signature, taken_at = now()
        WHERE snapshots.stream_version < EXCLUDED.stream_version`,
-      [streamId, snapshot.streamVersion, snapshot.stateSchema, JSON.stringify(snapshot.state)],
+      [streamId, snapshot.streamVersion, snapshot.stateSchema, JSON.stringify(snapshot.state), snapshot.signature ? JSON.stringify(snapshot.signature) : null],
     );
   }
 }

@@ -3,7 +3,7 @@ import { ProoflineError } from '../errors/proofline-error';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port';
 import type { EventSigner } from '../signing/event-signer';
 import type { Decider, DomainEvent } from './decider';
-import type { SnapshotStore } from './snapshot-store';
+import { snapshotBytes, type Snapshot, type SnapshotStore } from './snapshot-store';
 import { StateCache } from './state-cache';
 
 export interface LoadedState<S> {
@@ -38,7 +38,7 @@ export class StateLoader {
     const cached = this.cache.get(streamId);
     if (cached && cached.stateSchema === decider.stateSchema) return { state: cached.state as S, version: cached.version, fromCache: true };
     const snapshot = await this.snapshots.load(streamId);
-    const usable = snapshot && snapshot.stateSchema === decider.stateSchema ? snapshot : undefined;
+    const usable = snapshot && snapshot.stateSchema === decider.stateSchema && this.isAuthentic(streamId, snapshot) ? snapshot : undefined;
     let state = usable ? (usable.state as S) : decider.initialState;
     let version = usable?.streamVersion;
     const tail = await this.store.readStream(streamId, { fromVersion: version === undefined ? 0 : version + 1 });
@@ -72,7 +72,13 @@ export class StateLoader {
     const crossed = Math.floor(version / this.snapshotEvery) > Math.floor(Math.max(previousVersion ?? 0, 0) / this.snapshotEvery);
     if (!crossed) return;
     // A snapshot only shortens later loads; failing to write one must not fail a command whose events are stored.
-    await this.snapshots.save(streamId, { streamVersion: version, stateSchema: decider.stateSchema, state: state as JsonValue }).catch(() => undefined);
+    const snapshot: Snapshot = { streamVersion: version, stateSchema: decider.stateSchema, state: state as JsonValue };
+    await this.snapshots.save(streamId, { ...snapshot, signature: this.signer.signDetached(snapshotBytes(streamId, snapshot)) }).catch(() => undefined);
+  }
+
+  /** An unsigned or tampered snapshot is not used: the stream is replayed from its start instead. */
+  private isAuthentic(streamId: string, snapshot: Snapshot): boolean {
+    return snapshot.signature !== undefined && this.signer.verifyDetached(snapshotBytes(streamId, snapshot), snapshot.signature, `snapshot of ${streamId}`).valid;
   }
 
   forget(streamId: string): void {

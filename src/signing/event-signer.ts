@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, type EventEnvelope, type UnsignedEnvelope } from '../../contracts';
+import { canonicalJson, type EventEnvelope, type EventSignature, type UnsignedEnvelope } from '../../contracts';
 import { batchTree } from '../ledger/merkle/batch';
 import { leafHash } from '../ledger/merkle/hashes';
-import { signBytes } from './detached-signature';
+import { signBytes, verifyBytes, type DetachedVerification } from './detached-signature';
 import { batchStatementBytes, signingInputBytes, verifyEnvelopeSignature, VerifiedStatements } from './envelope-signature';
 import type { RecordedEvent } from '../eventstore/event-store.port';
 import type { KeyRegistry } from './key-registry';
@@ -48,16 +48,34 @@ export class EventSigner {
     }));
   }
 
+  /** Signs other bytes with the active key (snapshots): the same keys, a detached signature. */
+  signDetached(input: Buffer): EventSignature {
+    return signBytes(this.keys, input);
+  }
+
+  verifyDetached(input: Buffer, signature: EventSignature, subject: string): DetachedVerification {
+    return verifyBytes(this.keys, input, signature, subject);
+  }
+
   /** Verifies an event as read from the store: its signature, and that it sits in the row its ids name. */
   verifyRecorded(recorded: RecordedEvent): Verification {
     const { envelope, storedAs } = recorded;
-    if (storedAs.eventId !== envelope.id || storedAs.streamId !== envelope.streamId || storedAs.tenantId !== envelope.tenantId) {
-      return fault('misfiled', `event ${envelope.id} of stream ${envelope.streamId} is stored as event ${storedAs.eventId} of stream ${storedAs.streamId} (tenant ${storedAs.tenantId})`);
+    if (storedAs.eventId !== envelope?.id || storedAs.streamId !== envelope.streamId || storedAs.tenantId !== envelope.tenantId) {
+      return fault('misfiled', `event ${envelope?.id} of stream ${envelope?.streamId} is stored as event ${storedAs.eventId} of stream ${storedAs.streamId} (tenant ${storedAs.tenantId})`);
     }
     return this.verify(envelope);
   }
 
+  /** Never throws: an envelope of the wrong shape (written around Proofline) is a `malformed` fault. */
   verify(envelope: EventEnvelope): Verification {
+    try {
+      return this.verifyShaped(envelope);
+    } catch (error) {
+      return fault('malformed', `event ${envelope?.id} cannot be checked: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  private verifyShaped(envelope: EventEnvelope): Verification {
     const signature = envelope?.metadata?.signature;
     if (!signature || typeof signature.value !== 'string') return fault('malformed', `event ${envelope?.id} carries no signature`);
     if (dataHashOf(envelope.data) !== envelope.metadata.dataHash) {

@@ -1,4 +1,5 @@
 import type { EventEnvelope } from '../../../contracts';
+import { ProoflineError } from '../../errors/proofline-error';
 import type { RecordedEvent } from '../event-store.port';
 
 /** The columns every read selects, with bigints as text so pg and PGlite agree. */
@@ -17,10 +18,21 @@ export interface EventRow {
 
 export function toRecordedEvent(row: EventRow): RecordedEvent {
   return {
-    envelope: JSON.parse(row.envelope) as EventEnvelope,
+    envelope: parseEnvelope(row),
     raw: row.envelope,
     streamVersion: Number(row.stream_version),
     position: { commit: BigInt(row.commit), prepare: BigInt(row.prepare) },
     storedAs: { eventId: row.event_id, streamId: row.stream_id, tenantId: row.tenant_id },
   };
+}
+
+/** A row whose text is not JSON was written around Proofline; say which one rather than fail anonymously. */
+function parseEnvelope(row: EventRow): EventEnvelope {
+  try {
+    return JSON.parse(row.envelope) as EventEnvelope;
+  } catch {
+    throw new ProoflineError('STREAM.CORRUPT_ROW', `the stored row of event ${row.event_id} (stream ${row.stream_id}, position ${row.commit}/${row.prepare}) does not hold JSON`, 500, {
+      eventId: row.event_id,
+    });
+  }
 }

@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
+import type { JsonValue } from '../../../contracts';
 import type { CommandContext } from '../../../src/commands/command-context';
 import { CommandPipeline, type CommandRequest } from '../../../src/commands/command-pipeline';
-import { PostgresSnapshotStore } from '../../../src/commands/snapshot-store';
+import { PostgresSnapshotStore, snapshotBytes } from '../../../src/commands/snapshot-store';
 import { StateLoader } from '../../../src/commands/state-loader';
 import { streamIdFor } from '../../../src/commands/stream-id';
 import type { Database } from '../../../src/database/database';
@@ -110,6 +111,14 @@ async function workspaceAt(lastVersion: number, pipeline = process_().pipeline) 
   return { tenantId, streamId };
 }
 
+/** Rewrites a snapshot's state and signs it as Proofline would: a legitimate snapshot with a marker in it. */
+async function rewriteSnapshot(streamId: string, change: (state: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
+  const row = await database.knex('snapshots').where({ stream_id: streamId }).first('stream_version', 'state_schema', 'state');
+  const snapshot = { streamVersion: Number(row.stream_version), stateSchema: row.state_schema as string, state: change(row.state) as JsonValue };
+  const signature = signer.signDetached(snapshotBytes(streamId, snapshot));
+  await database.knex('snapshots').where({ stream_id: streamId }).update({ state: JSON.stringify(snapshot.state), signature: JSON.stringify(signature) });
+}
+
 /** Edits a stored event behind the append-only trigger, as someone with database access could. */
 async function tamper(streamId: string, version: number, from: string, to: string): Promise<string> {
   const knex = database.knex;
@@ -168,7 +177,7 @@ describe('CommandPipeline on PGlite', () => {
     it('a fresh loader reads only the events after the snapshot', async () => {
       const { streamId } = await workspaceAt(23);
       // Mark the snapshot with a plan no event ever set: only a loader that started from it can see PRO.
-      await database.knex.raw(`UPDATE snapshots SET state = jsonb_set(state, '{planTier}', '"PRO"') WHERE stream_id = ?`, [streamId]);
+      await rewriteSnapshot(streamId, (state) => ({ ...state, planTier: 'PRO' }));
       const loaded = await freshLoader().load(workspaceDecider, streamId);
       expect(loaded.version).toBe(23);
       expect(loaded.state).toMatchObject({ status: 'active', planTier: 'PRO', name: 'name-23' }); // snapshot + tail (21..23)
@@ -183,6 +192,20 @@ describe('CommandPipeline on PGlite', () => {
       expect(report.faults).toEqual([expect.objectContaining({ eventId, fault: 'data-hash-mismatch', streamVersion: 3 })]);
     });
 
+    it('a snapshot changed in the database without Proofline\'s key is ignored: the state comes from the full fold', async () => {
+      const { streamId } = await workspaceAt(23);
+      await database.knex.raw(`UPDATE snapshots SET state = jsonb_set(state, '{planTier}', '"PRO"') WHERE stream_id = ?`, [streamId]);
+      const loaded = await freshLoader().load(workspaceDecider, streamId);
+      expect(loaded).toEqual({ state: await fullFold(streamId), version: 23, fromCache: false });
+      expect(loaded.state).toMatchObject({ planTier: 'FREE' });
+    });
+
+    it('an unsigned snapshot (written before snapshots were signed) is ignored', async () => {
+      const { streamId } = await workspaceAt(23);
+      await database.knex.raw(`UPDATE snapshots SET signature = NULL WHERE stream_id = ?`, [streamId]);
+      expect(await freshLoader().load(workspaceDecider, streamId)).toEqual({ state: await fullFold(streamId), version: 23, fromCache: false });
+    });
+
     it('a snapshot of another state schema is ignored: the state comes from the full fold', async () => {
       const { streamId } = await workspaceAt(13);
       await database.knex.raw(`UPDATE snapshots SET state_schema = 'workspace.state.v0', state = '{"status":"bogus"}' WHERE stream_id = ?`, [streamId]);
@@ -192,7 +215,7 @@ describe('CommandPipeline on PGlite', () => {
 
     it('a decider whose state schema changed ignores the old snapshots', async () => {
       const { streamId } = await workspaceAt(11);
-      await database.knex.raw(`UPDATE snapshots SET state = jsonb_set(state, '{planTier}', '"PRO"') WHERE stream_id = ?`, [streamId]);
+      await rewriteSnapshot(streamId, (state) => ({ ...state, planTier: 'PRO' }));
       const v2 = { ...workspaceDecider, stateSchema: 'workspace.state.v2' };
       expect((await freshLoader().load(workspaceDecider, streamId)).state).toMatchObject({ planTier: 'PRO' }); // v1 reads it
       expect((await freshLoader().load(v2, streamId)).state).toEqual(await fullFold(streamId)); // v2 does not
