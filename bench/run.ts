@@ -3,13 +3,14 @@ import { appendLatency } from './append-latency';
 import { appendSqlBreakdown } from './append-sql-breakdown';
 import { appendThroughput } from './append-throughput';
 import { commandLatency } from './command-latency';
+import { ledger } from './ledger';
 import { environmentInfo } from './support/database';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { printTable, RESULTS_DIR, round, waitForQuiet, writeJson, type BenchReport } from './support/kit';
 
 /**
- * `npm run bench` runs the three benchmarks; `npm run bench -- <name> [<name>…]` runs some
+ * `npm run bench` runs the four benchmarks; `npm run bench -- <name> [<name>…]` runs some
  * (including the diagnostic append-sql-breakdown). Each writes bench/results/<name>.json;
  * this writes bench/results/summary.json for the benchmarks of this run.
  */
@@ -18,9 +19,10 @@ const BENCHMARKS: Record<string, () => Promise<BenchReport>> = {
   'append-latency': appendLatency,
   'command-latency': commandLatency,
   'append-sql-breakdown': appendSqlBreakdown,
+  ledger,
 };
 /** Run when no name is given; the others are diagnostics, run by name. */
-const DEFAULT_RUN = ['append-throughput', 'append-latency', 'command-latency'];
+const DEFAULT_RUN = ['append-throughput', 'append-latency', 'command-latency', 'ledger'];
 
 async function main(): Promise<void> {
   const asked = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
