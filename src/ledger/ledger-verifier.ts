@@ -1,12 +1,12 @@
 import { comparePositions, formatPosition, START, type GlobalPosition } from '../eventstore/global-position';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port';
 import { verifyBytes } from '../signing/detached-signature';
-import { dataHashOf, type EventSigner, type Verification } from '../signing/event-signer';
+import type { EventSigner, Verification } from '../signing/event-signer';
 import type { KeyRegistry } from '../signing/key-registry';
 import { checkpointBytes, originOf, type SignedCheckpoint } from './checkpoint';
 import type { LedgerRepository, StoredReceipt } from './ledger-repository';
 import { leafHash } from './merkle/hashes';
-import { rootFromLeafHashes } from './merkle/tree';
+import { MerkleAccumulator } from './merkle/accumulator';
 import { eventHashOf, GENESIS_PREV_HASH, receiptBytes, sha256Hex } from './receipt';
 
 export type LedgerFaultKind = 'altered' | 'missing' | 'inserted' | 'reordered' | 'bad-event-signature' | 'broken-chain' | 'bad-checkpoint';
@@ -148,7 +148,7 @@ function brokenLink(tenantId: string, receipt: StoredReceipt, i: number, expecte
 
 function eventFault(signer: EventSigner | undefined, event: RecordedEvent, receipt: StoredReceipt, i: number): LedgerFault | undefined {
   const eventId = event.envelope.id;
-  const verification = signer ? signer.verifyRecorded(event) : dataHashOnly(event);
+  const verification = signer ? signer.verifyRecorded(event) : filingOnly(event);
   if (!verification.valid) {
     const altered = verification.fault === 'data-hash-mismatch' || verification.fault === 'malformed' || verification.fault === 'misfiled';
     const kind = altered ? 'altered' : 'bad-event-signature';
@@ -161,13 +161,18 @@ function eventFault(signer: EventSigner | undefined, event: RecordedEvent, recei
   return undefined;
 }
 
-/** Receipt i and event i differ: was the receipted event removed, another inserted, or the two moved? */
-function dataHashOnly(event: RecordedEvent): Verification {
-  return dataHashOf(event.envelope.data) === event.envelope.metadata.dataHash
+/**
+ * Hash-only mode: the event hash (checked next) covers the stored bytes, data included, so only
+ * the row's filing is checked here — string compares, no hashing twice.
+ */
+function filingOnly(event: RecordedEvent): Verification {
+  const { envelope, storedAs } = event;
+  return storedAs.eventId === envelope.id && storedAs.streamId === envelope.streamId && storedAs.tenantId === envelope.tenantId
     ? { valid: true }
-    : { valid: false, fault: 'data-hash-mismatch', message: `event ${event.envelope.id}: data does not match metadata.dataHash` };
+    : { valid: false, fault: 'misfiled', message: `event ${envelope.id} is stored as event ${storedAs.eventId} of stream ${storedAs.streamId}` };
 }
 
+/** Receipt i and event i differ: was the receipted event removed, another inserted, or the two moved? */
 function misplaced(receipts: readonly StoredReceipt[], events: readonly RecordedEvent[], i: number): LedgerFault {
   const receipt = receipts[i];
   const event = events[i];
@@ -178,16 +183,18 @@ function misplaced(receipts: readonly StoredReceipt[], events: readonly Recorded
   return { kind: 'reordered', position: i, eventId: event.envelope.id, message: `event ${event.envelope.id} stands at ${i}; receipt ${i} names event ${receipt.eventId}, found at ${eventIndex}` };
 }
 
+/** Checkpoints in increasing size: one pass of a Merkle accumulator gives every root they sign. */
 function firstBadCheckpoint(keys: KeyRegistry, origin: string, receipts: readonly StoredReceipt[], checkpoints: readonly SignedCheckpoint[]): LedgerFault | undefined {
-  const leaves = receipts.map((receipt) => leafHash(receiptBytes(receipt)));
-  for (const checkpoint of checkpoints) {
+  const tree = new MerkleAccumulator();
+  for (const checkpoint of [...checkpoints].sort((a, b) => a.treeSize - b.treeSize)) {
     const position = checkpoint.treeSize - 1;
     const bad = (message: string): LedgerFault => ({ kind: 'bad-checkpoint', position, message: `checkpoint of size ${checkpoint.treeSize}: ${message}` });
     const signature = verifyBytes(keys, checkpointBytes(checkpoint), checkpoint.signature, `checkpoint of size ${checkpoint.treeSize}`);
     if (!signature.valid) return bad(signature.message);
     if (checkpoint.origin !== origin) return bad(`origin ${checkpoint.origin} is not this log (${origin})`);
     if (checkpoint.treeSize > receipts.length) return bad(`covers ${checkpoint.treeSize} receipts, the chain has ${receipts.length}`);
-    const root = rootFromLeafHashes(leaves.slice(0, checkpoint.treeSize)).toString('hex');
+    while (tree.size < checkpoint.treeSize) tree.append(leafHash(receiptBytes(receipts[tree.size])));
+    const root = tree.root().toString('hex');
     if (root !== checkpoint.rootHash) return bad(`signed root ${checkpoint.rootHash}, the receipts give ${root}`);
   }
   return undefined;

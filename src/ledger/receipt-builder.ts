@@ -11,7 +11,7 @@ import type { KeyRegistry } from '../signing/key-registry';
 import { CHECKPOINT_EVENT_TYPE, checkpointBytes, originOf, type CheckpointBody, type SignedCheckpoint } from './checkpoint';
 import { LedgerRepository, type StoredReceipt } from './ledger-repository';
 import { leafHash } from './merkle/hashes';
-import { receiptBytes, receiptFor } from './receipt';
+import { receiptAndBytesFor } from './receipt';
 import { TenantChain } from './tenant-chain';
 
 const copiedEvent = (copy: RecordedEvent, original: string) =>
@@ -94,8 +94,8 @@ export class ReceiptBuilder {
       const tenantId = event.envelope.tenantId;
       const draft = drafts.get(tenantId) ?? (await this.draftFor(tenantId));
       drafts.set(tenantId, draft);
-      const receipt = receiptFor(event, draft.chain.size + draft.leaves.length, draft.lastHash);
-      const leaf = leafHash(receiptBytes(receipt));
+      const { receipt, bytes } = receiptAndBytesFor(event, draft.chain.size + draft.leaves.length, draft.lastHash);
+      const leaf = leafHash(bytes);
       receipts.push({ ...receipt, leafHash: leaf.toString('hex') });
       draft.leaves.push(leaf);
       draft.lastHash = receipt.receiptHash;

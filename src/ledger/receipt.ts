@@ -37,11 +37,16 @@ export function receiptBytes(body: ReceiptBody): Buffer {
 }
 
 export function eventHashOf(event: Pick<RecordedEvent, 'raw'>): string {
-  return sha256Hex(Buffer.from(event.raw, 'utf8'));
+  return sha256Hex(event.raw); // a string is hashed as UTF-8, without a copy into a Buffer
 }
 
 /** The receipt for `event` at `sequence` following a receipt whose hash is `prevHash`. Pure. */
 export function receiptFor(event: RecordedEvent, sequence: number, prevHash: string): Receipt {
+  return receiptAndBytesFor(event, sequence, prevHash).receipt;
+}
+
+/** The receipt and its canonical bytes (its Merkle leaf), computed once. */
+export function receiptAndBytesFor(event: RecordedEvent, sequence: number, prevHash: string): { receipt: Receipt; bytes: Buffer } {
   const body: ReceiptBody = {
     v: RECEIPT_FORMAT,
     tenantId: event.envelope.tenantId,
@@ -51,5 +56,6 @@ export function receiptFor(event: RecordedEvent, sequence: number, prevHash: str
     eventHash: eventHashOf(event),
     prevHash,
   };
-  return { ...body, receiptHash: sha256Hex(receiptBytes(body)) };
+  const bytes = receiptBytes(body);
+  return { receipt: { ...body, receiptHash: sha256Hex(bytes) }, bytes };
 }
