@@ -1,30 +1,16 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { createInfrastructure } from '../../src/app/infrastructure';
 import { streamIdFor } from '../../src/commands/stream-id';
 import { loadConfig } from '../../src/config/load-config';
 import { openDatabase } from '../../src/database/database';
+import { proofline } from '../support/cli';
 import { workspaceDecider } from '../../src/workspaces/workspace.decider';
 
-const run = promisify(execFile);
-const CLI = join(__dirname, '../../src/cli/main.ts');
+const CLI_ENV = {};
 
-/** Runs the real `proofline` CLI in a child process against a data dir; never throws on a non-zero exit. */
-async function proofline(dataDir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['-r', 'ts-node/register/transpile-only', CLI, ...args], {
-      env: { PATH: process.env.PATH, PROOFLINE_DATA_DIR: dataDir, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+
 
 describe('proofline events verify (the CLI, on an embedded data dir)', () => {
   let dataDir: string;
@@ -51,7 +37,7 @@ describe('proofline events verify (the CLI, on an embedded data dir)', () => {
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('exits 0 and counts the events when the store is intact', async () => {
-    const result = await proofline(dataDir, 'events', 'verify');
+    const result = await proofline(dataDir, CLI_ENV, 'events', 'verify');
     expect(result.stdout).toContain('OK: 2 events verified');
     expect(result.code).toBe(0);
   }, 60_000);
@@ -62,12 +48,12 @@ describe('proofline events verify (the CLI, on an embedded data dir)', () => {
     await database.knex.raw(`UPDATE events SET envelope = replace(envelope, '"name":"CLI renamed"', '"name":"CLI renamex"') WHERE event_id = ?`, [renamedEventId]);
     await database.close();
 
-    const result = await proofline(dataDir, 'events', 'verify');
+    const result = await proofline(dataDir, CLI_ENV, 'events', 'verify');
     expect(result.code).toBe(1);
     expect(result.stdout).toContain(`BAD data-hash-mismatch event ${renamedEventId}`);
     expect(result.stdout).toContain('FAILED: 1 of 2 events do not verify');
 
-    const json = await proofline(dataDir, 'events', 'verify', '--json');
+    const json = await proofline(dataDir, CLI_ENV, 'events', 'verify', '--json');
     expect(JSON.parse(json.stdout)).toMatchObject({ checked: 2, faults: [{ eventId: renamedEventId, fault: 'data-hash-mismatch' }] });
   }, 60_000);
 });

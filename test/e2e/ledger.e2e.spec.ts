@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import request from 'supertest';
 import { createInfrastructure } from '../../src/app/infrastructure';
 import { streamIdFor } from '../../src/commands/stream-id';
@@ -15,7 +13,10 @@ import { receiptBytes } from '../../src/ledger/receipt';
 import { verifyReceiptDocument, type ReceiptDocument } from '../../src/ledger/receipt-document';
 import { verifyWithKey } from '../../src/signing/detached-signature';
 import { workspaceDecider } from '../../src/workspaces/workspace.decider';
+import { proofline } from '../support/cli';
 import { startTestApp, type TestApp } from '../support/app';
+
+const CLI_ENV = { PROOFLINE_SIGNING_KEY_TYPE: 'ed25519' };
 
 const hex = (value: string) => Buffer.from(value, 'hex');
 
@@ -189,22 +190,7 @@ describe('the ledger over HTTP (embedded profile)', () => {
   });
 });
 
-const run = promisify(execFile);
-const CLI = join(__dirname, '../../src/cli/main.ts');
 
-/** Runs the real `proofline` CLI in a child process against a data dir; never throws on a non-zero exit. */
-async function proofline(dataDir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['-r', 'ts-node/register/transpile-only', CLI, ...args], {
-      env: { PATH: process.env.PATH, PROOFLINE_DATA_DIR: dataDir, PROOFLINE_SIGNING_KEY_TYPE: 'ed25519', NODE_OPTIONS: '--experimental-vm-modules --no-warnings' },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
 
 describe('proofline ledger verify and verify-receipt (the CLI, on an embedded data dir)', () => {
   const tenantId = '00000000-0000-7000-8000-0000000ab001';
@@ -249,17 +235,17 @@ describe('proofline ledger verify and verify-receipt (the CLI, on an embedded da
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('ledger verify exits 0 with OK and the counts when the chain is intact', async () => {
-    const result = await proofline(dataDir, 'ledger', 'verify', '--tenant', tenantId);
+    const result = await proofline(dataDir, CLI_ENV, 'ledger', 'verify', '--tenant', tenantId);
     expect(result.stdout).toContain('OK: 5 receipts, 1 checkpoints verified against 5 events');
     expect(result.code).toBe(0);
   }, 60_000);
 
   it('verify-receipt exits 0 for a good document and 1, naming the failed checks, for a tampered one', async () => {
-    const good = await proofline(dataDir, 'verify-receipt', documentPath, '--key', keyPath);
+    const good = await proofline(dataDir, CLI_ENV, 'verify-receipt', documentPath, '--key', keyPath);
     expect(good.stdout).toContain('VALID: the receipt is in the signed ledger and names this event');
     expect(good.code).toBe(0);
 
-    const bad = await proofline(dataDir, 'verify-receipt', tamperedDocumentPath, '--key', keyPath);
+    const bad = await proofline(dataDir, CLI_ENV, 'verify-receipt', tamperedDocumentPath, '--key', keyPath);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/FAIL {2}event data hash/);
     expect(bad.stdout).toMatch(/ok {4}inclusion in the checkpoint/);
@@ -275,11 +261,11 @@ describe('proofline ledger verify and verify-receipt (the CLI, on an embedded da
       await database.close();
     }
 
-    const result = await proofline(dataDir, 'ledger', 'verify', '--tenant', tenantId);
+    const result = await proofline(dataDir, CLI_ENV, 'ledger', 'verify', '--tenant', tenantId);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain(`FAILED at position 2: altered (event ${receipted[2]})`);
 
-    const json = await proofline(dataDir, 'ledger', 'verify', '--tenant', tenantId, '--json');
+    const json = await proofline(dataDir, CLI_ENV, 'ledger', 'verify', '--tenant', tenantId, '--json');
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, fault: { kind: 'altered', position: 2, eventId: receipted[2] } });
   }, 90_000);
