@@ -23,6 +23,9 @@ const copiedEvent = (copy: RecordedEvent, original: string) =>
 const concurrentBuilder = () =>
   new ProoflineError('LEDGER.CONCURRENT_BUILDER', 'another receipt builder wrote these receipts first; this batch was rolled back and will be read again', 409);
 
+/** Events per receipt batch: large enough that round trips and transactions are a small share. */
+const DEFAULT_BATCH_SIZE = 2000;
+
 export interface LedgerSettings {
   /** Names this Proofline in every checkpoint's origin. */
   readonly instance: string;
@@ -65,7 +68,7 @@ export class ReceiptBuilder {
     for (;;) {
       const written = await this.buildBatch();
       receipts += written;
-      if (written < (this.settings.batchSize ?? 500)) break;
+      if (written < (this.settings.batchSize ?? DEFAULT_BATCH_SIZE)) break;
     }
     const checkpoints = await this.issueDueCheckpoints();
     return { receipts, checkpoints };
@@ -80,7 +83,7 @@ export class ReceiptBuilder {
 
   private async buildBatch(): Promise<number> {
     const from = await this.repository.progress();
-    const events = await this.store.readAll(from, this.settings.batchSize ?? 500);
+    const events = await this.store.readAll(from, this.settings.batchSize ?? DEFAULT_BATCH_SIZE);
     if (events.length === 0) return 0;
     const drafts = new Map<string, { chain: TenantChain; lastHash: string; leaves: Buffer[]; activity: number }>();
     const receipts: StoredReceipt[] = [];
