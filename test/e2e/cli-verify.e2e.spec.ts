@@ -6,6 +6,7 @@ import { streamIdFor } from '../../src/commands/stream-id';
 import { loadConfig } from '../../src/config/load-config';
 import { openDatabase } from '../../src/database/database';
 import { proofline } from '../support/cli';
+import { fixedCommandContext } from '../support/command-context';
 import { workspaceDecider } from '../../src/workspaces/workspace.decider';
 
 const CLI_ENV = {};
@@ -21,14 +22,7 @@ describe('proofline events verify (the CLI, on an embedded data dir)', () => {
     const infrastructure = await createInfrastructure(loadConfig({ PROOFLINE_DATA_DIR: dataDir, PROOFLINE_SIGNING_KEY_TYPE: 'ed25519' }));
     const tenantId = '00000000-0000-7000-8000-00000000c11a';
     const streamId = streamIdFor('workspace', tenantId);
-    const context = (n: number) => ({
-      tenantId,
-      actor: { id: 'cli-test', role: 'ADMIN' },
-      correlationId: `c-${n}`,
-      causationId: `c-${n}`,
-      commandId: `c-${n}`,
-      now: '2026-11-21T12:00:00.000Z',
-    });
+    const context = (n: number) => fixedCommandContext(tenantId, n);
     await infrastructure.pipeline.handle(workspaceDecider, { streamId, command: { type: 'RegisterWorkspace', workspaceId: tenantId, name: 'CLI', planTier: 'FREE' }, context: context(1) });
     const renamed = await infrastructure.pipeline.handle(workspaceDecider, { streamId, command: { type: 'RenameWorkspace', name: 'CLI renamed' }, context: context(2) });
     renamedEventId = renamed.events[0].id;

@@ -14,6 +14,7 @@ import { verifyReceiptDocument, type ReceiptDocument } from '../../src/ledger/re
 import { verifyWithKey } from '../../src/signing/detached-signature';
 import { workspaceDecider } from '../../src/workspaces/workspace.decider';
 import { proofline } from '../support/cli';
+import { fixedCommandContext } from '../support/command-context';
 import { startTestApp, type TestApp } from '../support/app';
 
 const CLI_ENV = { PROOFLINE_SIGNING_KEY_TYPE: 'ed25519' };
@@ -205,14 +206,7 @@ describe('proofline ledger verify and verify-receipt (the CLI, on an embedded da
     const infrastructure = await createInfrastructure(loadConfig({ PROOFLINE_DATA_DIR: dataDir, PROOFLINE_SIGNING_KEY_TYPE: 'ed25519' }));
     try {
       const streamId = streamIdFor('workspace', tenantId);
-      const context = (n: number) => ({
-        tenantId,
-        actor: { id: 'cli-test', role: 'ADMIN' },
-        correlationId: `c-${n}`,
-        causationId: `c-${n}`,
-        commandId: `c-${n}`,
-        now: '2026-11-21T12:00:00.000Z',
-      });
+      const context = (n: number) => fixedCommandContext(tenantId, n);
       await infrastructure.pipeline.handle(workspaceDecider, { streamId, command: { type: 'RegisterWorkspace', workspaceId: tenantId, name: 'CLI', planTier: 'FREE' }, context: context(1) });
       for (const [n, name] of ['Second', 'Third', 'Fourth'].entries()) {
         await infrastructure.pipeline.handle(workspaceDecider, { streamId, command: { type: 'RenameWorkspace', name }, context: context(n + 2) });
