@@ -1,9 +1,9 @@
 /**
  * Layering, checked in CI (`npm run lint`): domain code stays pure, contracts stand alone.
- * A domain folder's events.ts, state.ts and decide.ts may import contracts/ and the error
+ * A domain folder's events.ts, state.ts and decide*.ts may import contracts/ and the error
  * types only — no Nest, no knex, no database, nothing from projections/.
  */
-const DOMAIN_FILES = '^src/[^/]+/(events|state|decide)\\.ts$';
+const DOMAIN_FILES = '^src/[^/]+/(events|state|decide|decide-[a-z]+)\\.ts$';
 
 module.exports = {
   forbidden: [
@@ -18,7 +18,7 @@ module.exports = {
       name: 'domain-imports-only-contracts-and-errors',
       severity: 'error',
       from: { path: DOMAIN_FILES },
-      to: { path: '^src/', pathNot: ['^src/errors/', '^src/commands/decider\\.ts$', '^src/[^/]+/(events|state|decide)\\.ts$'] },
+      to: { path: '^src/', pathNot: ['^src/errors/', '^src/commands/decider\\.ts$', '^src/[^/]+/(events|state|decide|decide-[a-z]+)\\.ts$'] },
     },
     {
       name: 'contracts-stand-alone',

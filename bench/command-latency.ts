@@ -201,7 +201,7 @@ function commandRunner(infra: Infrastructure, mode: Mode, snapshots: PostgresSna
 
 async function register(infra: Infrastructure, workspaceId: string, versions: Map<string, number>): Promise<string> {
   const streamId = workspaceStreamId(workspaceId);
-  const command: WorkspaceCommand = { type: 'RegisterWorkspace', workspaceId, name: nameAt(0), planTier: 'PRO' };
+  const command: WorkspaceCommand = { type: 'RegisterWorkspace', workspaceId, name: nameAt(0), planTier: 'PRO' , owner: { userId: 'owner-1', email: 'owner@example.test', role: 'CUSTOMER_ADMIN' } };
   const outcome = await infra.pipeline.handle(workspaceDecider, { streamId, command, context: commandContext() });
   versions.set(streamId, outcome.version);
   return streamId;

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as eventStore from './0001_event_store';
 import * as ledger from './0002_ledger';
 import * as signedSnapshots from './0003_signed_snapshots';
+import * as identity from './0004_identity';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -17,6 +18,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['0001_event_store', eventStore],
   ['0002_ledger', ledger],
   ['0003_signed_snapshots', signedSnapshots],
+  ['0004_identity', identity],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

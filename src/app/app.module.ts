@@ -1,16 +1,33 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
+import { AccessGuard } from '../auth/access.guard';
+import { AuthController } from '../auth/auth.controller';
 import { ExecuteDomainCommandHandler } from '../commands/execute-domain-command';
+import { LedgerController } from '../ledger/ledger.controller';
 import { HealthController } from '../observability/health.controller';
 import { loggerOptions } from '../observability/logging';
 import { MetricsController } from '../observability/metrics.controller';
 import { KeysController } from '../signing/keys.controller';
-import { LedgerController } from '../ledger/ledger.controller';
+import { ApiKeysController } from '../workspaces/api-keys.controller';
+import { MembersController } from '../workspaces/members.controller';
 import { WorkspacesController } from '../workspaces/workspaces.controller';
 import type { Infrastructure } from './infrastructure';
 import { INFRASTRUCTURE } from './tokens';
+
+/** Every controller of the HTTP API; the route table (and its access-matrix test) is read from these. */
+export const CONTROLLERS: readonly Type[] = [
+  AuthController,
+  WorkspacesController,
+  MembersController,
+  ApiKeysController,
+  LedgerController,
+  KeysController,
+  HealthController,
+  MetricsController,
+];
 
 @Module({})
 export class AppModule {
@@ -19,8 +36,8 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot(), TerminusModule.forRoot({ errorLogStyle: 'json' }), LoggerModule.forRoot(loggerOptions(infrastructure.config))],
-      controllers: [WorkspacesController, LedgerController, KeysController, HealthController, MetricsController],
-      providers: [{ provide: INFRASTRUCTURE, useValue: infrastructure }, ExecuteDomainCommandHandler],
+      controllers: [...CONTROLLERS],
+      providers: [{ provide: INFRASTRUCTURE, useValue: infrastructure }, { provide: APP_GUARD, useClass: AccessGuard }, ExecuteDomainCommandHandler],
     };
   }
 }

@@ -1,25 +1,23 @@
-import { streamIdFor } from '../commands/stream-id';
-import { workspaceDecider } from '../workspaces/workspace.decider';
+import { ensureAccount } from '../auth/bootstrap';
+import type { Role } from '../workspaces/events';
 import type { Infrastructure } from './infrastructure';
 
 /** The demo tenant of the embedded profile: a fixed id so the README's examples work as written. */
 export const DEMO_TENANT_ID = '00000000-0000-7000-8000-000000000001';
 
-/** Registers the demo workspace once; later starts find it and change nothing. */
+/** Documented in the README and docs/security.md; created only in the embedded profile, never in services. */
+export const DEMO_PASSWORD = 'proofline-demo-password';
+export const DEMO_ACCOUNTS: ReadonlyArray<{ email: string; role: Role }> = [
+  { email: 'customer-admin@demo.proofline.local', role: 'CUSTOMER_ADMIN' },
+  { email: 'finance@demo.proofline.local', role: 'FINANCE' },
+  { email: 'technical@demo.proofline.local', role: 'TECHNICAL' },
+  { email: 'auditor@demo.proofline.local', role: 'AUDITOR' },
+];
+
+/** Registers the demo workspace and one account per role once; later starts find them and change nothing. */
 export async function seedDemoTenant(infrastructure: Infrastructure): Promise<void> {
-  const streamId = streamIdFor('workspace', DEMO_TENANT_ID);
-  const commandId = '00000000-0000-7000-8000-0000000000c1';
-  await infrastructure.pipeline.handle(workspaceDecider, {
-    streamId,
-    command: { type: 'RegisterWorkspace', workspaceId: DEMO_TENANT_ID, name: 'Demo Workspace', planTier: 'PRO' },
-    context: {
-      tenantId: DEMO_TENANT_ID,
-      actor: { id: 'proofline-demo-seed', role: 'ADMIN' },
-      correlationId: commandId,
-      causationId: commandId,
-      commandId,
-      now: new Date().toISOString(),
-      idempotency: { key: 'demo-tenant-seed', requestHash: 'demo-tenant-seed-v1' },
-    },
-  });
+  const deps = { users: infrastructure.identity.users, states: infrastructure.states, pipeline: infrastructure.pipeline };
+  for (const account of DEMO_ACCOUNTS) {
+    await ensureAccount(deps, { ...account, password: DEMO_PASSWORD, tenantId: DEMO_TENANT_ID, workspace: { name: 'Demo Workspace', planTier: 'PRO' } });
+  }
 }

@@ -5,7 +5,8 @@ import { Logger } from 'nestjs-pino';
 import { ProoflineExceptionFilter } from '../http/exception.filter';
 import { createValidationPipe } from '../http/validation';
 import { correlationIdOf } from '../observability/logging';
-import { AppModule } from './app.module';
+import { routesWithoutPolicy } from '../http/route-table';
+import { AppModule, CONTROLLERS } from './app.module';
 import type { Infrastructure } from './infrastructure';
 
 export interface HttpAppOptions {
@@ -19,7 +20,12 @@ export async function createHttpApp(infrastructure: Infrastructure, options: Htt
     bodyLimit: infrastructure.config.PROOFLINE_BODY_LIMIT_BYTES,
     genReqId: correlationIdOf,
     logger: false,
+    trustProxy: infrastructure.config.PROOFLINE_TRUST_PROXY === 'on',
   });
+  const undeclared = routesWithoutPolicy(CONTROLLERS);
+  if (undeclared.length > 0) {
+    throw new Error(`every route must declare who may call it (@Allow or @PublicRoute); these do not: ${undeclared.map((route) => `${route.method} ${route.path}`).join(', ')}`);
+  }
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.with(infrastructure), adapter, {
     bufferLogs: true,
     logger: options.quiet ? false : undefined,
@@ -43,7 +49,8 @@ export async function createHttpApp(infrastructure: Infrastructure, options: Htt
 function openApiDocument() {
   return new DocumentBuilder()
     .setTitle('Proofline')
-    .setDescription('Every business decision that touches money or trust, as a signed event. Errors are {code, message, details}.')
+    .setDescription('Every business decision that touches money or trust, as a signed event. Errors are {code, message, details}. Sign in at POST /auth/login and send Authorization: Bearer <accessToken>.')
     .setVersion('0.1.0')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'an access token from POST /auth/login, or an API key (plk.…)' })
     .build();
 }

@@ -11,6 +11,7 @@ import { EventSigner } from '../signing/event-signer';
 import { KeyRegistry } from '../signing/key-registry';
 import { Ledger } from '../ledger/ledger';
 import { LedgerRunner } from '../ledger/ledger-runner';
+import { createIdentity, type Identity } from '../auth/identity';
 
 /** Everything Proofline runs on, wired once; the HTTP app, the CLI and the benchmarks share it. */
 export interface Infrastructure {
@@ -25,6 +26,7 @@ export interface Infrastructure {
   readonly ledger: Ledger;
   /** Runs the receipt builder in the background; started by the server, not by the CLI. */
   readonly ledgerRunner: LedgerRunner;
+  readonly identity: Identity;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,11 @@ export async function createInfrastructure(config: ProoflineConfig, overrides: I
     checkpointIntervalMs: config.PROOFLINE_LEDGER_CHECKPOINT_SECONDS * 1000,
   });
   const ledgerRunner = new LedgerRunner(ledger.builder);
+  const identity = await createIdentity(config, { database, store, signer, states, pipeline }, { ephemeralSecret: overrides.ephemeralKeys }).catch(async (error: unknown) => {
+    await store.close();
+    await database.close();
+    throw error;
+  });
   return {
     config,
     database,
@@ -69,8 +76,10 @@ export async function createInfrastructure(config: ProoflineConfig, overrides: I
     metrics,
     ledger,
     ledgerRunner,
+    identity,
     close: async () => {
       await ledgerRunner.stop();
+      await identity.close();
       await store.close();
       await database.close();
     },

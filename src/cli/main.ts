@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { ConfigurationError } from '../config/load-config';
+import { registerAdminCommands } from './admin.command';
 import { registerEventCommands } from './events.command';
 import { registerKeyCommands } from './keys.command';
 import { registerLedgerCommands, registerVerifyReceiptCommand } from './ledger.command';
@@ -14,6 +15,7 @@ registerKeyCommands(program);
 registerMigrateCommand(program);
 registerLedgerCommands(program);
 registerVerifyReceiptCommand(program);
+registerAdminCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`${error instanceof ConfigurationError ? error.message : error instanceof Error ? error.message : String(error)}\n`);

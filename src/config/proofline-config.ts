@@ -7,6 +7,9 @@ export type Profile = (typeof PROFILES)[number];
 export const SIGNING_KEY_TYPES = ['rsa', 'ed25519'] as const;
 export type SigningKeyType = (typeof SIGNING_KEY_TYPES)[number];
 
+export const AUTH_STORES = ['memory', 'redis'] as const;
+export type AuthStore = (typeof AUTH_STORES)[number];
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const toInt = ({ value }: { value: unknown }) => (typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value);
@@ -49,8 +52,9 @@ export class ProoflineConfig {
   @Max(200)
   DATABASE_POOL_SIZE = 10;
 
-  @IsOptional()
-  @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  /** Required when the auth store is redis (the services profile's default). */
+  @ValidateIf((config: ProoflineConfig) => authStoreOf(config) === 'redis' || config.REDIS_URL !== undefined)
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL (required when PROOFLINE_AUTH_STORE=redis, the services profile default)' })
   REDIS_URL?: string;
 
   @IsOptional()
@@ -105,6 +109,56 @@ export class ProoflineConfig {
   @Max(86_400)
   PROOFLINE_LEDGER_CHECKPOINT_SECONDS = 10;
 
+  /** Where rate-limit windows and refresh-token families live; defaults to redis in the services profile, memory in the embedded one. */
+  @IsOptional()
+  @IsIn(AUTH_STORES)
+  PROOFLINE_AUTH_STORE?: AuthStore;
+
+  @Matches(/^[A-Za-z0-9:_.-]{0,64}$/, { message: 'PROOFLINE_REDIS_KEY_PREFIX must be at most 64 letters, digits and :_.-' })
+  PROOFLINE_REDIS_KEY_PREFIX = 'proofline:';
+
+  /** The HMAC secret of access and refresh tokens; when absent, generated on first boot into the data dir. */
+  @IsOptional()
+  @Matches(/^\S{32,512}$/, { message: 'PROOFLINE_TOKEN_SECRET must be 32 to 512 characters without white space (e.g. openssl rand -base64 48)' })
+  PROOFLINE_TOKEN_SECRET?: string;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  @Max(86_400)
+  PROOFLINE_ACCESS_TOKEN_SECONDS = 900;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(300)
+  @Max(90 * 86_400)
+  PROOFLINE_REFRESH_TOKEN_SECONDS = 7 * 86_400;
+
+  /** Requests per tenant per minute over every authenticated endpoint (a sliding window). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  PROOFLINE_TENANT_REQUESTS_PER_MINUTE = 1200;
+
+  /** Take the client address from X-Forwarded-For (set it when Proofline runs behind a proxy), so per-IP limits see clients, not the proxy. */
+  @IsIn(['on', 'off'])
+  PROOFLINE_TRUST_PROXY: 'on' | 'off' = 'off';
+
+  /** With PROOFLINE_ADMIN_PASSWORD: the first ADMIN, created at start if no account has this address. */
+  @ValidateIf((config: ProoflineConfig) => config.PROOFLINE_ADMIN_EMAIL !== undefined || config.PROOFLINE_ADMIN_PASSWORD !== undefined)
+  @Matches(/^[^\s@]+@[^\s@]+$/, { message: 'PROOFLINE_ADMIN_EMAIL must be an e-mail address (required with PROOFLINE_ADMIN_PASSWORD)' })
+  PROOFLINE_ADMIN_EMAIL?: string;
+
+  @ValidateIf((config: ProoflineConfig) => config.PROOFLINE_ADMIN_EMAIL !== undefined || config.PROOFLINE_ADMIN_PASSWORD !== undefined)
+  @IsString({ message: 'PROOFLINE_ADMIN_PASSWORD is required with PROOFLINE_ADMIN_EMAIL' })
+  PROOFLINE_ADMIN_PASSWORD?: string;
+
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
+}
+
+/** The auth store in effect: set explicitly, or following the profile. */
+export function authStoreOf(config: Pick<ProoflineConfig, 'PROOFLINE_AUTH_STORE' | 'PROOFLINE_PROFILE'>): AuthStore {
+  return config.PROOFLINE_AUTH_STORE ?? (config.PROOFLINE_PROFILE === 'services' ? 'redis' : 'memory');
 }

@@ -8,6 +8,8 @@ export class ProoflineError extends Error {
     message: string,
     readonly status: number,
     readonly details: Record<string, unknown> = {},
+    /** Response headers that belong to the error, e.g. Retry-After on a 429 or WWW-Authenticate on a 401. */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
     this.name = new.target.name;

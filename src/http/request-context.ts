@@ -2,47 +2,51 @@ import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { canonicalJson, newEventId, type Actor } from '../../contracts';
+import type { Principal } from '../auth/principal';
+import type { Role } from '../workspaces/events';
 import type { CommandContext } from '../commands/command-context';
 import { ProoflineError } from '../errors/proofline-error';
 
-/** Who is calling and under which correlation id; the tenant is decided per route. */
+/** Who is calling, for which tenant, under which correlation id: all from the credential, none from a field. */
 export interface RequestContext {
   readonly actor: Actor;
-  /** The tenant the caller acts for, if it named one. */
-  readonly tenantId?: string;
+  /** The role the request was admitted under (the guard picked it from the credential's roles). */
+  readonly role: Role;
+  /** The credential's tenant; every command and query of the request runs in it. */
+  readonly tenantId: string;
+  readonly principal: Principal;
   readonly correlationId: string;
   readonly idempotencyKey?: string;
   readonly requestHash: string;
 }
 
-const TOKEN = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
-const TENANT = /^[A-Za-z0-9][A-Za-z0-9_:@-]{0,127}$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-/**
- * Until identity lands (docs/api.md, "Who is calling"), the caller names itself in the
- * X-Actor-Id, X-Actor-Role and X-Tenant-Id headers. Every command and query still runs as
- * (tenant, actor); only the source of those two values will change.
- */
+/** The authenticated caller of a route the access guard admitted (docs/security.md). */
 export const Caller = createParamDecorator((_: unknown, execution: ExecutionContext): RequestContext => {
   const request = execution.switchToHttp().getRequest<FastifyRequest>();
   return requestContextOf(request);
 });
 
+/** The address and correlation id of any request, authenticated or not. */
+export const Client = createParamDecorator((_: unknown, execution: ExecutionContext) => {
+  const request = execution.switchToHttp().getRequest<FastifyRequest>();
+  requireHashableBody(request);
+  return { ip: request.ip, correlationId: String(request.id) };
+});
+
 export function requestContextOf(request: FastifyRequest): RequestContext {
-  const actorId = header(request, 'x-actor-id') ?? 'anonymous';
-  const role = header(request, 'x-actor-role') ?? 'ANONYMOUS';
-  const tenantId = header(request, 'x-tenant-id');
+  const principal = request.principal;
+  // Only reachable if a route used @Caller() while declaring itself public: a programming error, not a client's.
+  if (!principal) throw new ProoflineError('AUTH.NO_PRINCIPAL', 'this endpoint reads the caller but admits anonymous requests', 500);
   const idempotencyKey = header(request, 'idempotency-key');
-  check('X-Actor-Id', actorId, TOKEN, 'letters, digits and ._:@- (at most 128)');
-  check('X-Actor-Role', role, /^[A-Z][A-Z_]{0,31}$/, 'an upper-case role name such as ADMIN');
-  if (tenantId !== undefined) check('X-Tenant-Id', tenantId, TENANT, 'letters, digits and _:@- (at most 128; no dots: they separate a stream\'s tenant from its entity)');
   if (idempotencyKey !== undefined) check('Idempotency-Key', idempotencyKey, IDEMPOTENCY_KEY, 'printable ASCII without spaces, 1 to 255 characters');
-  const unhashable = firstUnhashable(request.body, '');
-  if (unhashable) throw new ProoflineError('REQUEST.INVALID', unhashable.message, 400, { fields: [unhashable] });
+  requireHashableBody(request);
   return {
-    actor: { id: actorId, role },
-    tenantId,
+    actor: principal.actor,
+    role: principal.actor.role as Role,
+    tenantId: principal.tenantId,
+    principal,
     correlationId: String(request.id),
     idempotencyKey,
     requestHash: createHash('sha256')
@@ -69,6 +73,12 @@ export function commandContext(caller: RequestContext, tenantId: string): Comman
 export function requireTenant(caller: RequestContext, tenantId: string, notFound: () => ProoflineError): string {
   if (caller.tenantId !== tenantId) throw notFound();
   return tenantId;
+}
+
+/** What is signed must be representable in RFC 8785: a 400 naming the field, before anything is decided. */
+function requireHashableBody(request: FastifyRequest): void {
+  const unhashable = firstUnhashable(request.body, '');
+  if (unhashable) throw new ProoflineError('REQUEST.INVALID', unhashable.message, 400, { fields: [unhashable] });
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {

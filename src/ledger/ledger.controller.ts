@@ -1,15 +1,21 @@
 import { Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Infrastructure } from '../app/infrastructure';
 import { INFRASTRUCTURE } from '../app/tokens';
-import { ProoflineError, rejected } from '../errors/proofline-error';
+import { rejected } from '../errors/proofline-error';
+import { Allow } from '../auth/access-policy';
+import type { Role } from '../workspaces/events';
 import { Caller, requireTenant, type RequestContext } from '../http/request-context';
 import { ConsistencyQuery, InclusionQuery, ReceiptParams, TenantParams } from './ledger.dto';
 
-const VERIFY_ROLES = ['AUDITOR', 'ADMIN'];
+const READ_LEDGER: readonly Role[] = ['ADMIN', 'CUSTOMER_ADMIN', 'FINANCE', 'AUDITOR'];
+const VERIFY_LEDGER: readonly Role[] = ['AUDITOR', 'ADMIN'];
+const TENANT = { tenantParam: 'tenantId' };
 const tenantNotFound = () => rejected.notFound('LEDGER.TENANT_NOT_FOUND', 'no ledger for this tenant');
 
 @ApiTags('ledger')
+@ApiBearerAuth()
+@Allow(READ_LEDGER, TENANT)
 @Controller('ledger/:tenantId')
 export class LedgerController {
   constructor(@Inject(INFRASTRUCTURE) private readonly infrastructure: Infrastructure) {}
@@ -49,13 +55,10 @@ export class LedgerController {
   }
 
   @Post('verify')
+  @Allow(VERIFY_LEDGER, TENANT)
   @HttpCode(200)
   @ApiOperation({ summary: 'Replay the chain against the store (AUDITOR or ADMIN): OK with counts, or the first bad position and its kind' })
   verify(@Caller() caller: RequestContext, @Param() params: TenantParams) {
-    const tenantId = requireTenant(caller, params.tenantId, tenantNotFound);
-    if (!VERIFY_ROLES.includes(caller.actor.role)) {
-      throw new ProoflineError('AUTH.ROLE_REQUIRED', `verifying the ledger needs one of the roles ${VERIFY_ROLES.join(', ')}`, 403, { required: VERIFY_ROLES, role: caller.actor.role });
-    }
-    return this.infrastructure.ledger.verify(tenantId);
+    return this.infrastructure.ledger.verify(requireTenant(caller, params.tenantId, tenantNotFound));
   }
 }

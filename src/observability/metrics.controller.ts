@@ -1,9 +1,11 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { PublicRoute } from '../auth/access-policy';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Infrastructure } from '../app/infrastructure';
 import { INFRASTRUCTURE } from '../app/tokens';
 
 @ApiTags('operations')
+@PublicRoute()
 @Controller('metrics')
 export class MetricsController {
   constructor(@Inject(INFRASTRUCTURE) private readonly infrastructure: Infrastructure) {}

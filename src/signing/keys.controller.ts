@@ -1,9 +1,11 @@
 import { Controller, Get, Inject } from '@nestjs/common';
+import { PublicRoute } from '../auth/access-policy';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Infrastructure } from '../app/infrastructure';
 import { INFRASTRUCTURE } from '../app/tokens';
 
 @ApiTags('keys')
+@PublicRoute()
 @Controller('.well-known/proofline')
 export class KeysController {
   constructor(@Inject(INFRASTRUCTURE) private readonly infrastructure: Infrastructure) {}

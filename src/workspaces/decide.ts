@@ -1,13 +1,21 @@
 import { rejected } from '../errors/proofline-error';
-import type { PlanTier, WorkspaceEvent } from './events';
-import type { WorkspaceState } from './state';
+import { decideMembership, type MembershipCommand } from './decide-members';
+import type { PlanTier, Role, WorkspaceEvent } from './events';
+import type { RegisteredWorkspace, WorkspaceState } from './state';
 
-export type RegisterWorkspace = { readonly type: 'RegisterWorkspace'; readonly workspaceId: string; readonly name: string; readonly planTier: PlanTier };
+/** The owner becomes the first member, named in the registration itself. */
+export type RegisterWorkspace = {
+  readonly type: 'RegisterWorkspace';
+  readonly workspaceId: string;
+  readonly name: string;
+  readonly planTier: PlanTier;
+  readonly owner: { readonly userId: string; readonly email: string; readonly role: Extract<Role, 'ADMIN' | 'CUSTOMER_ADMIN'> };
+};
 export type RenameWorkspace = { readonly type: 'RenameWorkspace'; readonly name: string };
 export type ChangePlan = { readonly type: 'ChangePlan'; readonly planTier: PlanTier };
 export type CloseWorkspace = { readonly type: 'CloseWorkspace'; readonly reason: string };
 
-export type WorkspaceCommand = RegisterWorkspace | RenameWorkspace | ChangePlan | CloseWorkspace;
+export type WorkspaceCommand = RegisterWorkspace | RenameWorkspace | ChangePlan | CloseWorkspace | MembershipCommand;
 
 /** Shape (lengths, enums) is checked at the edge; these are the rules that need the state. */
 export function decideWorkspace(command: WorkspaceCommand, state: WorkspaceState): WorkspaceEvent[] {
@@ -20,6 +28,12 @@ export function decideWorkspace(command: WorkspaceCommand, state: WorkspaceState
       return changePlan(command, state);
     case 'CloseWorkspace':
       return close(command, state);
+    case 'AddMember':
+    case 'ChangeMemberRole':
+    case 'RemoveMember':
+    case 'CreateApiKey':
+    case 'RevokeApiKey':
+      return decideMembership(command, requireOpen(state));
     default: {
       const unknownCommand: never = command;
       return unknownCommand;
@@ -31,7 +45,8 @@ function register(command: RegisterWorkspace, state: WorkspaceState): WorkspaceE
   if (state.status !== 'unregistered') {
     throw rejected.conflict('WORKSPACE.ALREADY_REGISTERED', `workspace ${command.workspaceId} is already registered`, { workspaceId: command.workspaceId });
   }
-  return [{ type: 'workspaces.registered', data: { workspaceId: command.workspaceId, name: command.name, planTier: command.planTier } }];
+  const { workspaceId, name, planTier, owner } = command;
+  return [{ type: 'workspaces.registered', data: { workspaceId, name, planTier, owner: { userId: owner.userId, email: owner.email, role: owner.role } } }];
 }
 
 function rename(command: RenameWorkspace, state: WorkspaceState): WorkspaceEvent[] {
@@ -51,7 +66,7 @@ function close(command: CloseWorkspace, state: WorkspaceState): WorkspaceEvent[]
   return [{ type: 'workspaces.closed', data: { reason: command.reason } }];
 }
 
-function requireOpen(state: WorkspaceState): Exclude<WorkspaceState, { status: 'unregistered' }> {
+function requireOpen(state: WorkspaceState): RegisteredWorkspace {
   if (state.status === 'unregistered') throw rejected.notFound('WORKSPACE.NOT_FOUND', 'no such workspace');
   if (state.status === 'closed') throw rejected.conflict('WORKSPACE.CLOSED', `workspace ${state.workspaceId} is closed and accepts no changes`, { workspaceId: state.workspaceId });
   return state;

@@ -3,16 +3,45 @@ import type { DomainEvent } from '../commands/decider';
 export const PLAN_TIERS = ['FREE', 'PLUS', 'PRO'] as const;
 export type PlanTier = (typeof PLAN_TIERS)[number];
 
-export type WorkspaceRegistered = DomainEvent<'workspaces.registered', { workspaceId: string; name: string; planTier: PlanTier }>;
+/**
+ * A member's role in a workspace. ADMIN is Proofline's own operator and is granted only by an
+ * ADMIN; CUSTOMER_ADMIN runs the customer's workspace; the others do one job each
+ * (docs/security.md has the full matrix).
+ */
+export const ROLES = ['ADMIN', 'CUSTOMER_ADMIN', 'FINANCE', 'TECHNICAL', 'AUDITOR'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Roles that can manage members and API keys; a workspace always keeps at least one of them. */
+export const ADMINISTRATIVE_ROLES: readonly Role[] = ['ADMIN', 'CUSTOMER_ADMIN'];
+
+export type WorkspaceOwner = { userId: string; email: string; role: Role };
+/**
+ * Version 2 names the owner, the first member, in the registration itself: a workspace never
+ * exists without an administrator. Version 1 events (before identity) read as `owner: null`.
+ */
+export type WorkspaceRegistered = DomainEvent<'workspaces.registered', { workspaceId: string; name: string; planTier: PlanTier; owner: WorkspaceOwner | null }>;
 export type WorkspaceRenamed = DomainEvent<'workspaces.renamed', { name: string; previousName: string }>;
 export type WorkspacePlanChanged = DomainEvent<'workspaces.plan-changed', { planTier: PlanTier; previousPlanTier: PlanTier }>;
 export type WorkspaceClosed = DomainEvent<'workspaces.closed', { reason: string }>;
 
-export type WorkspaceEvent = WorkspaceRegistered | WorkspaceRenamed | WorkspacePlanChanged | WorkspaceClosed;
+export type MemberAdded = DomainEvent<'workspaces.member-added', { userId: string; email: string; role: Role }>;
+export type MemberRoleChanged = DomainEvent<'workspaces.member-role-changed', { userId: string; role: Role; previousRole: Role }>;
+export type MemberRemoved = DomainEvent<'workspaces.member-removed', { userId: string; previousRole: Role }>;
+/** Only the SHA-256 of the key's secret is recorded: the secret itself is shown once and never stored. */
+export type ApiKeyCreated = DomainEvent<'workspaces.api-key-created', { keyId: string; name: string; roles: Role[]; secretSha256: string }>;
+export type ApiKeyRevoked = DomainEvent<'workspaces.api-key-revoked', { keyId: string; reason: string }>;
+
+export type MembershipEvent = MemberAdded | MemberRoleChanged | MemberRemoved | ApiKeyCreated | ApiKeyRevoked;
+export type WorkspaceEvent = WorkspaceRegistered | WorkspaceRenamed | WorkspacePlanChanged | WorkspaceClosed | MembershipEvent;
 
 export const WORKSPACE_SCHEMA_VERSIONS: Record<WorkspaceEvent['type'], number> = {
-  'workspaces.registered': 1,
+  'workspaces.registered': 2,
   'workspaces.renamed': 1,
   'workspaces.plan-changed': 1,
   'workspaces.closed': 1,
+  'workspaces.member-added': 1,
+  'workspaces.member-role-changed': 1,
+  'workspaces.member-removed': 1,
+  'workspaces.api-key-created': 1,
+  'workspaces.api-key-revoked': 1,
 };

@@ -5,10 +5,13 @@ import { evolveWorkspace, initialWorkspaceState, type WorkspaceState } from './s
 
 export const workspaceDecider: Decider<WorkspaceCommand, WorkspaceEvent, WorkspaceState> = {
   category: 'workspace',
-  stateSchema: 'workspace.state.v1',
+  stateSchema: 'workspace.state.v2',
   initialState: initialWorkspaceState,
   schemaVersions: WORKSPACE_SCHEMA_VERSIONS,
-  upcasters: {},
+  upcasters: {
+    // Registered before accounts existed: no owner was recorded, and none is invented.
+    'workspaces.registered': [(data) => ({ ...data, owner: null })],
+  },
   decide: decideWorkspace,
   evolve: evolveWorkspace,
 };

@@ -1,8 +1,8 @@
 import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Patch, Post, Put, Query, Res } from '@nestjs/common';
+import { Allow, ANY_ROLE } from '../auth/access-policy';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { newEventId } from '../../contracts';
 import type { Infrastructure } from '../app/infrastructure';
 import { INFRASTRUCTURE } from '../app/tokens';
 import type { CommandOutcome, CommandRequest } from '../commands/command-pipeline';
@@ -14,12 +14,14 @@ import { commandResponse, CommandResponse, expectedVersionFrom } from '../http/c
 import { Caller, commandContext, requireTenant, type RequestContext } from '../http/request-context';
 import type { WorkspaceCommand } from './decide';
 import { workspaceDecider } from './workspace.decider';
-import { ChangePlanDto, CloseWorkspaceDto, RegisterWorkspaceDto, RenameWorkspaceDto, StreamPageQuery } from './workspace.dto';
+import { ADMINISTRATIVE_ROLES } from './events';
+import { ChangePlanDto, CloseWorkspaceDto, RenameWorkspaceDto, StreamPageQuery } from './workspace.dto';
 
+const TENANT = { tenantParam: 'workspaceId' };
 const workspaceNotFound = () => rejected.notFound('WORKSPACE.NOT_FOUND', 'no such workspace');
 
 @ApiTags('workspaces')
-@ApiHeader({ name: 'X-Tenant-Id', required: false, description: 'the tenant (workspace id) the caller acts for' })
+@ApiBearerAuth()
 @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'retries with the same key return the first outcome' })
 @Controller('workspaces')
 export class WorkspacesController {
@@ -28,22 +30,8 @@ export class WorkspacesController {
     @Inject(INFRASTRUCTURE) private readonly infrastructure: Infrastructure,
   ) {}
 
-  @Post()
-  @ApiOperation({ summary: 'Register a workspace: a new tenant, recorded as a signed workspaces.registered event' })
-  async register(@Caller() caller: RequestContext, @Body() body: RegisterWorkspaceDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<CommandResponse & { workspaceId: string }> {
-    const workspaceId = newEventId();
-    const context = commandContext(caller, workspaceId);
-    const scoped = context.idempotency && { ...context.idempotency, scope: caller.tenantId ?? `actor:${caller.actor.id}` };
-    const outcome = await this.execute({
-      streamId: streamIdFor('workspace', workspaceId),
-      command: { type: 'RegisterWorkspace', workspaceId, name: body.name, planTier: body.planTier },
-      context: { ...context, idempotency: scoped },
-    });
-    void reply.status(outcome.replayed ? 200 : 201);
-    return { workspaceId: outcome.streamId.slice('workspace-'.length), ...commandResponse(outcome, reply) };
-  }
-
   @Get(':workspaceId')
+  @Allow(ANY_ROLE, TENANT)
   @ApiOperation({ summary: 'The workspace as its events say it is now' })
   async get(@Caller() caller: RequestContext, @Param('workspaceId') workspaceId: string, @Res({ passthrough: true }) reply: FastifyReply) {
     const tenantId = requireTenant(caller, workspaceId, workspaceNotFound);
@@ -55,6 +43,7 @@ export class WorkspacesController {
   }
 
   @Get(':workspaceId/events')
+  @Allow([...ADMINISTRATIVE_ROLES, 'AUDITOR'], TENANT)
   @ApiOperation({ summary: "The workspace's signed events, each verified against the published keys" })
   async events(@Caller() caller: RequestContext, @Param('workspaceId') workspaceId: string, @Query() page: StreamPageQuery) {
     const tenantId = requireTenant(caller, workspaceId, workspaceNotFound);
@@ -71,6 +60,7 @@ export class WorkspacesController {
   }
 
   @Patch(':workspaceId')
+  @Allow(ADMINISTRATIVE_ROLES, TENANT)
   @ApiOperation({ summary: 'Rename a workspace (no event when the name is unchanged)' })
   @ApiHeader({ name: 'If-Match', required: false, description: 'the version you last saw; 409 if the stream moved on' })
   rename(@Caller() caller: RequestContext, @Param('workspaceId') workspaceId: string, @Body() body: RenameWorkspaceDto, @Headers('if-match') ifMatch: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
@@ -78,12 +68,14 @@ export class WorkspacesController {
   }
 
   @Put(':workspaceId/plan')
+  @Allow(ADMINISTRATIVE_ROLES, TENANT)
   @ApiOperation({ summary: "Change a workspace's plan tier (FREE, PLUS, PRO)" })
   changePlan(@Caller() caller: RequestContext, @Param('workspaceId') workspaceId: string, @Body() body: ChangePlanDto, @Headers('if-match') ifMatch: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
     return this.change(caller, workspaceId, { type: 'ChangePlan', planTier: body.planTier }, ifMatch, reply);
   }
 
   @Post(':workspaceId/close')
+  @Allow(ADMINISTRATIVE_ROLES, TENANT)
   @HttpCode(200)
   @ApiOperation({ summary: 'Close a workspace; it accepts no further changes' })
   close(@Caller() caller: RequestContext, @Param('workspaceId') workspaceId: string, @Body() body: CloseWorkspaceDto, @Headers('if-match') ifMatch: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {

@@ -23,7 +23,7 @@ describe('proofline events verify (the CLI, on an embedded data dir)', () => {
     const tenantId = '00000000-0000-7000-8000-00000000c11a';
     const streamId = streamIdFor('workspace', tenantId);
     const context = (n: number) => fixedCommandContext(tenantId, n);
-    await infrastructure.pipeline.handle(workspaceDecider, { streamId, command: { type: 'RegisterWorkspace', workspaceId: tenantId, name: 'CLI', planTier: 'FREE' }, context: context(1) });
+    await infrastructure.pipeline.handle(workspaceDecider, { streamId, command: { type: 'RegisterWorkspace', workspaceId: tenantId, name: 'CLI', planTier: 'FREE' , owner: { userId: 'owner-1', email: 'owner@example.test', role: 'CUSTOMER_ADMIN' } }, context: context(1) });
     const renamed = await infrastructure.pipeline.handle(workspaceDecider, { streamId, command: { type: 'RenameWorkspace', name: 'CLI renamed' }, context: context(2) });
     renamedEventId = renamed.events[0].id;
     await infrastructure.close();

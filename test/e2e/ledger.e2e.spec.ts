@@ -16,6 +16,8 @@ import { workspaceDecider } from '../../src/workspaces/workspace.decider';
 import { proofline } from '../support/cli';
 import { fixedCommandContext } from '../support/command-context';
 import { startTestApp, type TestApp } from '../support/app';
+import { accessTokenFor, bearer, signUp } from '../support/identity';
+import { ROLES, type Role } from '../../src/workspaces/events';
 
 const CLI_ENV = { PROOFLINE_SIGNING_KEY_TYPE: 'ed25519' };
 
@@ -31,13 +33,15 @@ describe('the ledger over HTTP (embedded profile)', () => {
   beforeAll(async () => {
     // The background runner is not started by startTestApp: the tests drive the builder by hand.
     t = await startTestApp({ env: { PROOFLINE_LEDGER_CHECKPOINT_EVERY: '1000000', PROOFLINE_LEDGER_CHECKPOINT_SECONDS: '86400' } });
-    tenant = (await request(t.server).post('/workspaces').send({ name: 'Ledger Co' }).expect(201)).body.workspaceId;
+    tenant = (await signUp(t.infrastructure, 'Ledger Co')).tenantId;
+    intruder = (await signUp(t.infrastructure, 'Intruder')).tenantId;
+    for (const id of [tenant, intruder]) for (const role of ROLES) tokens.set(`${id}/${role}`, await accessTokenFor(t.infrastructure, id, role));
     for (const name of ['Ledger Co 1', 'Ledger Co 2', 'Ledger Co 3', 'Ledger Co 4']) await request(t.server).patch(`/workspaces/${tenant}`).set(as(tenant)).send({ name }).expect(200);
-    intruder = (await request(t.server).post('/workspaces').send({ name: 'Intruder' }).expect(201)).body.workspaceId;
   });
   afterAll(() => t.close());
 
-  const as = (tenantId: string, role = 'ADMIN') => ({ 'x-tenant-id': tenantId, 'x-actor-id': 'auditor-1', 'x-actor-role': role });
+  const tokens = new Map<string, string>();
+  const as = (tenantId: string, role: Role = 'ADMIN') => bearer(tokens.get(`${tenantId}/${role}`)!);
   const get = (path: string, tenantId = tenant) => request(t.server).get(path).set(as(tenantId));
   const build = async () => {
     for (let round = 0; round < 10; round++) {
@@ -146,14 +150,14 @@ describe('the ledger over HTTP (embedded profile)', () => {
   });
 
   describe('POST /ledger/:tenant/verify', () => {
-    it.each(['ADMIN', 'AUDITOR'])('given the %s role, then 200 with ok and the counts', async (role) => {
+    it.each(['ADMIN', 'AUDITOR'] as const)('given the %s role, then 200 with ok and the counts', async (role) => {
       const response = await request(t.server).post(`/ledger/${tenant}/verify`).set(as(tenant, role)).expect(200);
       expect(response.body).toEqual({ ok: true, tenantId: tenant, receipts: 10, events: 10, checkpoints: 2, pendingEvents: 0 });
     });
 
     it('given the FINANCE role, then 403 AUTH.ROLE_REQUIRED naming the roles that may', async () => {
       const response = await request(t.server).post(`/ledger/${tenant}/verify`).set(as(tenant, 'FINANCE')).expect(403);
-      expect(response.body).toMatchObject({ code: 'AUTH.ROLE_REQUIRED', details: { required: ['AUDITOR', 'ADMIN'], role: 'FINANCE' } });
+      expect(response.body).toMatchObject({ code: 'AUTH.ROLE_REQUIRED', details: { required: ['AUDITOR', 'ADMIN'], roles: ['FINANCE'] } });
     });
   });
 
@@ -168,10 +172,14 @@ describe('the ledger over HTTP (embedded profile)', () => {
         () => request(t.server).get(`/ledger/${tenant}/consistency?from=5&to=9`),
         () => request(t.server).post(`/ledger/${tenant}/verify`),
       ];
-      for (const headers of [as(intruder), as(intruder, 'AUDITOR'), {}]) {
+      for (const [headers, status, code] of [
+        [as(intruder), 404, 'RESOURCE.NOT_FOUND'],
+        [as(intruder, 'AUDITOR'), 404, 'RESOURCE.NOT_FOUND'],
+        [{}, 401, 'AUTH.UNAUTHENTICATED'],
+      ] as const) {
         for (const call of calls) {
           const response = await call().set(headers);
-          expect({ status: response.status, code: response.body.code }).toEqual({ status: 404, code: 'LEDGER.TENANT_NOT_FOUND' });
+          expect({ status: response.status, code: response.body.code }).toEqual({ status, code });
           for (const secret of secrets) expect(response.text).not.toContain(secret);
         }
       }
@@ -207,7 +215,7 @@ describe('proofline ledger verify and verify-receipt (the CLI, on an embedded da
     try {
       const streamId = streamIdFor('workspace', tenantId);
       const context = (n: number) => fixedCommandContext(tenantId, n);
-      await infrastructure.pipeline.handle(workspaceDecider, { streamId, command: { type: 'RegisterWorkspace', workspaceId: tenantId, name: 'CLI', planTier: 'FREE' }, context: context(1) });
+      await infrastructure.pipeline.handle(workspaceDecider, { streamId, command: { type: 'RegisterWorkspace', workspaceId: tenantId, name: 'CLI', planTier: 'FREE' , owner: { userId: 'owner-1', email: 'owner@example.test', role: 'CUSTOMER_ADMIN' } }, context: context(1) });
       for (const [n, name] of ['Second', 'Third', 'Fourth'].entries()) {
         await infrastructure.pipeline.handle(workspaceDecider, { streamId, command: { type: 'RenameWorkspace', name }, context: context(n + 2) });
       }

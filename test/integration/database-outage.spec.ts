@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { bearer, signUp } from '../support/identity';
 import { startTestApp, type TestApp } from '../support/app';
 import { describeWithService, hostAndPort } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
@@ -22,9 +23,8 @@ describeWithService('postgres', 'when the database goes away and comes back', ()
   });
 
   it('answers 503 STORE.UNAVAILABLE with nothing written, then recovers without a restart', async () => {
-    const created = await request(t.server).post('/workspaces').send({ name: 'Before outage' }).expect(201);
-    const { workspaceId } = created.body;
-    const as = { 'x-tenant-id': workspaceId };
+    const { tenantId: workspaceId, accessToken } = await signUp(t.infrastructure, 'Before outage');
+    const as = bearer(accessToken);
 
     await proxy.cut();
     const during = await request(t.server).patch(`/workspaces/${workspaceId}`).set(as).set('idempotency-key', 'outage-rename').send({ name: 'During outage' });

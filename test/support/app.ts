@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/load-config';
 import { serviceUrl } from './services';
 import { randomBytes } from 'node:crypto';
 import knex from 'knex';
+import { Redis } from 'ioredis';
 
 export interface TestApp {
   readonly app: NestFastifyApplication;
@@ -21,13 +22,18 @@ export interface TestAppOptions {
   /** Overrides DATABASE_URL (e.g. a proxy in front of the server, to cut it). */
   readonly databaseUrl?: string;
   readonly env?: Record<string, string>;
+  /** Where rate limits and sessions live: memory (default) or the real Redis under a key prefix of this app's own. */
+  readonly authStore?: 'memory' | 'redis';
 }
 
 /** The real HTTP app on an in-memory PGlite (default) or a fresh schema of the PostgreSQL server. */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'proofline-test-'));
   const schema = options.database === 'server' ? `proofline_e2e_${randomBytes(6).toString('hex')}` : undefined;
+  const redisPrefix = `proofline-test:${randomBytes(6).toString('hex')}:`;
   const config = loadConfig({
+    PROOFLINE_AUTH_STORE: options.authStore ?? 'memory',
+    ...(options.authStore === 'redis' ? { REDIS_URL: serviceUrl('redis'), PROOFLINE_REDIS_KEY_PREFIX: redisPrefix } : {}),
     PROOFLINE_DATA_DIR: dataDir,
     PROOFLINE_SIGNING_KEY_TYPE: 'ed25519',
     LOG_LEVEL: 'silent',
@@ -44,10 +50,21 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       await app.close();
       await infrastructure.close();
       rmSync(dataDir, { recursive: true, force: true });
+      if (options.authStore === 'redis') await deleteRedisKeys(redisPrefix);
       if (schema) {
         const admin = knex({ client: 'pg', connection: serviceUrl('postgres') });
         await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]).finally(() => admin.destroy());
       }
     },
   };
+}
+
+async function deleteRedisKeys(prefix: string): Promise<void> {
+  const redis = new Redis(serviceUrl('redis'));
+  try {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -85,7 +85,7 @@ function context(tenantId: string, idempotency?: { key: string; request: unknown
   };
 }
 
-const register = (tenantId: string, name = 'name-0'): WorkspaceCommand => ({ type: 'RegisterWorkspace', workspaceId: tenantId, name, planTier: 'FREE' });
+const register = (tenantId: string, name = 'name-0'): WorkspaceCommand => ({ type: 'RegisterWorkspace', workspaceId: tenantId, name, planTier: 'FREE' , owner: { userId: 'owner-1', email: 'owner@example.test', role: 'CUSTOMER_ADMIN' } });
 const rename = (name: string): WorkspaceCommand => ({ type: 'RenameWorkspace', name });
 
 function request(streamId: string, tenantId: string, command: WorkspaceCommand, extra: Partial<CommandRequest<WorkspaceCommand>> = {}): CommandRequest<WorkspaceCommand> {

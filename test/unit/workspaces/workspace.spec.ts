@@ -1,17 +1,21 @@
 import fc from 'fast-check';
+import { upcast } from '../../../contracts/upcasters';
 import { DomainError } from '../../../src/errors/proofline-error';
-import type { WorkspaceCommand } from '../../../src/workspaces/decide';
-import { PLAN_TIERS, type PlanTier, type WorkspaceEvent } from '../../../src/workspaces/events';
+import type { RegisterWorkspace, WorkspaceCommand } from '../../../src/workspaces/decide';
+import { PLAN_TIERS, ROLES, WORKSPACE_SCHEMA_VERSIONS, type PlanTier, type WorkspaceEvent } from '../../../src/workspaces/events';
 import { initialWorkspaceState, type WorkspaceState } from '../../../src/workspaces/state';
 import { workspaceDecider } from '../../../src/workspaces/workspace.decider';
 import { decide, givenWhenThen } from '../../support/given-when-then';
 
 const { given } = givenWhenThen(workspaceDecider);
 
+type Owner = RegisterWorkspace['owner'];
+const OWNER: Owner = { userId: 'u-owner', email: 'owner@acme.test', role: 'CUSTOMER_ADMIN' };
+
 // Events
-const registered = (name = 'Acme', planTier: PlanTier = 'FREE', workspaceId = 'ws-1'): WorkspaceEvent => ({
+const registered = (name = 'Acme', planTier: PlanTier = 'FREE', workspaceId = 'ws-1', owner: Owner = OWNER): WorkspaceEvent => ({
   type: 'workspaces.registered',
-  data: { workspaceId, name, planTier },
+  data: { workspaceId, name, planTier, owner: { ...owner } },
 });
 const renamed = (name: string, previousName: string): WorkspaceEvent => ({ type: 'workspaces.renamed', data: { name, previousName } });
 const planChanged = (planTier: PlanTier, previousPlanTier: PlanTier): WorkspaceEvent => ({
@@ -21,7 +25,13 @@ const planChanged = (planTier: PlanTier, previousPlanTier: PlanTier): WorkspaceE
 const closed = (reason = 'done'): WorkspaceEvent => ({ type: 'workspaces.closed', data: { reason } });
 
 // Commands
-const register = (name = 'Acme', planTier: PlanTier = 'FREE', workspaceId = 'ws-1'): WorkspaceCommand => ({ type: 'RegisterWorkspace', workspaceId, name, planTier });
+const register = (name = 'Acme', planTier: PlanTier = 'FREE', workspaceId = 'ws-1', owner: Owner = OWNER): WorkspaceCommand => ({
+  type: 'RegisterWorkspace',
+  workspaceId,
+  name,
+  planTier,
+  owner,
+});
 const rename = (name: string): WorkspaceCommand => ({ type: 'RenameWorkspace', name });
 const changePlan = (planTier: PlanTier): WorkspaceCommand => ({ type: 'ChangePlan', planTier });
 const close = (reason = 'done'): WorkspaceCommand => ({ type: 'CloseWorkspace', reason });
@@ -51,6 +61,13 @@ const histories = {
 const scenarios: Scenario[] = [
   // unregistered × each command
   { given: 'unregistered', history: histories.unregistered, when: 'RegisterWorkspace', command: register('Acme', 'PLUS'), then: [registered('Acme', 'PLUS')] },
+  {
+    given: 'unregistered',
+    history: histories.unregistered,
+    when: 'RegisterWorkspace (ADMIN owner)',
+    command: register('Acme', 'PRO', 'ws-1', { userId: 'u-op', email: 'op@proofline.test', role: 'ADMIN' }),
+    then: [registered('Acme', 'PRO', 'ws-1', { userId: 'u-op', email: 'op@proofline.test', role: 'ADMIN' })],
+  },
   { given: 'unregistered', history: histories.unregistered, when: 'RenameWorkspace', command: rename('Other'), then: NOT_FOUND },
   { given: 'unregistered', history: histories.unregistered, when: 'ChangePlan', command: changePlan('PRO'), then: NOT_FOUND },
   { given: 'unregistered', history: histories.unregistered, when: 'CloseWorkspace', command: close(), then: NOT_FOUND },
@@ -159,8 +176,25 @@ describe('workspace aggregate: given events, when command, then events | error c
   });
 
   describe('state', () => {
-    it('folds registered, renamed, plan-changed and closed', () => {
-      expect(given(histories['closed after changes']).state).toEqual({ status: 'closed', workspaceId: 'ws-1', name: 'Acme Corp', planTier: 'PLUS' });
+    it('folds registered, renamed, plan-changed and closed; the owner is the first member', () => {
+      expect(given(histories['closed after changes']).state).toEqual({
+        status: 'closed',
+        workspaceId: 'ws-1',
+        name: 'Acme Corp',
+        planTier: 'PLUS',
+        members: { 'u-owner': { email: 'owner@acme.test', role: 'CUSTOMER_ADMIN' } },
+        apiKeys: {},
+      });
+    });
+
+    it('the registration copies the owner, not a reference to the command', () => {
+      const owner: Owner = { userId: 'u-1', email: 'one@acme.test', role: 'ADMIN' };
+      const outcome = decide(workspaceDecider, register('Acme', 'FREE', 'ws-1', owner), initialWorkspaceState);
+      if ('rejected' in outcome) throw outcome.rejected;
+      expect(outcome.events).toEqual([registered('Acme', 'FREE', 'ws-1', owner)]);
+      const [event] = outcome.events;
+      if (event.type !== 'workspaces.registered') throw new Error(`expected workspaces.registered, got ${event.type}`);
+      expect(event.data.owner).not.toBe(owner);
     });
 
     it('ignores changes to an unregistered workspace (no event can create it but registered)', () => {
@@ -169,7 +203,40 @@ describe('workspace aggregate: given events, when command, then events | error c
 
     it('decide does not mutate the state it is given', () => {
       const state = deepFreeze(given(histories.active).state);
-      for (const command of [register(), rename('B'), changePlan('PRO'), close()]) expect(() => decide(workspaceDecider, command, state)).not.toThrow();
+      const membership: WorkspaceCommand[] = [
+        { type: 'AddMember', userId: 'u-2', email: 'two@acme.test', role: 'FINANCE', grantedBy: 'CUSTOMER_ADMIN' },
+        { type: 'ChangeMemberRole', userId: 'u-owner', role: 'AUDITOR', grantedBy: 'CUSTOMER_ADMIN' },
+        { type: 'RemoveMember', userId: 'u-owner', grantedBy: 'CUSTOMER_ADMIN' },
+        { type: 'CreateApiKey', keyId: 'k-1', name: 'ci', roles: ['TECHNICAL'], secretSha256: 'ab'.repeat(32), grantedBy: 'CUSTOMER_ADMIN' },
+        { type: 'RevokeApiKey', keyId: 'k-1', reason: 'x' },
+      ];
+      for (const command of [register(), rename('B'), changePlan('PRO'), close(), ...membership]) {
+        expect(() => decide(workspaceDecider, command, state)).not.toThrow();
+      }
+    });
+  });
+
+  describe('schema versions', () => {
+    it('workspaces.registered is at version 2 and the decider reads version 1 up to it', () => {
+      expect(WORKSPACE_SCHEMA_VERSIONS['workspaces.registered']).toBe(2);
+      expect(workspaceDecider.schemaVersions['workspaces.registered']).toBe(2);
+      expect(workspaceDecider.upcasters['workspaces.registered']).toHaveLength(1);
+    });
+
+    it('a v1 workspaces.registered (no owner) reads as owner: null and evolves to a workspace with no members', () => {
+      const v1 = { workspaceId: 'ws-old', name: 'Legacy', planTier: 'PLUS' };
+      const read = upcast(workspaceDecider.upcasters, 'workspaces.registered', 1, v1);
+      expect(read).toEqual({ schemaVersion: 2, data: { workspaceId: 'ws-old', name: 'Legacy', planTier: 'PLUS', owner: null } });
+      expect(v1).toEqual({ workspaceId: 'ws-old', name: 'Legacy', planTier: 'PLUS' }); // the stored data is not touched
+
+      const event = { type: 'workspaces.registered', data: read.data } as WorkspaceEvent;
+      const state = given([event]).state;
+      expect(state).toEqual({ status: 'active', workspaceId: 'ws-old', name: 'Legacy', planTier: 'PLUS', members: {}, apiKeys: {} });
+    });
+
+    it('a v2 workspaces.registered passes through upcast unchanged', () => {
+      const v2 = { workspaceId: 'ws-1', name: 'Acme', planTier: 'FREE', owner: { ...OWNER } };
+      expect(upcast(workspaceDecider.upcasters, 'workspaces.registered', 2, v2)).toEqual({ schemaVersion: 2, data: v2 });
     });
   });
 });
@@ -177,12 +244,41 @@ describe('workspace aggregate: given events, when command, then events | error c
 describe('workspace aggregate: properties', () => {
   const names = fc.constantFrom('Acme', 'Acme Corp', 'Globex', 'Initech');
   const planTier = fc.constantFrom(...PLAN_TIERS);
+  const userId = fc.constantFrom('u-1', 'u-2', 'u-3');
+  const email = fc.constantFrom('a@acme.test', 'b@acme.test');
+  const role = fc.constantFrom(...ROLES);
+  const keyId = fc.constantFrom('k-1', 'k-2');
+  const owner: fc.Arbitrary<Owner> = fc.record({ userId, email, role: fc.constantFrom('ADMIN' as const, 'CUSTOMER_ADMIN' as const) });
   const command: fc.Arbitrary<WorkspaceCommand> = fc.oneof(
-    fc.record({ type: fc.constant('RegisterWorkspace' as const), workspaceId: fc.constantFrom('ws-1', 'ws-2'), name: names, planTier }),
+    fc.record({ type: fc.constant('RegisterWorkspace' as const), workspaceId: fc.constantFrom('ws-1', 'ws-2'), name: names, planTier, owner }),
     fc.record({ type: fc.constant('RenameWorkspace' as const), name: names }),
     fc.record({ type: fc.constant('ChangePlan' as const), planTier }),
     fc.record({ type: fc.constant('CloseWorkspace' as const), reason: fc.string({ maxLength: 8 }) }),
+    fc.record({ type: fc.constant('AddMember' as const), userId, email, role, grantedBy: role }),
+    fc.record({ type: fc.constant('ChangeMemberRole' as const), userId, role, grantedBy: role }),
+    fc.record({ type: fc.constant('RemoveMember' as const), userId, grantedBy: role }),
+    fc.record({
+      type: fc.constant('CreateApiKey' as const),
+      keyId,
+      name: names,
+      roles: fc.uniqueArray(role, { minLength: 1, maxLength: 3 }),
+      secretSha256: fc.constant('00'.repeat(32)),
+      grantedBy: role,
+    }),
+    fc.record({ type: fc.constant('RevokeApiKey' as const), keyId, reason: fc.string({ maxLength: 8 }) }),
   );
+  const ACCEPTED_REJECTIONS = [
+    ALREADY_REGISTERED.code,
+    NOT_FOUND.code,
+    CLOSED.code,
+    'MEMBER.ADMINISTRATOR_REQUIRED',
+    'MEMBER.ADMIN_ROLE_REQUIRED',
+    'MEMBER.ALREADY_MEMBER',
+    'MEMBER.NOT_FOUND',
+    'MEMBER.LAST_ADMINISTRATOR',
+    'API_KEY.ALREADY_EXISTS',
+    'API_KEY.NOT_FOUND',
+  ];
 
   it('replay = live; nothing follows workspaces.closed; workspaces.registered at most once and first', () => {
     fc.assert(
@@ -192,7 +288,7 @@ describe('workspace aggregate: properties', () => {
         for (const next of commands) {
           const outcome = decide(workspaceDecider, next, live); // anything but a DomainError fails the property
           if ('rejected' in outcome) {
-            expect([ALREADY_REGISTERED.code, NOT_FOUND.code, CLOSED.code]).toContain(outcome.rejected.code);
+            expect(ACCEPTED_REJECTIONS).toContain(outcome.rejected.code);
             continue;
           }
           live = outcome.events.reduce(workspaceDecider.evolve, live);

@@ -1,0 +1,82 @@
+import { newEventId } from '../../contracts';
+import type { CommandPipeline } from '../commands/command-pipeline';
+import type { CommandContext } from '../commands/command-context';
+import { streamIdFor } from '../commands/stream-id';
+import type { StateLoader } from '../commands/state-loader';
+import type { PlanTier, Role } from '../workspaces/events';
+import { workspaceDecider } from '../workspaces/workspace.decider';
+import { membershipOf } from './membership';
+import { hashPassword } from './passwords';
+import { requireAcceptablePassword } from './sessions';
+import { normalizeEmail, type UserRepository } from './user-repository';
+
+export interface AccountSpec {
+  readonly email: string;
+  readonly password: string;
+  readonly role: Role;
+  readonly tenantId: string;
+  /** Used when the workspace does not exist yet: it is registered with this account as its owner. */
+  readonly workspace: { readonly name: string; readonly planTier: PlanTier };
+}
+
+export type EnsureOutcome = 'created' | 'added-to-workspace' | 'already-present';
+
+const BOOTSTRAP_ACTOR = { id: 'proofline-bootstrap', role: 'ADMIN' } as const;
+
+/**
+ * Makes sure an account exists and is a member of a workspace, creating what is missing and
+ * nothing else: run at every start (demo accounts, PROOFLINE_ADMIN_EMAIL) and by
+ * `proofline admin create`, it changes nothing the second time. An existing account's
+ * password is never overwritten.
+ */
+export async function ensureAccount(deps: { users: UserRepository; states: StateLoader; pipeline: CommandPipeline }, spec: AccountSpec, now = new Date()): Promise<EnsureOutcome> {
+  requireAcceptablePassword(spec.password, spec.email, 'password');
+  const email = normalizeEmail(spec.email);
+  let account = await deps.users.findByEmail(email);
+  if (account && (await membershipOf(deps.states, spec.tenantId, account.id))) return 'already-present';
+  const created = !account;
+  if (!account) {
+    await deps.users.insertPending({ id: newEventId(), email, passwordHash: await hashPassword(spec.password), homeTenantId: spec.tenantId }, now);
+    account = (await deps.users.findByEmail(email))!;
+  }
+  const { state } = await deps.states.loadCurrent(workspaceDecider, streamIdFor('workspace', spec.tenantId));
+  const context = bootstrapContext(spec.tenantId, now);
+  if (state.status === 'unregistered') {
+    const owner = { userId: account.id, email, role: spec.role === 'ADMIN' ? ('ADMIN' as const) : ('CUSTOMER_ADMIN' as const) };
+    await deps.pipeline.handle(workspaceDecider, {
+      streamId: streamIdFor('workspace', spec.tenantId),
+      command: { type: 'RegisterWorkspace', workspaceId: spec.tenantId, name: spec.workspace.name, planTier: spec.workspace.planTier, owner },
+      context,
+    });
+    if (owner.role !== spec.role) await addMember(deps.pipeline, spec.tenantId, { type: 'ChangeMemberRole', userId: account.id, role: spec.role, grantedBy: 'ADMIN' }, context);
+  } else {
+    await addMember(deps.pipeline, spec.tenantId, { type: 'AddMember', userId: account.id, email, role: spec.role, grantedBy: 'ADMIN' }, context);
+  }
+  if (account.status === 'pending') await deps.users.activate(account.id);
+  return created ? 'created' : 'added-to-workspace';
+}
+
+function addMember(pipeline: CommandPipeline, tenantId: string, command: Parameters<typeof workspaceDecider.decide>[0], context: CommandContext) {
+  return pipeline.handle(workspaceDecider, { streamId: streamIdFor('workspace', tenantId), command, context: { ...context, commandId: newEventId() } });
+}
+
+function bootstrapContext(tenantId: string, now: Date): CommandContext {
+  const commandId = newEventId();
+  return { tenantId, actor: BOOTSTRAP_ACTOR, correlationId: commandId, causationId: commandId, commandId, now: now.toISOString() };
+}
+
+/**
+ * The first ADMIN (PROOFLINE_ADMIN_EMAIL at start, or `proofline admin create`). Without a
+ * tenant it gets a workspace of its own, "Proofline Operations"; with one it joins it as ADMIN.
+ * An address that already has an account is left as it is.
+ */
+export async function ensureAdmin(
+  deps: { users: UserRepository; states: StateLoader; pipeline: CommandPipeline },
+  admin: { email: string; password: string; tenantId?: string },
+): Promise<{ outcome: EnsureOutcome; tenantId: string }> {
+  const existing = await deps.users.findByEmail(admin.email);
+  if (existing && !admin.tenantId) return { outcome: 'already-present', tenantId: existing.homeTenantId };
+  const tenantId = admin.tenantId ?? newEventId();
+  const outcome = await ensureAccount(deps, { email: admin.email, password: admin.password, role: 'ADMIN', tenantId, workspace: { name: 'Proofline Operations', planTier: 'PRO' } });
+  return { outcome, tenantId };
+}
