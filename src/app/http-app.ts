@@ -5,6 +5,7 @@ import { Logger } from 'nestjs-pino';
 import { ProoflineExceptionFilter } from '../http/exception.filter';
 import { createValidationPipe } from '../http/validation';
 import { correlationIdOf } from '../observability/logging';
+import { recordRoutes } from '../http/registered-routes';
 import { routesWithoutPolicy } from '../http/route-table';
 import { AppModule, CONTROLLERS } from './app.module';
 import type { Infrastructure } from './infrastructure';
@@ -30,6 +31,7 @@ export async function createHttpApp(infrastructure: Infrastructure, options: Htt
     bufferLogs: true,
     logger: options.quiet ? false : undefined,
   });
+  recordRoutes(app);
   if (!options.quiet) app.useLogger(app.get(Logger));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProoflineExceptionFilter());
