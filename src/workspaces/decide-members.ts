@@ -44,19 +44,21 @@ function addMember(command: AddMember, workspace: RegisteredWorkspace): Workspac
 }
 
 function changeMemberRole(command: ChangeMemberRole, workspace: RegisteredWorkspace): WorkspaceEvent[] {
+  requireAuthority(command.grantedBy, []);
   const member = requireMember(workspace, command.userId);
   requireAuthority(command.grantedBy, [command.role, member.role]);
   if (member.role === command.role) return [];
   const after = { ...workspace, members: { ...workspace.members, [command.userId]: { ...member, role: command.role } } };
-  requireAnAdministrator(after);
+  requireAnAdministrator(workspace, after);
   return [{ type: 'workspaces.member-role-changed', data: { userId: command.userId, role: command.role, previousRole: member.role } }];
 }
 
 function removeMember(command: RemoveMember, workspace: RegisteredWorkspace): WorkspaceEvent[] {
+  requireAuthority(command.grantedBy, []);
   const member = requireMember(workspace, command.userId);
   requireAuthority(command.grantedBy, [member.role]);
   const { [command.userId]: _removed, ...members } = workspace.members;
-  requireAnAdministrator({ ...workspace, members });
+  requireAnAdministrator(workspace, { ...workspace, members });
   return [{ type: 'workspaces.member-removed', data: { userId: command.userId, previousRole: member.role } }];
 }
 
@@ -87,7 +89,10 @@ function requireMember(workspace: RegisteredWorkspace, userId: string) {
   return member;
 }
 
-/** Only administrators grant anything, and only an ADMIN grants, changes or removes ADMIN. */
+/**
+ * Only administrators grant anything, and only an ADMIN grants, changes or removes ADMIN.
+ * Checked before any member lookup, so a non-administrator cannot learn who is a member.
+ */
 function requireAuthority(grantedBy: Role, touched: readonly Role[]): void {
   if (!ADMINISTRATIVE_ROLES.includes(grantedBy)) {
     throw rejected.forbidden('MEMBER.ADMINISTRATOR_REQUIRED', `managing members and keys needs ${ADMINISTRATIVE_ROLES.join(' or ')}, not ${grantedBy}`, { role: grantedBy });
@@ -97,8 +102,12 @@ function requireAuthority(grantedBy: Role, touched: readonly Role[]): void {
   }
 }
 
-function requireAnAdministrator(after: RegisteredWorkspace): void {
-  if (administratorCount(after) === 0) {
+/**
+ * Refuses a change that takes the last administrator away. A workspace registered before
+ * owners were recorded may have none to begin with; changes that remove none stay allowed there.
+ */
+function requireAnAdministrator(before: RegisteredWorkspace, after: RegisteredWorkspace): void {
+  if (administratorCount(before) > 0 && administratorCount(after) === 0) {
     throw rejected.conflict('MEMBER.LAST_ADMINISTRATOR', `a workspace must keep at least one ${ADMINISTRATIVE_ROLES.join(' or ')}`, {});
   }
 }

@@ -86,6 +86,8 @@ const histories = {
   [`active with ${MAX_ACTIVE_API_KEYS} active keys`]: [registered(OWNER), ...keys(MAX_ACTIVE_API_KEYS)],
   [`active with ${MAX_ACTIVE_API_KEYS} active keys and one revoked`]: [registered(OWNER), ...keys(MAX_ACTIVE_API_KEYS + 1), keyRevoked('k-0')],
   [`active with ${MAX_ACTIVE_API_KEYS - 1} active keys and one revoked`]: [registered(OWNER), ...keys(MAX_ACTIVE_API_KEYS), keyRevoked('k-0')],
+  /** Registered before owners were recorded (v1, owner null): no administrator to begin with, u-fin FINANCE added by an operator. */
+  'active, registered before owners were recorded': [registered(null), memberAdded('u-fin', 'FINANCE')],
   /** Closed with u-fin a member, k-1 active and k-2 revoked. */
   closed: [registered(OWNER), memberAdded('u-fin', 'FINANCE'), keyCreated('k-1'), keyCreated('k-2'), keyRevoked('k-2'), closed()],
 };
@@ -103,6 +105,15 @@ interface Scenario {
 const scenario = (history: History, when: string, command: MembershipCommand, then: Expected): Scenario => ({ given: history, when, command, then });
 
 const scenarios: Scenario[] = [
+  // a workspace without administrators (from before owners were recorded) is not frozen: only changes that remove an administrator are refused
+  scenario('active, registered before owners were recorded', 'ADMIN adds a CUSTOMER_ADMIN', addMember('ADMIN', 'u-ca', 'CUSTOMER_ADMIN'), [memberAdded('u-ca', 'CUSTOMER_ADMIN')]),
+  scenario('active, registered before owners were recorded', 'ADMIN changes a FINANCE to AUDITOR', changeRole('ADMIN', 'u-fin', 'AUDITOR'), [roleChanged('u-fin', 'AUDITOR', 'FINANCE')]),
+  scenario('active, registered before owners were recorded', 'ADMIN removes the FINANCE', removeMember('ADMIN', 'u-fin'), [memberRemoved('u-fin', 'FINANCE')]),
+  scenario('active, registered before owners were recorded', 'ADMIN creates an API key', createKey('ADMIN', 'k-1'), [keyCreated('k-1')]),
+  scenario('active, registered before owners were recorded', 'someone revokes an unknown key', revokeKey('k-9'), KEY_NOT_FOUND),
+  // authority is checked before the member is looked up: a non-administrator learns nothing about who is a member
+  scenario('active with several members', 'FINANCE changes an unknown member', changeRole('FINANCE', 'u-nobody', 'AUDITOR'), ADMINISTRATOR_REQUIRED),
+  scenario('active with several members', 'FINANCE removes an unknown member', removeMember('FINANCE', 'u-nobody'), ADMINISTRATOR_REQUIRED),
   // unregistered: there is nothing to manage, whoever asks
   scenario('unregistered', 'ADMIN adds a member', addMember('ADMIN', 'u-1', 'FINANCE'), NOT_FOUND),
   scenario('unregistered', 'FINANCE adds a member', addMember('FINANCE', 'u-1', 'FINANCE'), NOT_FOUND),
