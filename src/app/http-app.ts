@@ -5,6 +5,7 @@ import { Logger } from 'nestjs-pino';
 import { ProoflineExceptionFilter } from '../http/exception.filter';
 import { createValidationPipe } from '../http/validation';
 import { correlationIdOf } from '../observability/logging';
+import { trustProxyOf } from '../config/proofline-config';
 import { recordRoutes } from '../http/registered-routes';
 import { routesWithoutPolicy } from '../http/route-table';
 import { AppModule, CONTROLLERS } from './app.module';
@@ -21,7 +22,7 @@ export async function createHttpApp(infrastructure: Infrastructure, options: Htt
     bodyLimit: infrastructure.config.PROOFLINE_BODY_LIMIT_BYTES,
     genReqId: correlationIdOf,
     logger: false,
-    trustProxy: infrastructure.config.PROOFLINE_TRUST_PROXY === 'on',
+    trustProxy: trustProxyOf(infrastructure.config.PROOFLINE_TRUST_PROXY),
   });
   const undeclared = routesWithoutPolicy(CONTROLLERS);
   if (undeclared.length > 0) {

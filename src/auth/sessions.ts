@@ -80,7 +80,8 @@ export class Sessions {
       },
     });
     await this.deps.users.activate(account.id);
-    return { ...(await this.start(account.id, account.homeTenantId, 'CUSTOMER_ADMIN', now)), workspaceId: account.homeTenantId };
+    const passwordVersion = (await this.deps.users.findById(account.id))!.passwordChangedAt.getTime();
+    return { ...(await this.start(account.id, account.homeTenantId, 'CUSTOMER_ADMIN', now, passwordVersion)), workspaceId: account.homeTenantId };
   }
 
   /**
@@ -101,7 +102,7 @@ export class Sessions {
     const tenantId = input.tenantId ?? account.homeTenantId;
     const member = await membershipOf(this.deps.states, tenantId, account.id);
     if (!member) return this.refuseLogin(account.homeTenantId, email, 'not-a-member', client);
-    return this.start(account.id, tenantId, member.role, new Date());
+    return this.start(account.id, tenantId, member.role, new Date(), account.passwordChangedAt.getTime());
   }
 
   /**
@@ -123,7 +124,13 @@ export class Sessions {
     if (outcome.kind !== 'rotated') throw sessionEnded('it was logged out, revoked or has expired');
     const account = await this.deps.users.findById(claims.userId);
     const member = await membershipOf(this.deps.states, claims.tenantId, claims.userId);
-    const reason = !account ? 'the account no longer exists' : Math.floor(account.passwordChangedAt.getTime() / 1000) > claims.authTime ? 'the password was changed since sign-in' : !member ? 'the account is no longer a member of this workspace' : undefined;
+    const reason = !account
+      ? 'the account no longer exists'
+      : account.passwordChangedAt.getTime() !== claims.passwordVersion
+        ? 'the password was changed since sign-in'
+        : !member
+          ? 'the account is no longer a member of this workspace'
+          : undefined;
     if (reason || !member) {
       await this.deps.families.revoke(claims.familyId);
       throw sessionEnded(reason ?? 'the account is no longer a member of this workspace');
@@ -131,24 +138,30 @@ export class Sessions {
     const now = new Date();
     const access = await this.deps.tokens.issueAccess({ userId: claims.userId, tenantId: claims.tenantId, role: member.role, familyId: claims.familyId }, now);
     // The session keeps the expiry it was signed in with: rotation renews the token, not the session.
-    const refreshed = await this.deps.tokens.issueRefresh({ userId: claims.userId, tenantId: claims.tenantId, familyId: claims.familyId, tokenId: nextTokenId, authTime: claims.authTime }, claims.expiresAt);
+    const refreshed = await this.deps.tokens.issueRefresh(
+      { userId: claims.userId, tenantId: claims.tenantId, familyId: claims.familyId, tokenId: nextTokenId, authTime: claims.authTime, passwordVersion: claims.passwordVersion },
+      claims.expiresAt,
+    );
     return this.tokensOf(access, refreshed, claims.expiresAt, claims.userId, claims.tenantId, member.role, now);
   }
 
   /** Ends the caller's session: its access and refresh tokens stop working at once. */
   async logout(principal: Principal): Promise<void> {
-    if (!principal.familyId) throw new ProoflineError('AUTH.NOT_A_SESSION', 'an API key has no session to end; revoke it at DELETE /workspaces/{workspaceId}/api-keys/{keyId}', 409);
+    if (!principal.familyId) throw new ProoflineError('AUTH.NOT_A_SESSION', 'an API key has no session to end; revoke it at POST /workspaces/{workspaceId}/api-keys/{keyId}/revoke', 409);
     await this.deps.families.revoke(principal.familyId);
   }
 
-  /** A session for a user whose right to it was just established (sign-up, sign-in, bootstrap). */
-  async start(userId: string, tenantId: string, role: Role, now: Date): Promise<SessionTokens> {
+  /**
+   * A session for a user whose right to it was just established (sign-up, sign-in).
+   * `passwordVersion` is the account's password-change time (epoch ms) the session is bound to.
+   */
+  async start(userId: string, tenantId: string, role: Role, now: Date, passwordVersion = 0): Promise<SessionTokens> {
     const familyId = newEventId();
     const tokenId = newEventId();
     const expiresAt = Math.floor(now.getTime() / 1000) + this.deps.tokens.lifetimes.refreshSeconds;
     await this.deps.families.create({ familyId, userId, tenantId, currentTokenId: tokenId, expiresAt: expiresAt * 1000 });
     const access = await this.deps.tokens.issueAccess({ userId, tenantId, role, familyId }, now);
-    const refresh = await this.deps.tokens.issueRefresh({ userId, tenantId, familyId, tokenId, authTime: Math.floor(now.getTime() / 1000) }, expiresAt);
+    const refresh = await this.deps.tokens.issueRefresh({ userId, tenantId, familyId, tokenId, authTime: Math.floor(now.getTime() / 1000), passwordVersion }, expiresAt);
     return this.tokensOf(access, refresh, expiresAt, userId, tenantId, role, now);
   }
 

@@ -26,6 +26,8 @@ export interface RefreshClaims {
   readonly tokenId: string;
   /** When the user signed in with a password (epoch seconds); carried across rotations. */
   readonly authTime: number;
+  /** The account's password-change time (epoch ms) when the session began: another value means the password changed since. */
+  readonly passwordVersion: number;
   readonly expiresAt: number;
 }
 
@@ -61,7 +63,7 @@ export class TokenIssuer {
   }
 
   async issueRefresh(claims: Omit<RefreshClaims, 'expiresAt'>, expiresAt: number): Promise<string> {
-    return new SignJWT({ tid: claims.tenantId, fam: claims.familyId, auth_time: claims.authTime })
+    return new SignJWT({ tid: claims.tenantId, fam: claims.familyId, auth_time: claims.authTime, pwv: claims.passwordVersion })
       .setProtectedHeader({ alg: ALGORITHM, typ: REFRESH_TYPE })
       .setIssuer(ISSUER)
       .setAudience(AUDIENCE)
@@ -82,8 +84,17 @@ export class TokenIssuer {
   async verifyRefresh(token: string): Promise<RefreshClaims> {
     const payload = await this.verify(token, REFRESH_TYPE, 'refresh');
     const authTime = payload.auth_time;
-    if (typeof authTime !== 'number') throw invalid('refresh', 'it carries no auth_time');
-    return { userId: payload.sub!, tenantId: stringClaim(payload, 'tid', 'refresh'), familyId: stringClaim(payload, 'fam', 'refresh'), tokenId: payload.jti!, authTime, expiresAt: payload.exp! };
+    const passwordVersion = payload.pwv;
+    if (typeof authTime !== 'number' || typeof passwordVersion !== 'number') throw invalid('refresh', 'it carries no auth_time or pwv');
+    return {
+      userId: payload.sub!,
+      tenantId: stringClaim(payload, 'tid', 'refresh'),
+      familyId: stringClaim(payload, 'fam', 'refresh'),
+      tokenId: payload.jti!,
+      authTime,
+      passwordVersion,
+      expiresAt: payload.exp!,
+    };
   }
 
   private async verify(token: string, typ: string, kind: 'access' | 'refresh'): Promise<JWTPayload> {

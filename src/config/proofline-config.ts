@@ -141,9 +141,15 @@ export class ProoflineConfig {
   @Max(1_000_000)
   PROOFLINE_TENANT_REQUESTS_PER_MINUTE = 1200;
 
-  /** Take the client address from X-Forwarded-For (set it when Proofline runs behind a proxy), so per-IP limits see clients, not the proxy. */
-  @IsIn(['on', 'off'])
-  PROOFLINE_TRUST_PROXY: 'on' | 'off' = 'off';
+  /**
+   * Behind reverse proxies: the number of proxy hops to trust, or the proxies' addresses
+   * (comma-separated IPs or CIDRs), so per-IP limits and security events see the client. Never
+   * "trust everything": the left-most X-Forwarded-For entry is whatever the client wrote.
+   */
+  @Matches(/^(off|[1-9]|[0-9a-fA-F:.]+(\/\d{1,3})?(\s*,\s*[0-9a-fA-F:.]+(\/\d{1,3})?)*)$/, {
+    message: 'PROOFLINE_TRUST_PROXY must be off, a number of proxy hops (1-9), or a comma-separated list of proxy addresses or CIDRs',
+  })
+  PROOFLINE_TRUST_PROXY = 'off';
 
   /** With PROOFLINE_ADMIN_PASSWORD: the first ADMIN, created at start if no account has this address. */
   @ValidateIf((config: ProoflineConfig) => config.PROOFLINE_ADMIN_EMAIL !== undefined || config.PROOFLINE_ADMIN_PASSWORD !== undefined)
@@ -161,4 +167,11 @@ export class ProoflineConfig {
 /** The auth store in effect: set explicitly, or following the profile. */
 export function authStoreOf(config: Pick<ProoflineConfig, 'PROOFLINE_AUTH_STORE' | 'PROOFLINE_PROFILE'>): AuthStore {
   return config.PROOFLINE_AUTH_STORE ?? (config.PROOFLINE_PROFILE === 'services' ? 'redis' : 'memory');
+}
+
+/** Fastify's trustProxy for PROOFLINE_TRUST_PROXY: false, a hop count, or the trusted addresses. */
+export function trustProxyOf(setting: string): false | number | string[] {
+  if (setting === 'off') return false;
+  if (/^[1-9]$/.test(setting)) return Number(setting);
+  return setting.split(',').map((address) => address.trim());
 }

@@ -9,6 +9,7 @@ import { issueApiKey } from '../auth/api-keys';
 import type { CommandOutcome } from '../commands/command-pipeline';
 import { ExecuteDomainCommand } from '../commands/execute-domain-command';
 import { streamIdFor } from '../commands/stream-id';
+import { ProoflineError } from '../errors/proofline-error';
 import { commandResponse } from '../http/command-response';
 import { Caller, commandContext, type RequestContext } from '../http/request-context';
 import type { MembershipCommand } from './decide-members';
@@ -48,6 +49,7 @@ export class ApiKeysController {
   async create(@Caller() caller: RequestContext, @Body() body: CreateApiKeyDto, @Res({ passthrough: true }) reply: FastifyReply) {
     const issued = issueApiKey(caller.tenantId);
     const outcome = await this.execute(caller, { type: 'CreateApiKey', keyId: issued.keyId, name: body.name, roles: body.roles, secretSha256: issued.secretSha256, grantedBy: caller.role });
+    if (outcome.replayed) throw await this.secretAlreadyShown(outcome);
     void reply.status(201).header('cache-control', 'no-store');
     return { keyId: issued.keyId, apiKey: issued.token, name: body.name, roles: body.roles, ...commandResponse(outcome, reply) };
   }
@@ -59,6 +61,21 @@ export class ApiKeysController {
   async revoke(@Caller() caller: RequestContext, @Param() params: ApiKeyParams, @Body() body: RevokeApiKeyDto, @Res({ passthrough: true }) reply: FastifyReply) {
     const outcome = await this.execute(caller, { type: 'RevokeApiKey', keyId: params.keyId, reason: body.reason });
     return commandResponse(outcome, reply);
+  }
+
+  /**
+   * A retried creation cannot answer like the first: the secret was shown once and is not kept.
+   * It names the key that was created, so the client can use it if it kept it, or revoke it.
+   */
+  private async secretAlreadyShown(outcome: CommandOutcome): Promise<ProoflineError> {
+    const [created] = await this.infrastructure.store.readStream(outcome.streamId, { fromVersion: outcome.events[0].streamVersion, maxCount: 1 });
+    const keyId = String(created.envelope.data.keyId);
+    return new ProoflineError(
+      'API_KEY.SECRET_SHOWN_ONCE',
+      `this request already created API key ${keyId}; its secret was shown in that response only and is not stored. Use it, or revoke the key and create another`,
+      409,
+      { keyId },
+    );
   }
 
   private execute(caller: RequestContext, command: MembershipCommand): Promise<CommandOutcome> {

@@ -13,7 +13,7 @@ import { bearer, signUp } from '../support/identity';
 describe('identity over HTTP: accounts and sessions', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ env: { PROOFLINE_TRUST_PROXY: 'on' } });
+    t = await startTestApp({ env: { PROOFLINE_TRUST_PROXY: '1' } });
   });
   afterAll(() => t.close());
 
@@ -147,6 +147,14 @@ describe('identity over HTTP: accounts and sessions', () => {
       }
       // nothing about the attempt lands in the workspace it was aimed at
       expect(await securityEvents(elsewhere.tenantId, 'security.login-failed')).toEqual([]);
+    });
+
+    it('with one trusted proxy hop, the client address is the one that proxy appended, not what the client wrote', async () => {
+      const email = newEmail('spoofer');
+      const { body: account } = await register(email).expect(201);
+      await request(t.server).post('/auth/login').set('x-forwarded-for', `6.6.6.6, ${clientIp}`).send({ email, password: 'not the password at all' }).expect(401);
+      const [failed] = await securityEvents(account.workspaceId, 'security.login-failed');
+      expect(failed.envelope.data.ip).toBe(clientIp);
     });
   });
 

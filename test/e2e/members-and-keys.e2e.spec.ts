@@ -11,7 +11,7 @@ import { bearer, signUp, TEST_PASSWORD, type TestTenant } from '../support/ident
 describe('identity over HTTP: members, password resets and API keys', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ env: { PROOFLINE_TRUST_PROXY: 'on' } });
+    t = await startTestApp({ env: { PROOFLINE_TRUST_PROXY: '1' } });
   });
   afterAll(() => t.close());
 
@@ -190,10 +190,8 @@ describe('identity over HTTP: members, password resets and API keys', () => {
       expect(JSON.stringify(changed)).not.toContain(NEW_PASSWORD);
     });
 
-    // KNOWN GAP (reported, not fixed here): Sessions.refresh compares the password change with auth_time in whole
-    // seconds and with `>`, so a session signed in within the same second as the change survives it. Jest passes
-    // this test while it fails; once fixed, make it a plain `it`.
-    it.failing('ends a session signed in within the same second as the password change', async () => {
+    // The session is bound to the exact password-change time (pwv claim), not to auth_time in whole seconds.
+    it('ends a session signed in within the same second as the password change', async () => {
       const owner = await signUp(t.infrastructure);
       await nextSecond();
       const member = await memberOf(owner, 'FINANCE');
@@ -215,6 +213,17 @@ describe('identity over HTTP: members, password resets and API keys', () => {
   describe('API keys', () => {
     const keys = (owner: TestTenant) => `/workspaces/${owner.tenantId}/api-keys`;
     const createKey = (owner: TestTenant, roles: string[], name = 'billing-ingest') => http('post', keys(owner), owner.accessToken, { name, roles });
+
+    it('a retried creation (same Idempotency-Key) creates nothing more and says the secret was shown once', async () => {
+      const owner = await signUp(t.infrastructure);
+      const first = await createKey(owner, ['TECHNICAL']).set('idempotency-key', 'key-1').expect(201);
+      const before = await eventCount();
+      const retry = await createKey(owner, ['TECHNICAL']).set('idempotency-key', 'key-1').expect(409);
+      expect(retry.body).toMatchObject({ code: 'API_KEY.SECRET_SHOWN_ONCE', details: { keyId: first.body.keyId } });
+      expect(retry.text).not.toContain('plk.');
+      expect(await eventCount()).toBe(before);
+      await me(first.body.apiKey).expect(200);
+    });
 
     it('shows the key once; it authenticates as the key, and only its SHA-256 is kept anywhere', async () => {
       const owner = await signUp(t.infrastructure);

@@ -30,7 +30,7 @@ function rateLimitSuite(authStore: AuthStore): void {
   const appFor = (env: Record<string, string> = {}) => {
     const holder: { t?: TestApp } = {};
     beforeAll(async () => {
-      holder.t = await startTestApp({ authStore, env: { PROOFLINE_TRUST_PROXY: 'on', ...env } });
+      holder.t = await startTestApp({ authStore, env: { PROOFLINE_TRUST_PROXY: '1', ...env } });
     });
     afterAll(() => holder.t?.close());
     return () => holder.t!;

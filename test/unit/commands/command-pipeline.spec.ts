@@ -216,9 +216,9 @@ describe('CommandPipeline on PGlite', () => {
     it('a decider whose state schema changed ignores the old snapshots', async () => {
       const { streamId } = await workspaceAt(11);
       await rewriteSnapshot(streamId, (state) => ({ ...state, planTier: 'PRO' }));
-      const v2 = { ...workspaceDecider, stateSchema: 'workspace.state.v2' };
-      expect((await freshLoader().load(workspaceDecider, streamId)).state).toMatchObject({ planTier: 'PRO' }); // v1 reads it
-      expect((await freshLoader().load(v2, streamId)).state).toEqual(await fullFold(streamId)); // v2 does not
+      const next = { ...workspaceDecider, stateSchema: `${workspaceDecider.stateSchema}-next` };
+      expect((await freshLoader().load(workspaceDecider, streamId)).state).toMatchObject({ planTier: 'PRO' }); // the schema that wrote it reads it
+      expect((await freshLoader().load(next, streamId)).state).toEqual(await fullFold(streamId)); // the next one does not
     });
 
     it('a stale-schema snapshot does not stop commands, and the next crossing replaces it', async () => {
@@ -422,7 +422,7 @@ describe('CommandPipeline on PGlite', () => {
     expect(stored.envelope).toMatchObject({
       id: outcome.events[0].id,
       type: 'workspaces.registered',
-      schemaVersion: 1,
+      schemaVersion: 2,
       streamId,
       tenantId,
       occurredAt: req.context.now,

@@ -84,10 +84,20 @@ describe('loadConfig', () => {
       ['PORT=1.5', { PORT: '1.5' }, 'PORT', /PORT must be an integer number/, '"1.5"'],
       ['PORT=70000', { PORT: '70000' }, 'PORT', /PORT must not be greater than 65535/, '70000'],
       ['PORT=-1', { PORT: '-1' }, 'PORT', /PORT must not be less than 0/, '-1'],
+      [
+        'services profile without REDIS_URL',
+        { PROOFLINE_PROFILE: 'services', DATABASE_URL: 'postgres://x@h/db' },
+        'REDIS_URL',
+        /redis:\/\/ or rediss:\/\/ URL \(required when PROOFLINE_AUTH_STORE=redis/,
+        'undefined',
+      ],
+      ['PROOFLINE_TRUST_PROXY=on', { PROOFLINE_TRUST_PROXY: 'on' }, 'PROOFLINE_TRUST_PROXY', /number of proxy hops .* or a comma-separated list of proxy addresses/, '"on"'],
+      ['PROOFLINE_TOKEN_SECRET too short', { PROOFLINE_TOKEN_SECRET: 'short' }, 'PROOFLINE_TOKEN_SECRET', /32 to 512 characters/, '"short"'],
+      ['PROOFLINE_ADMIN_PASSWORD without the e-mail', { PROOFLINE_ADMIN_PASSWORD: 'a-long-enough-password' }, 'PROOFLINE_ADMIN_EMAIL', /required with PROOFLINE_ADMIN_PASSWORD/, 'undefined'],
       ['PROOFLINE_PROFILE=cloud', { PROOFLINE_PROFILE: 'cloud' }, 'PROOFLINE_PROFILE', /one of the following values: embedded, services/, '"cloud"'],
       [
         'services profile without DATABASE_URL',
-        { PROOFLINE_PROFILE: 'services' },
+        { PROOFLINE_PROFILE: 'services', REDIS_URL: 'redis://127.0.0.1:6379' },
         'DATABASE_URL',
         /postgres:\/\/ or postgresql:\/\/ URL \(required when PROOFLINE_PROFILE=services\)/,
         'undefined',
@@ -145,7 +155,8 @@ describe('loadConfig', () => {
       PROOFLINE_SIGNING_KEY: 'not a pem',
     });
     const variables = error.problems.map((problem) => problem.split(':')[0]).sort();
-    expect(variables).toEqual(['DATABASE_URL', 'KAFKA_BROKERS', 'PORT', 'PROOFLINE_SIGNING_KEY']);
+    // the services profile needs both servers: PostgreSQL and (for sessions and rate limits) Redis
+    expect(variables).toEqual(['DATABASE_URL', 'KAFKA_BROKERS', 'PORT', 'PROOFLINE_SIGNING_KEY', 'REDIS_URL']);
     for (const problem of error.problems) expect(error.message).toContain(`\n  - ${problem}`);
     expect(error.message.startsWith('Invalid configuration:\n')).toBe(true);
     expect(error.message).not.toContain('not a pem');
