@@ -15,7 +15,8 @@ export function registerAdminCommands(program: Command): void {
     .action(async (options: { email: string; passwordStdin?: boolean; tenant?: string }) => {
       const password = options.passwordStdin ? (await readStdin()).replace(/\r?\n$/, '') : process.env.PROOFLINE_ADMIN_PASSWORD;
       if (!password) throw new Error('give the password on standard input with --password-stdin, or in PROOFLINE_ADMIN_PASSWORD');
-      const infrastructure = await createInfrastructure(loadConfig());
+      // The password may come from PROOFLINE_ADMIN_PASSWORD, which the server reads together with PROOFLINE_ADMIN_EMAIL.
+      const infrastructure = await createInfrastructure(loadConfig({ ...process.env, PROOFLINE_ADMIN_EMAIL: options.email, PROOFLINE_ADMIN_PASSWORD: password }));
       try {
         const deps = { users: infrastructure.identity.users, states: infrastructure.states, pipeline: infrastructure.pipeline };
         const { outcome, tenantId } = await ensureAdmin(deps, { email: options.email, password, tenantId: options.tenant });
