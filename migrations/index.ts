@@ -3,6 +3,7 @@ import * as eventStore from './0001_event_store';
 import * as ledger from './0002_ledger';
 import * as signedSnapshots from './0003_signed_snapshots';
 import * as identity from './0004_identity';
+import * as projections from './0005_projections';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -19,6 +20,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['0002_ledger', ledger],
   ['0003_signed_snapshots', signedSnapshots],
   ['0004_identity', identity],
+  ['0005_projections', projections],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     if (admin.outcome === 'created') process.stdout.write(`Created the first ADMIN, ${config.PROOFLINE_ADMIN_EMAIL}, in workspace ${admin.tenantId}\n`);
   }
   if (config.PROOFLINE_LEDGER_BUILDER === 'on') infrastructure.ledgerRunner.start();
+  if (config.PROOFLINE_PROJECTIONS === 'on') await infrastructure.fanout.start();
   await app.listen({ port: config.PORT, host: config.HOST });
   const url = `http://${config.HOST === '0.0.0.0' ? 'localhost' : config.HOST}:${config.PORT}`;
   process.stdout.write(`Proofline (${config.PROOFLINE_PROFILE} profile) listening on ${url} — API docs at ${url}/docs\n`);

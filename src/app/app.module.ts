@@ -7,6 +7,7 @@ import { AccessGuard } from '../auth/access.guard';
 import { AuthController } from '../auth/auth.controller';
 import { ExecuteDomainCommandHandler } from '../commands/execute-domain-command';
 import { LedgerController } from '../ledger/ledger.controller';
+import { ProjectionsController } from '../fanout/projections.controller';
 import { HealthController } from '../observability/health.controller';
 import { loggerOptions } from '../observability/logging';
 import { MetricsController } from '../observability/metrics.controller';
@@ -24,6 +25,7 @@ export const CONTROLLERS: readonly Type[] = [
   MembersController,
   ApiKeysController,
   LedgerController,
+  ProjectionsController,
   KeysController,
   HealthController,
   MetricsController,

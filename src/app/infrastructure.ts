@@ -12,6 +12,8 @@ import { KeyRegistry } from '../signing/key-registry';
 import { Ledger } from '../ledger/ledger';
 import { LedgerRunner } from '../ledger/ledger-runner';
 import { createIdentity, type Identity } from '../auth/identity';
+import { Fanout } from '../fanout/fanout';
+import { fanoutOf } from '../config/proofline-config';
 
 /** Everything Proofline runs on, wired once; the HTTP app, the CLI and the benchmarks share it. */
 export interface Infrastructure {
@@ -27,6 +29,8 @@ export interface Infrastructure {
   /** Runs the receipt builder in the background; started by the server, not by the CLI. */
   readonly ledgerRunner: LedgerRunner;
   readonly identity: Identity;
+  /** The read path (relay, projectors); started by the server, not by the CLI. */
+  readonly fanout: Fanout;
   close(): Promise<void>;
 }
 
@@ -65,6 +69,7 @@ export async function createInfrastructure(config: ProoflineConfig, overrides: I
     await database.close();
     throw error;
   });
+  const fanout = new Fanout(fanoutOf(config), database.knex, store, metrics, config);
   return {
     config,
     database,
@@ -77,7 +82,9 @@ export async function createInfrastructure(config: ProoflineConfig, overrides: I
     ledger,
     ledgerRunner,
     identity,
+    fanout,
     close: async () => {
+      await fanout.close();
       await ledgerRunner.stop();
       await identity.close();
       await store.close();

@@ -7,6 +7,8 @@ export type Profile = (typeof PROFILES)[number];
 export const SIGNING_KEY_TYPES = ['rsa', 'ed25519'] as const;
 export type SigningKeyType = (typeof SIGNING_KEY_TYPES)[number];
 
+export const FANOUT_MODES = ['kafka', 'in-process'] as const;
+
 export const AUTH_STORES = ['memory', 'redis'] as const;
 export type AuthStore = (typeof AUTH_STORES)[number];
 
@@ -57,8 +59,8 @@ export class ProoflineConfig {
   @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL (required when PROOFLINE_AUTH_STORE=redis, the services profile default)' })
   REDIS_URL?: string;
 
-  @IsOptional()
-  @Matches(/^[^\s,]+:\d+(,[^\s,]+:\d+)*$/, { message: 'KAFKA_BROKERS must be a comma-separated list of host:port' })
+  @ValidateIf((config: ProoflineConfig) => config.PROOFLINE_FANOUT === 'kafka' || config.KAFKA_BROKERS !== undefined)
+  @Matches(/^[^\s,]+:\d+(,[^\s,]+:\d+)*$/, { message: 'KAFKA_BROKERS must be a comma-separated list of host:port (required with PROOFLINE_FANOUT=kafka)' })
   KAFKA_BROKERS?: string;
 
   @IsOptional()
@@ -108,6 +110,26 @@ export class ProoflineConfig {
   @Min(1)
   @Max(86_400)
   PROOFLINE_LEDGER_CHECKPOINT_SECONDS = 10;
+
+  /** How events reach the projections: through Kafka (relay + consumer groups) or in-process from the store. Default: kafka when KAFKA_BROKERS is set. */
+  @IsOptional()
+  @IsIn(FANOUT_MODES)
+  PROOFLINE_FANOUT?: (typeof FANOUT_MODES)[number];
+
+  /** Partitions of each topic Proofline creates (events of one stream always share a partition). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  PROOFLINE_KAFKA_PARTITIONS = 3;
+
+  /** Topics are `<prefix>.<domain>.events.v1`, consumer groups `<prefix>.projector.<name>`. */
+  @Matches(/^[a-z][a-z0-9-]{0,39}$/, { message: 'PROOFLINE_KAFKA_TOPIC_PREFIX must be lowercase letters, digits and - (at most 40), starting with a letter' })
+  PROOFLINE_KAFKA_TOPIC_PREFIX = 'proofline';
+
+  /** `on` runs the relay (while it holds the lease) and the projectors in the server; `off` leaves them to other instances. */
+  @IsIn(['on', 'off'])
+  PROOFLINE_PROJECTIONS: 'on' | 'off' = 'on';
 
   /** Where rate-limit windows and refresh-token families live; defaults to redis in the services profile, memory in the embedded one. */
   @IsOptional()
@@ -174,4 +196,9 @@ export function trustProxyOf(setting: string): false | number | string[] {
   if (setting === 'off') return false;
   if (/^[1-9]$/.test(setting)) return Number(setting);
   return setting.split(',').map((address) => address.trim());
+}
+
+/** The fan-out in effect: set explicitly, or Kafka whenever brokers are configured. */
+export function fanoutOf(config: Pick<ProoflineConfig, 'PROOFLINE_FANOUT' | 'KAFKA_BROKERS'>): 'kafka' | 'in-process' {
+  return config.PROOFLINE_FANOUT ?? (config.KAFKA_BROKERS ? 'kafka' : 'in-process');
 }

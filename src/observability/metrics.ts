@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Proofline's Prometheus metrics, on a registry of its own so tests and instances never share one. */
 export class Metrics {
@@ -23,6 +23,60 @@ export class Metrics {
     name: 'proofline_commands_total',
     help: 'Commands handled, by aggregate and outcome',
     labelNames: ['category', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly relayPublished = new Counter({
+    name: 'proofline_relay_published_events_total',
+    help: 'Events the relay published to Kafka and the broker acknowledged (rate() of it is events published per second)',
+    registers: [this.registry],
+  });
+
+  readonly relayLagEvents = new Gauge({
+    name: 'proofline_relay_lag_events',
+    help: 'Events in the store not yet published by the relay',
+    registers: [this.registry],
+  });
+
+  readonly relayLagSeconds = new Gauge({
+    name: 'proofline_relay_lag_seconds',
+    help: 'Age of the newest event the relay published, when it published it',
+    registers: [this.registry],
+  });
+
+  readonly projectionApplied = new Counter({
+    name: 'proofline_projection_applied_events_total',
+    help: 'Events a projector applied (duplicates and other types excluded)',
+    labelNames: ['projector'] as const,
+    registers: [this.registry],
+  });
+
+  readonly projectionDeadLetters = new Counter({
+    name: 'proofline_projection_dead_letters_total',
+    help: 'Events a projector sent to the dead-letter table',
+    labelNames: ['projector'] as const,
+    registers: [this.registry],
+  });
+
+  readonly projectionLagEvents = new Gauge({
+    name: 'proofline_projection_lag_events',
+    help: "Events not yet applied by a projector (through Kafka: the consumer group's offset lag)",
+    labelNames: ['projector'] as const,
+    registers: [this.registry],
+  });
+
+  readonly projectionLagSeconds = new Gauge({
+    name: 'proofline_projection_lag_seconds',
+    help: 'How stale a projector is: 0 when caught up, else the time since the last event it applied occurred',
+    labelNames: ['projector'] as const,
+    registers: [this.registry],
+  });
+
+  readonly projectionEndToEndSeconds = new Histogram({
+    name: 'proofline_projection_end_to_end_seconds',
+    help: "From an event's occurredAt to its projector's commit",
+    labelNames: ['projector'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
 

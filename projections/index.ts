@@ -1,0 +1,10 @@
+import type { Projector } from './runtime/projector';
+import { tenantActivityProjector } from './tenant-activity.projector';
+import { workspaceDirectoryProjector } from './workspace-directory.projector';
+
+/** Every read model Proofline keeps. A new projector is one file and one line here. */
+export const PROJECTORS: readonly Projector[] = [workspaceDirectoryProjector, tenantActivityProjector];
+
+export function projectorNamed(name: string): Projector | undefined {
+  return PROJECTORS.find((projector) => projector.name === name);
+}

@@ -1,0 +1,70 @@
+import type { Knex } from 'knex';
+import { batchesOf } from '../../src/eventstore/batches';
+import type { EventStore, RecordedEvent } from '../../src/eventstore/event-store.port';
+import type { GlobalPosition } from '../../src/eventstore/global-position';
+import { applyBatch, type BatchOutcome } from './apply-batch';
+import type { ProjectedEvent, Projector } from './projector';
+import { createTables, tablesOf } from './tables';
+import { readPosition } from './positions';
+
+export interface RunnerOptions {
+  readonly batchSize?: number;
+  readonly lingerMs?: number;
+  readonly pollIntervalMs?: number;
+  readonly onBatch?: (projector: string, outcome: BatchOutcome) => void;
+  readonly onError?: (projector: string, error: unknown) => void;
+}
+
+/**
+ * The embedded profile's fan-out: each projector follows the store's subscription from its own
+ * position, in this process. Same projectors, same transactions and guard as through Kafka.
+ */
+export class InProcessProjectionRunner {
+  private readonly stop = new AbortController();
+  private readonly loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly knex: Knex,
+    private readonly store: EventStore,
+    private readonly projectors: readonly Projector[],
+    private readonly options: RunnerOptions = {},
+  ) {}
+
+  async start(): Promise<void> {
+    for (const projector of this.projectors) {
+      await createTables(this.knex, projector, 'live');
+      this.loops.push(this.follow(projector));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stop.abort();
+    await Promise.allSettled(this.loops);
+  }
+
+  private async follow(projector: Projector): Promise<void> {
+    const names = tablesOf(projector, 'live');
+    while (!this.stop.signal.aborted) {
+      try {
+        const from = await readPosition(this.knex, projector.name);
+        if (from.state === 'stopped') return;
+        const subscription = this.store.subscribe(from.position, { batchSize: this.options.batchSize ?? 500, pollIntervalMs: this.options.pollIntervalMs ?? 250, signal: this.stop.signal });
+        for await (const batch of batchesOf(subscription, this.options.batchSize ?? 500, this.options.lingerMs ?? 5)) {
+          const outcome = await applyBatch(this.knex, projector, names, batch.map(projected));
+          this.options.onBatch?.(projector.name, outcome);
+          if (outcome.stoppedAt) return;
+        }
+      } catch (error) {
+        // A database outage: nothing was committed for the failed batch; start again from the stored position.
+        this.options.onError?.(projector.name, error);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  }
+}
+
+export function projected(recorded: RecordedEvent): ProjectedEvent {
+  return { envelope: recorded.envelope, streamVersion: recorded.streamVersion, position: recorded.position };
+}
+
+export type { GlobalPosition };

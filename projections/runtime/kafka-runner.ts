@@ -1,0 +1,88 @@
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Knex } from 'knex';
+import type { EventEnvelope } from '../../contracts';
+import { parsePosition } from '../../src/eventstore/global-position';
+import { HEADERS, type TopicNames } from '../../src/fanout/topics';
+import type { TopicAdmin } from '../../src/fanout/topic-admin';
+import { applyBatch, type BatchOutcome } from './apply-batch';
+import type { ProjectedEvent, Projector } from './projector';
+import { createTables, tablesOf } from './tables';
+
+export interface KafkaRunnerOptions {
+  readonly onBatch?: (projector: string, outcome: BatchOutcome) => void;
+  /** Called after the rows are committed and before the offsets are: where a crash does the most harm (tests use it). */
+  readonly afterCommitBeforeAck?: (projector: string) => Promise<void>;
+}
+
+/**
+ * A projector as a Kafka consumer group. Each batch's rows, revision guard and position are
+ * committed in one database transaction, and only then are the offsets committed to Kafka; a
+ * crash between the two redelivers the batch, which the guard turns into a no-op.
+ */
+export class KafkaProjectionRunner {
+  private readonly consumers: Consumer[] = [];
+
+  constructor(
+    private readonly knex: Knex,
+    private readonly kafka: Kafka,
+    private readonly topics: TopicAdmin,
+    private readonly names: TopicNames,
+    private readonly projectors: readonly Projector[],
+    private readonly options: KafkaRunnerOptions = {},
+  ) {}
+
+  async start(): Promise<void> {
+    for (const projector of this.projectors) await this.startOne(projector);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.consumers.map((consumer) => consumer.disconnect()));
+    this.consumers.length = 0;
+  }
+
+  private async startOne(projector: Projector): Promise<void> {
+    const names = await createTables(this.knex, projector, 'live');
+    const topics = this.names.forTypes(projector.handles);
+    await this.topics.ensure(topics);
+    const consumer = this.kafka.consumer({ groupId: this.names.consumerGroup(projector.name), maxWaitTimeInMs: 20, allowAutoTopicCreation: false });
+    this.consumers.push(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.eachBatch(projector, names, consumer, payload),
+    });
+  }
+
+  private async eachBatch(projector: Projector, names: ReturnType<typeof tablesOf>, consumer: Consumer, payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
+    const events = batch.messages.map(eventOf);
+    const outcome = await applyBatch(this.knex, projector, names, events);
+    this.options.onBatch?.(projector.name, outcome);
+    await this.options.afterCommitBeforeAck?.(projector.name);
+    const stoppedIndex = outcome.stoppedAt ? events.findIndex((event) => event.envelope.id === outcome.stoppedAt!.eventId) : -1;
+    const last = stoppedIndex >= 0 ? batch.messages[stoppedIndex - 1] : batch.messages[batch.messages.length - 1];
+    if (last) {
+      payload.resolveOffset(last.offset);
+      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+    }
+    if (stoppedIndex >= 0) consumer.pause([{ topic: batch.topic }]);
+    await payload.heartbeat();
+  }
+}
+
+/** A projected event from a relay message: the value is the stored envelope, the headers say where it sits. */
+export function eventOf(message: KafkaMessage): ProjectedEvent {
+  const header = (name: string) => {
+    const value = message.headers?.[name];
+    if (value === undefined) throw new Error(`message at offset ${message.offset} has no ${name} header`);
+    return String(Array.isArray(value) ? value[0] : value);
+  };
+  return {
+    envelope: JSON.parse(String(message.value)) as EventEnvelope,
+    streamVersion: Number(header(HEADERS.streamVersion)),
+    position: parsePosition(header(HEADERS.position)),
+  };
+}

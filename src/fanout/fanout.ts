@@ -1,0 +1,141 @@
+import { Logger } from '@nestjs/common';
+import { Kafka, logLevel } from 'kafkajs';
+import type { Knex } from 'knex';
+import { PROJECTORS } from '../../projections';
+import { InProcessProjectionRunner } from '../../projections/runtime/in-process-runner';
+import { KafkaProjectionRunner } from '../../projections/runtime/kafka-runner';
+import type { Projector } from '../../projections/runtime/projector';
+import { readPosition } from '../../projections/runtime/positions';
+import type { BatchOutcome } from '../../projections/runtime/apply-batch';
+import type { ProoflineConfig } from '../config/proofline-config';
+import type { EventStore } from '../eventstore/event-store.port';
+import { formatPosition } from '../eventstore/global-position';
+import type { Metrics } from '../observability/metrics';
+import { eventsAfter } from './lag';
+import { AdvisoryLease } from './lease';
+import { Relay } from './relay';
+import { TopicAdmin } from './topic-admin';
+import { TopicNames } from './topics';
+
+export type FanoutMode = 'kafka' | 'in-process';
+
+export interface ProjectorStatus {
+  readonly projector: string;
+  readonly state: string;
+  readonly position: string;
+  readonly applied: number;
+  readonly lagEvents: number;
+  readonly lagSeconds: number;
+  readonly lastError: string | null;
+}
+
+export interface FanoutStatus {
+  readonly mode: FanoutMode;
+  readonly relay?: { readonly active: boolean; readonly checkpoint: string; readonly lagEvents: number; readonly lagSeconds: number; readonly lastError: string | null };
+  readonly projectors: ProjectorStatus[];
+}
+
+/** The read path: relay + Kafka consumer groups, or (embedded) projectors following the store in-process. */
+export class Fanout {
+  private readonly logger = new Logger('projections');
+  readonly kafka?: Kafka;
+  readonly topics?: TopicAdmin;
+  readonly relay?: Relay;
+  readonly names: TopicNames;
+  private runner?: InProcessProjectionRunner | KafkaProjectionRunner;
+
+  constructor(
+    readonly mode: FanoutMode,
+    private readonly knex: Knex,
+    private readonly store: EventStore,
+    private readonly metrics: Metrics,
+    config: ProoflineConfig,
+    readonly projectors: readonly Projector[] = PROJECTORS,
+  ) {
+    this.names = new TopicNames(config.PROOFLINE_KAFKA_TOPIC_PREFIX);
+    if (mode === 'kafka') {
+      this.kafka = new Kafka({ clientId: `proofline-${config.PROOFLINE_INSTANCE_NAME}`, brokers: config.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING, retry: { retries: 8, maxRetryTime: 5000 } });
+      this.topics = new TopicAdmin(this.kafka, config.PROOFLINE_KAFKA_PARTITIONS);
+      this.relay = new Relay(knex, store, this.kafka, this.topics, this.names, new AdvisoryLease(knex, `relay.${this.names.prefix}`), metrics);
+    }
+  }
+
+  /** Starts the relay (it publishes only while it holds the lease) and the projectors. */
+  async start(): Promise<void> {
+    const onBatch = (projector: string, outcome: BatchOutcome) => this.observe(projector, outcome);
+    if (this.mode === 'kafka') {
+      this.relay!.start();
+      this.runner = new KafkaProjectionRunner(this.knex, this.kafka!, this.topics!, this.names, this.projectors, { onBatch });
+    } else {
+      this.runner = new InProcessProjectionRunner(this.knex, this.store, this.projectors, {
+        onBatch,
+        onError: (projector, error) => this.logger.error(`projector ${projector} batch failed; retrying from its position: ${error instanceof Error ? error.message : String(error)}`),
+      });
+    }
+    await this.runner.start();
+  }
+
+  async close(): Promise<void> {
+    await this.runner?.close();
+    await this.relay?.close();
+    await this.topics?.close();
+  }
+
+  async status(): Promise<FanoutStatus> {
+    const projectors = await Promise.all(this.projectors.map((projector) => this.projectorStatus(projector)));
+    if (!this.relay) return { mode: this.mode, projectors };
+    const checkpoint = await this.relay.checkpoint();
+    const pending = await eventsAfter(this.knex, checkpoint);
+    this.metrics.relayLagEvents.set(pending.count);
+    return {
+      mode: this.mode,
+      relay: { active: this.relay.active, checkpoint: formatPosition(checkpoint), lagEvents: pending.count, lagSeconds: secondsSince(pending.oldestOccurredAt), lastError: this.relay.lastError ?? null },
+      projectors,
+    };
+  }
+
+  private async projectorStatus(projector: Projector): Promise<ProjectorStatus> {
+    const stored = await readPosition(this.knex, projector.name);
+    const lagEvents = this.mode === 'kafka' ? await this.consumerLag(projector) : (await eventsAfter(this.knex, stored.position)).count;
+    const lagSeconds = lagEvents === 0 ? 0 : secondsSince(stored.lastOccurredAt ?? undefined);
+    this.metrics.projectionLagEvents.set({ projector: projector.name }, lagEvents);
+    this.metrics.projectionLagSeconds.set({ projector: projector.name }, lagSeconds);
+    return { projector: projector.name, state: stored.state, position: formatPosition(stored.position), applied: stored.applied, lagEvents, lagSeconds, lastError: stored.lastError };
+  }
+
+  /** The consumer group's lag: per partition, the high watermark minus the committed offset. */
+  private async consumerLag(projector: Projector): Promise<number> {
+    const admin = this.kafka!.admin();
+    await admin.connect();
+    try {
+      const topics = this.names.forTypes(projector.handles);
+      const existing = new Set(await admin.listTopics());
+      let lag = 0;
+      for (const topic of topics.filter((name) => existing.has(name))) {
+        const [committed] = await admin.fetchOffsets({ groupId: this.names.consumerGroup(projector.name), topics: [topic] });
+        const ends = await admin.fetchTopicOffsets(topic);
+        for (const end of ends) {
+          const mine = committed.partitions.find((partition) => partition.partition === end.partition);
+          const from = mine && Number(mine.offset) >= 0 ? Number(mine.offset) : Number(end.low);
+          lag += Math.max(0, Number(end.high) - from);
+        }
+      }
+      return lag;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private observe(projector: string, outcome: BatchOutcome): void {
+    this.metrics.projectionApplied.inc({ projector }, outcome.applied);
+    if (outcome.deadLettered > 0) this.metrics.projectionDeadLetters.inc({ projector }, outcome.deadLettered);
+    if (outcome.stoppedAt) {
+      this.metrics.projectionDeadLetters.inc({ projector });
+      this.logger.error(`projector ${projector} stopped on event ${outcome.stoppedAt.eventId}: ${outcome.stoppedAt.error} (proofline projections resume ${projector})`);
+    }
+  }
+}
+
+function secondsSince(iso: string | undefined): number {
+  return iso ? Math.max(0, (Date.now() - Date.parse(iso)) / 1000) : 0;
+}

@@ -1,0 +1,61 @@
+import request from 'supertest';
+import { tablesOf, checksumOf } from '../../projections/runtime/tables';
+import { tenantActivityProjector } from '../../projections/tenant-activity.projector';
+import { workspaceDirectoryProjector } from '../../projections/workspace-directory.projector';
+import { startTestApp, type TestApp } from '../support/app';
+import { accessTokenFor, bearer, signUp } from '../support/identity';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function eventually<T = any>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (accept(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('projections in-process (embedded profile)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+    await t.infrastructure.fanout.start();
+  });
+  afterAll(() => t.close());
+
+  it('command → event → projector row, with no broker', async () => {
+    const tenant = await signUp(t.infrastructure, 'Projected Co');
+    await request(t.server).patch(`/workspaces/${tenant.tenantId}`).set(bearer(tenant.accessToken)).send({ name: 'Projected Ltd' }).expect(200);
+    const knex = t.infrastructure.database.knex;
+    const row = await eventually(
+      () => knex(tablesOf(workspaceDirectoryProjector, 'live').tables.workspaces).where({ tenant_id: tenant.tenantId }).first(),
+      (found) => found?.name === 'Projected Ltd',
+    );
+    expect({ ...row, version: Number(row.version) }).toMatchObject({ name: 'Projected Ltd', plan_tier: 'FREE', status: 'active', members: 1, version: 1 });
+
+    const activity = await eventually(
+      async () => (await request(t.server).get(`/workspaces/${tenant.tenantId}/activity`).set(bearer(tenant.accessToken)).expect(200)).body.activity,
+      (rows) => (rows as Array<{ events: number }>).reduce((sum, r) => sum + r.events, 0) === 2,
+    );
+    expect(activity.map((r: { eventType: string; events: number }) => [r.eventType, r.events]).sort()).toEqual([
+      ['workspaces.registered', 1],
+      ['workspaces.renamed', 1],
+    ]);
+  });
+
+  it('GET /projections/status answers ADMIN with each projector caught up', async () => {
+    const tenant = await signUp(t.infrastructure, 'Status Co');
+    const admin = await accessTokenFor(t.infrastructure, tenant.tenantId, 'ADMIN');
+    const status = await eventually(
+      async () => (await request(t.server).get('/projections/status').set(bearer(admin)).expect(200)).body,
+      (body) => (body.projectors as Array<{ lagEvents: number }>).every((p) => p.lagEvents === 0),
+    );
+    expect(status.mode).toBe('in-process');
+    expect(status.projectors.map((p: { projector: string; state: string; lagEvents: number }) => [p.projector, p.state, p.lagEvents])).toEqual([
+      ['workspace_directory', 'running', 0],
+      ['tenant_activity', 'running', 0],
+    ]);
+    await request(t.server).get('/projections/status').set(bearer(tenant.accessToken)).expect(403);
+    expect(await checksumOf(t.infrastructure.database.knex, tenantActivityProjector)).toMatch(/^daily:\d+:[0-9a-f]{32}$/);
+  });
+});
