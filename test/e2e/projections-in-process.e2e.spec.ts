@@ -3,17 +3,8 @@ import { tablesOf, checksumOf } from '../../projections/runtime/tables';
 import { tenantActivityProjector } from '../../projections/tenant-activity.projector';
 import { workspaceDirectoryProjector } from '../../projections/workspace-directory.projector';
 import { startTestApp, type TestApp } from '../support/app';
+import { eventually } from '../support/eventually';
 import { accessTokenFor, bearer, signUp } from '../support/identity';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function eventually<T = any>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (accept(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describe('projections in-process (embedded profile)', () => {
   let t: TestApp;
