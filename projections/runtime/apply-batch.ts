@@ -10,6 +10,8 @@ export interface BatchOutcome {
   /** Events already applied before (a redelivery or a duplicate publish): no effect. */
   readonly duplicates: number;
   readonly deadLettered: number;
+  /** The events set aside, with why: the Kafka runner also publishes them to the dead-letter topic. */
+  readonly deadLetters: ReadonlyArray<{ readonly event: ProjectedEvent; readonly error: string }>;
   /** Set when the projector's policy is `stop` and an event failed: it and what follows were not applied. */
   readonly stoppedAt?: { readonly eventId: string; readonly error: string };
   readonly position?: GlobalPosition;
@@ -21,7 +23,7 @@ export function projectorLockKey(name: string): string {
 }
 
 /**
- * Applies a batch in ONE transaction: the projector's rows, its revision guard (the last
+ * Applies a batch in ONE transaction (or, given a transaction, inside it): the projector's rows, its revision guard (the last
  * stream version applied per stream) and its position commit together, or not at all. An
  * event whose stream version is not above the guard has been applied before and is skipped, so
  * any redelivery — a relay re-publishing after a crash, a consumer restarting before its
@@ -46,34 +48,44 @@ export async function applyBatch(knex: Knex, projector: Projector, names: Projec
     const passed = outcome.stoppedAt ? events.slice(0, events.findIndex((e) => e.envelope.id === outcome.stoppedAt!.eventId)) : events;
     const position = passed.reduce<GlobalPosition | undefined>((latest, e) => (!latest || comparePositions(e.position, latest) > 0 ? e.position : latest), undefined);
     await savePosition(trx, positionRow, position, appliedEvents, outcome.stoppedAt);
-    return { applied: appliedEvents.length, duplicates: handled.length - fresh.length, deadLettered: outcome.deadLetteredEvents.length, stoppedAt: outcome.stoppedAt, position };
+    return {
+      applied: appliedEvents.length,
+      duplicates: handled.length - fresh.length,
+      deadLettered: outcome.deadLetteredEvents.length,
+      deadLetters: outcome.deadLetters,
+      stoppedAt: outcome.stoppedAt,
+      position,
+    };
   });
 }
 
 interface FreshOutcome {
   readonly deadLetteredEvents: ProjectedEvent[];
+  readonly deadLetters: Array<{ event: ProjectedEvent; error: string }>;
   readonly stoppedAt?: { eventId: string; error: string };
 }
 
 /** The whole batch at once; if that throws, one event at a time under savepoints, to find and set aside the event that fails. */
 async function applyFresh(trx: Knex.Transaction, projector: Projector, names: ProjectorTables, fresh: ProjectedEvent[]): Promise<FreshOutcome> {
-  if (fresh.length === 0) return { deadLetteredEvents: [] };
+  if (fresh.length === 0) return { deadLetteredEvents: [], deadLetters: [] };
   try {
     await trx.transaction((savepoint) => projector.apply(fresh, { trx: savepoint, tables: names.tables }));
-    return { deadLetteredEvents: [] };
+    return { deadLetteredEvents: [], deadLetters: [] };
   } catch {
     const deadLetteredEvents: ProjectedEvent[] = [];
+    const deadLetters: Array<{ event: ProjectedEvent; error: string }> = [];
     for (const event of fresh) {
       try {
         await trx.transaction((savepoint) => projector.apply([event], { trx: savepoint, tables: names.tables }));
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         await deadLetter(trx, projector.name, event, message);
-        if (projector.onFailure === 'stop') return { deadLetteredEvents, stoppedAt: { eventId: event.envelope.id, error: message } };
+        deadLetters.push({ event, error: message });
+        if (projector.onFailure === 'stop') return { deadLetteredEvents, deadLetters, stoppedAt: { eventId: event.envelope.id, error: message } };
         deadLetteredEvents.push(event);
       }
     }
-    return { deadLetteredEvents };
+    return { deadLetteredEvents, deadLetters };
   }
 }
 

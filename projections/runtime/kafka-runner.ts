@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Knex } from 'knex';
 import type { EventEnvelope } from '../../contracts';
 import { parsePosition } from '../../src/eventstore/global-position';
@@ -21,6 +21,7 @@ export interface KafkaRunnerOptions {
  */
 export class KafkaProjectionRunner {
   private readonly consumers: Consumer[] = [];
+  private deadLetterProducer?: Producer;
 
   constructor(
     private readonly knex: Knex,
@@ -38,6 +39,8 @@ export class KafkaProjectionRunner {
   async close(): Promise<void> {
     await Promise.allSettled(this.consumers.map((consumer) => consumer.disconnect()));
     this.consumers.length = 0;
+    await this.deadLetterProducer?.disconnect().catch(() => undefined);
+    this.deadLetterProducer = undefined;
   }
 
   private async startOne(projector: Projector): Promise<void> {
@@ -61,6 +64,7 @@ export class KafkaProjectionRunner {
     const events = batch.messages.map(eventOf);
     const outcome = await applyBatch(this.knex, projector, names, events);
     this.options.onBatch?.(projector.name, outcome);
+    if (outcome.deadLetters.length > 0) await this.publishDeadLetters(projector, outcome.deadLetters);
     await this.options.afterCommitBeforeAck?.(projector.name);
     const stoppedIndex = outcome.stoppedAt ? events.findIndex((event) => event.envelope.id === outcome.stoppedAt!.eventId) : -1;
     const last = stoppedIndex >= 0 ? batch.messages[stoppedIndex - 1] : batch.messages[batch.messages.length - 1];
@@ -70,6 +74,24 @@ export class KafkaProjectionRunner {
     }
     if (stoppedIndex >= 0) consumer.pause([{ topic: batch.topic }]);
     await payload.heartbeat();
+  }
+
+  /** The table is the record; the topic lets operators and alerting see dead letters as they happen. */
+  private async publishDeadLetters(projector: Projector, deadLetters: BatchOutcome['deadLetters']): Promise<void> {
+    if (!this.deadLetterProducer) {
+      this.deadLetterProducer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      await this.deadLetterProducer.connect();
+    }
+    await this.topics.ensure([this.names.deadLetters]);
+    await this.deadLetterProducer.send({
+      topic: this.names.deadLetters,
+      acks: -1,
+      messages: deadLetters.map(({ event, error }) => ({
+        key: event.envelope.streamId,
+        value: JSON.stringify(event.envelope),
+        headers: { 'proofline-projector': projector.name, 'proofline-error': error.slice(0, 1000), [HEADERS.eventId]: event.envelope.id, [HEADERS.streamVersion]: String(event.streamVersion) },
+      })),
+    });
   }
 }
 

@@ -7,6 +7,7 @@ import { registerEventCommands } from './events.command';
 import { registerKeyCommands } from './keys.command';
 import { registerLedgerCommands, registerVerifyReceiptCommand } from './ledger.command';
 import { registerMigrateCommand } from './migrate.command';
+import { registerProjectionCommands } from './projections.command';
 
 /** `proofline`: operations on a Proofline data dir or database, configured like the server (README, "Configuration"). */
 const program = new Command('proofline').description('Proofline command line').showHelpAfterError();
@@ -16,6 +17,7 @@ registerMigrateCommand(program);
 registerLedgerCommands(program);
 registerVerifyReceiptCommand(program);
 registerAdminCommands(program);
+registerProjectionCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`${error instanceof ConfigurationError ? error.message : error instanceof Error ? error.message : String(error)}\n`);
