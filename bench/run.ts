@@ -3,6 +3,9 @@ import { appendLatency } from './append-latency';
 import { appendSqlBreakdown } from './append-sql-breakdown';
 import { appendThroughput } from './append-throughput';
 import { commandLatency } from './command-latency';
+import { fanoutLag } from './fanout-lag';
+import { fanoutRebuild } from './fanout-rebuild';
+import { fanoutRelay } from './fanout-relay';
 import { ledger } from './ledger';
 import { environmentInfo } from './support/database';
 import { readFileSync } from 'node:fs';
@@ -20,6 +23,9 @@ const BENCHMARKS: Record<string, () => Promise<BenchReport>> = {
   'command-latency': commandLatency,
   'append-sql-breakdown': appendSqlBreakdown,
   ledger,
+  'fanout-lag': fanoutLag,
+  'fanout-rebuild': fanoutRebuild,
+  'fanout-relay': fanoutRelay,
 };
 /** Run when no name is given; the others are diagnostics, run by name. */
 const DEFAULT_RUN = ['append-throughput', 'append-latency', 'command-latency', 'ledger'];

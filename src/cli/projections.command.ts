@@ -58,7 +58,7 @@ export function registerProjectionCommands(program: Command): void {
         const projector = requireProjector(name);
         const { knex } = infrastructure.database;
         const total = (await eventsAfter(knex, START)).count;
-        const bar = new SingleBar({ format: `rebuilding ${name} {bar} {value}/{total} events | {rate} events/s | ETA {eta_formatted}`, stream: process.stderr }, Presets.shades_classic);
+        const bar = new SingleBar({ format: `rebuilding ${name} {bar} {value}/{total} events | {rate} events/s | ETA {eta_formatted}`, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 2000 }, Presets.shades_classic);
         const started = Date.now();
         bar.start(total, 0, { rate: 0 });
         const outcome = await rebuildProjection(knex, infrastructure.store, projector, {
