@@ -24,7 +24,12 @@ export class AdvisoryLease {
   /** One attempt; true when this process now holds the lease. */
   async tryAcquire(): Promise<boolean> {
     if (this.connection) return true;
-    const connection = await this.knex.client.acquireConnection();
+    let connection: unknown;
+    try {
+      connection = await this.knex.client.acquireConnection();
+    } catch {
+      return false; // no database, no lease: the caller tries again
+    }
     try {
       const result = await this.knex.raw('SELECT pg_try_advisory_lock(?::bigint) AS acquired', [this.key]).connection(connection);
       if (result.rows[0].acquired) {

@@ -13,15 +13,21 @@ export class TopicAdmin {
   async ensure(topics: readonly string[]): Promise<void> {
     const missing = topics.filter((topic) => !this.known.has(topic));
     if (missing.length === 0) return;
-    if (!this.admin) {
-      this.admin = this.kafka.admin();
-      await this.admin.connect();
-    }
-    const existing = new Set(await this.admin.listTopics());
-    const create = missing.filter((topic) => !existing.has(topic));
-    if (create.length > 0) {
-      // createTopics answers false when another process created one first; either way it exists now.
-      await this.admin.createTopics({ waitForLeaders: true, topics: create.map((topic) => ({ topic, numPartitions: this.partitions })) });
+    try {
+      if (!this.admin) {
+        this.admin = this.kafka.admin();
+        await this.admin.connect();
+      }
+      const existing = new Set(await this.admin.listTopics());
+      const create = missing.filter((topic) => !existing.has(topic));
+      if (create.length > 0) {
+        // createTopics answers false when another process created one first; either way it exists now.
+        await this.admin.createTopics({ waitForLeaders: true, topics: create.map((topic) => ({ topic, numPartitions: this.partitions })) });
+      }
+    } catch (error) {
+      // A broken admin connection is not reused: the next call connects afresh.
+      await this.close();
+      throw error;
     }
     for (const topic of missing) this.known.add(topic);
   }
