@@ -1,3 +1,5 @@
+import { SECURITY_EVENT_TYPES } from '../src/auth/security-log';
+import { WORKSPACE_EVENT_TYPES } from '../src/workspaces/events';
 import { defineProjector } from './runtime/projector';
 
 /**
@@ -7,22 +9,7 @@ import { defineProjector } from './runtime/projector';
  */
 export const tenantActivityProjector = defineProjector({
   name: 'tenant_activity',
-  handles: [
-    'workspaces.registered',
-    'workspaces.renamed',
-    'workspaces.plan-changed',
-    'workspaces.closed',
-    'workspaces.member-added',
-    'workspaces.member-role-changed',
-    'workspaces.member-removed',
-    'workspaces.api-key-created',
-    'workspaces.api-key-revoked',
-    'security.login-failed',
-    'security.token-reuse-detected',
-    'security.access-denied',
-    'security.password-reset-issued',
-    'security.password-changed',
-  ],
+  handles: [...WORKSPACE_EVENT_TYPES, ...SECURITY_EVENT_TYPES],
   onFailure: 'skip',
   tables: {
     daily: (table) => {

@@ -13,6 +13,14 @@ export type SecurityEvent =
   | { type: 'security.password-reset-issued'; data: { userId: string; expiresAt: string } }
   | { type: 'security.password-changed'; data: { userId: string; via: 'reset-token' } };
 
+export const SECURITY_EVENT_TYPES: ReadonlyArray<SecurityEvent['type']> = [
+  'security.login-failed',
+  'security.token-reuse-detected',
+  'security.access-denied',
+  'security.password-reset-issued',
+  'security.password-changed',
+];
+
 export interface SecurityContext {
   readonly tenantId: string;
   readonly actor: Actor;

@@ -45,3 +45,5 @@ export const WORKSPACE_SCHEMA_VERSIONS: Record<WorkspaceEvent['type'], number> =
   'workspaces.api-key-created': 1,
   'workspaces.api-key-revoked': 1,
 };
+
+export const WORKSPACE_EVENT_TYPES = Object.keys(WORKSPACE_SCHEMA_VERSIONS) as ReadonlyArray<WorkspaceEvent['type']>;
