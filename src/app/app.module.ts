@@ -8,6 +8,8 @@ import { AuthController } from '../auth/auth.controller';
 import { ExecuteDomainCommandHandler } from '../commands/execute-domain-command';
 import { LedgerController } from '../ledger/ledger.controller';
 import { ProjectionsController } from '../fanout/projections.controller';
+import { FinanceController } from '../approvals/finance.controller';
+import { ValueDefinitionsController } from '../approvals/value-definitions.controller';
 import { HealthController } from '../observability/health.controller';
 import { loggerOptions } from '../observability/logging';
 import { MetricsController } from '../observability/metrics.controller';
@@ -24,6 +26,8 @@ export const CONTROLLERS: readonly Type[] = [
   WorkspacesController,
   MembersController,
   ApiKeysController,
+  ValueDefinitionsController,
+  FinanceController,
   LedgerController,
   ProjectionsController,
   KeysController,

@@ -13,6 +13,7 @@ import { Ledger } from '../ledger/ledger';
 import { LedgerRunner } from '../ledger/ledger-runner';
 import { createIdentity, type Identity } from '../auth/identity';
 import { Fanout } from '../fanout/fanout';
+import { createTables } from '../../projections/runtime/tables';
 import { fanoutOf } from '../config/proofline-config';
 
 /** Everything Proofline runs on, wired once; the HTTP app, the CLI and the benchmarks share it. */
@@ -70,6 +71,8 @@ export async function createInfrastructure(config: ProoflineConfig, overrides: I
     throw error;
   });
   const fanout = new Fanout(fanoutOf(config), database.knex, store, metrics, config);
+  // Read models exist from the start, so a query before the first event answers empty, not 500.
+  for (const projector of fanout.projectors) await createTables(database.knex, projector, 'live');
   return {
     config,
     database,

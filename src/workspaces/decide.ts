@@ -14,8 +14,9 @@ export type RegisterWorkspace = {
 export type RenameWorkspace = { readonly type: 'RenameWorkspace'; readonly name: string };
 export type ChangePlan = { readonly type: 'ChangePlan'; readonly planTier: PlanTier };
 export type CloseWorkspace = { readonly type: 'CloseWorkspace'; readonly reason: string };
+export type SetApprovalPolicy = { readonly type: 'SetApprovalPolicy'; readonly segregationOfDuties: boolean };
 
-export type WorkspaceCommand = RegisterWorkspace | RenameWorkspace | ChangePlan | CloseWorkspace | MembershipCommand;
+export type WorkspaceCommand = RegisterWorkspace | RenameWorkspace | ChangePlan | CloseWorkspace | SetApprovalPolicy | MembershipCommand;
 
 /** Shape (lengths, enums) is checked at the edge; these are the rules that need the state. */
 export function decideWorkspace(command: WorkspaceCommand, state: WorkspaceState): WorkspaceEvent[] {
@@ -28,6 +29,11 @@ export function decideWorkspace(command: WorkspaceCommand, state: WorkspaceState
       return changePlan(command, state);
     case 'CloseWorkspace':
       return close(command, state);
+    case 'SetApprovalPolicy': {
+      const open = requireOpen(state);
+      if (open.segregationOfDuties === command.segregationOfDuties) return [];
+      return [{ type: 'workspaces.approval-policy-set', data: { segregationOfDuties: command.segregationOfDuties } }];
+    }
     case 'AddMember':
     case 'ChangeMemberRole':
     case 'RemoveMember':

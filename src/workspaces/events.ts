@@ -31,14 +31,18 @@ export type MemberRemoved = DomainEvent<'workspaces.member-removed', { userId: s
 export type ApiKeyCreated = DomainEvent<'workspaces.api-key-created', { keyId: string; name: string; roles: Role[]; secretSha256: string }>;
 export type ApiKeyRevoked = DomainEvent<'workspaces.api-key-revoked', { keyId: string; reason: string }>;
 
+/** The tenant's approval rules; segregation of duties is on until a workspace turns it off. */
+export type ApprovalPolicySet = DomainEvent<'workspaces.approval-policy-set', { segregationOfDuties: boolean }>;
+
 export type MembershipEvent = MemberAdded | MemberRoleChanged | MemberRemoved | ApiKeyCreated | ApiKeyRevoked;
-export type WorkspaceEvent = WorkspaceRegistered | WorkspaceRenamed | WorkspacePlanChanged | WorkspaceClosed | MembershipEvent;
+export type WorkspaceEvent = WorkspaceRegistered | WorkspaceRenamed | WorkspacePlanChanged | WorkspaceClosed | ApprovalPolicySet | MembershipEvent;
 
 export const WORKSPACE_SCHEMA_VERSIONS: Record<WorkspaceEvent['type'], number> = {
   'workspaces.registered': 2,
   'workspaces.renamed': 1,
   'workspaces.plan-changed': 1,
   'workspaces.closed': 1,
+  'workspaces.approval-policy-set': 1,
   'workspaces.member-added': 1,
   'workspaces.member-role-changed': 1,
   'workspaces.member-removed': 1,

@@ -21,6 +21,7 @@ export interface RegisteredWorkspace {
   readonly members: Readonly<Record<string, Member>>;
   /** By key id, revoked ones included (a revoked key id is never reused). */
   readonly apiKeys: Readonly<Record<string, ApiKey>>;
+  readonly segregationOfDuties: boolean;
 }
 
 export type WorkspaceState = { readonly status: 'unregistered' } | RegisteredWorkspace;
@@ -31,7 +32,7 @@ export function evolveWorkspace(state: WorkspaceState, event: WorkspaceEvent): W
   if (event.type === 'workspaces.registered') {
     const { workspaceId, name, planTier, owner } = event.data;
     const members = owner ? { [owner.userId]: { email: owner.email, role: owner.role } } : {};
-    return { status: 'active', workspaceId, name, planTier, members, apiKeys: {} };
+    return { status: 'active', workspaceId, name, planTier, members, apiKeys: {}, segregationOfDuties: true };
   }
   if (state.status === 'unregistered') return state;
   switch (event.type) {
@@ -41,6 +42,8 @@ export function evolveWorkspace(state: WorkspaceState, event: WorkspaceEvent): W
       return { ...state, planTier: event.data.planTier };
     case 'workspaces.closed':
       return { ...state, status: 'closed' };
+    case 'workspaces.approval-policy-set':
+      return { ...state, segregationOfDuties: event.data.segregationOfDuties };
     case 'workspaces.member-added':
       return { ...state, members: { ...state.members, [event.data.userId]: { email: event.data.email, role: event.data.role } } };
     case 'workspaces.member-role-changed': {

@@ -5,7 +5,7 @@ import { evolveWorkspace, initialWorkspaceState, type WorkspaceState } from './s
 
 export const workspaceDecider: Decider<WorkspaceCommand, WorkspaceEvent, WorkspaceState> = {
   category: 'workspace',
-  stateSchema: 'workspace.state.v2',
+  stateSchema: 'workspace.state.v3',
   initialState: initialWorkspaceState,
   schemaVersions: WORKSPACE_SCHEMA_VERSIONS,
   upcasters: {

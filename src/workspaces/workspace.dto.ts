@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsString, Length, Matches, Max, Min } from 'class-validator';
 import { PLAN_TIERS, type PlanTier } from './events';
 
 const VISIBLE_TEXT = /^\S(.*\S)?$/;
@@ -56,4 +56,10 @@ export class StreamPageQuery {
   @Min(1)
   @Max(1000)
   limit = 100;
+}
+
+export class ApprovalPolicyDto {
+  @ApiProperty({ description: 'one person may not decide two stages of the same approval', default: true })
+  @IsBoolean()
+  segregationOfDuties!: boolean;
 }

@@ -15,7 +15,7 @@ import { Caller, commandContext, requireTenant, type RequestContext } from '../h
 import type { WorkspaceCommand } from './decide';
 import { workspaceDecider } from './workspace.decider';
 import { ADMINISTRATIVE_ROLES } from './events';
-import { ChangePlanDto, CloseWorkspaceDto, RenameWorkspaceDto, StreamPageQuery } from './workspace.dto';
+import { ApprovalPolicyDto, ChangePlanDto, CloseWorkspaceDto, RenameWorkspaceDto, StreamPageQuery } from './workspace.dto';
 
 const TENANT = { tenantParam: 'workspaceId' };
 const workspaceNotFound = () => rejected.notFound('WORKSPACE.NOT_FOUND', 'no such workspace');
@@ -80,6 +80,13 @@ export class WorkspacesController {
   @ApiOperation({ summary: 'Close a workspace; it accepts no further changes' })
   close(@Caller() caller: RequestContext, @Param('workspaceId') workspaceId: string, @Body() body: CloseWorkspaceDto, @Headers('if-match') ifMatch: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
     return this.change(caller, workspaceId, { type: 'CloseWorkspace', reason: body.reason }, ifMatch, reply);
+  }
+
+  @Put(':workspaceId/approval-policy')
+  @Allow(ADMINISTRATIVE_ROLES, TENANT)
+  @ApiOperation({ summary: "Set the workspace's approval rules (segregation of duties, on by default)" })
+  setApprovalPolicy(@Caller() caller: RequestContext, @Param('workspaceId') workspaceId: string, @Body() body: ApprovalPolicyDto, @Headers('if-match') ifMatch: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
+    return this.change(caller, workspaceId, { type: 'SetApprovalPolicy', segregationOfDuties: body.segregationOfDuties }, ifMatch, reply);
   }
 
   private async change(caller: RequestContext, workspaceId: string, command: WorkspaceCommand, ifMatch: string | undefined, reply: FastifyReply): Promise<CommandResponse> {

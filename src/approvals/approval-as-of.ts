@@ -1,0 +1,50 @@
+import { streamIdFor } from '../commands/stream-id';
+import type { EventStore } from '../eventstore/event-store.port';
+import { rejected } from '../errors/proofline-error';
+import type { EventSigner } from '../signing/event-signer';
+import { approvalDecider } from './approval.decider';
+import type { ApprovalEvent } from './events';
+import type { ApprovalState } from './state';
+
+/**
+ * The approval as it stood at `asOf`, folded from its stream — not from a read model — so the
+ * answer is what the signed events say. Every event read is verified; the decisions up to that
+ * instant come with it.
+ */
+export async function approvalAsOf(store: EventStore, signer: EventSigner, tenantId: string, approvalId: string, asOf: string | undefined) {
+  const recorded = await store.readStream(streamIdFor('valuedef', tenantId, approvalId));
+  if (recorded.length === 0) throw rejected.notFound('APPROVAL.NOT_FOUND', 'no such approval');
+  const instant = asOf ? new Date(asOf).toISOString() : undefined;
+  const upTo = instant ? recorded.filter((event) => event.envelope.occurredAt <= instant) : recorded;
+  if (upTo.length === 0) {
+    throw rejected.notFound('APPROVAL.NOT_YET_DRAFTED', `the value definition did not exist yet at ${instant}; it was drafted at ${recorded[0].envelope.occurredAt}`, {
+      asOf: instant,
+      draftedAt: recorded[0].envelope.occurredAt,
+    });
+  }
+  for (const event of upTo) {
+    const verification = signer.verifyRecorded(event);
+    if (!verification.valid) throw rejected.conflict('STREAM.TAMPERED', `event ${event.envelope.id} fails verification: ${verification.message}`, { eventId: event.envelope.id });
+  }
+  const events = upTo.map((event) => ({ type: event.envelope.type, data: event.envelope.data }) as ApprovalEvent);
+  const state = events.reduce(approvalDecider.evolve, approvalDecider.initialState) as Exclude<ApprovalState, { status: 'none' }>;
+  return {
+    approvalId,
+    definitionId: state.definitionId,
+    asOf: instant ?? null,
+    version: upTo[upTo.length - 1].streamVersion,
+    // Before its first submission a definition has no approval yet: said plainly, not as an error.
+    submitted: state.approvalId !== null,
+    status: state.status,
+    round: state.round,
+    stage: state.stage,
+    segregationOfDuties: state.segregationOfDuties,
+    definition: state.definition,
+    decisions: upTo
+      .filter((event) => ['approvals.stage-approved', 'approvals.changes-requested', 'approvals.rejected'].includes(event.envelope.type))
+      .map((event) => {
+        const data = event.envelope.data as { round: number; stage: string; decidedBy: { userId: string; role: string }; comment?: string | null; reason?: string };
+        return { eventId: event.envelope.id, type: event.envelope.type, round: data.round, stage: data.stage, decidedBy: data.decidedBy, comment: data.comment ?? data.reason ?? null, decidedAt: event.envelope.occurredAt };
+      }),
+  };
+}

@@ -1,0 +1,74 @@
+import { Controller, Get, Inject, Param, Query, StreamableFile } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { stringify } from 'csv-stringify';
+import { Readable } from 'node:stream';
+import type { Infrastructure } from '../app/infrastructure';
+import { INFRASTRUCTURE } from '../app/tokens';
+import { Allow, ANY_ROLE } from '../auth/access-policy';
+import { rejected } from '../errors/proofline-error';
+import { Caller, type RequestContext } from '../http/request-context';
+import type { Role } from '../workspaces/events';
+import { approvalAsOf } from './approval-as-of';
+import { approvalExists, historyPages, historyQuery, historyView, listApprovals, type HistoryRow } from './approval-queries';
+import { ApprovalFilterQuery, ApprovalListQuery, ApprovalParams, AsOfQuery } from './approvals.dto';
+
+const FINANCE_READERS: readonly Role[] = ['ADMIN', 'CUSTOMER_ADMIN', 'FINANCE', 'AUDITOR'];
+const CSV_COLUMNS: ReadonlyArray<[keyof HistoryRow, string]> = [
+  ['approval_id', 'approval_id'],
+  ['definition_id', 'definition_id'],
+  ['round', 'round'],
+  ['stage', 'stage'],
+  ['decision', 'decision'],
+  ['actor_id', 'actor_id'],
+  ['actor_role', 'actor_role'],
+  ['comment', 'comment'],
+  ['decided_at', 'decided_at'],
+  ['event_id', 'event_id'],
+];
+
+/** Finance's questions, months later: who approved what, when, at which stage, and how it stood on a date. */
+@ApiTags('approvals')
+@ApiBearerAuth()
+@Controller('approvals')
+export class FinanceController {
+  constructor(@Inject(INFRASTRUCTURE) private readonly infrastructure: Infrastructure) {}
+
+  @Get()
+  @Allow(ANY_ROLE)
+  @ApiOperation({ summary: 'Approvals as they stand, filtered (status, stage, approver, definition, from/to on the last change), sorted and paged' })
+  list(@Caller() caller: RequestContext, @Query() query: ApprovalListQuery) {
+    return listApprovals(this.infrastructure.database.knex, caller.tenantId, query);
+  }
+
+  @Get('history.csv')
+  @Allow(FINANCE_READERS)
+  @ApiProduces('text/csv')
+  @ApiOperation({ summary: 'Every decision matching the filters (from/to on the decision time) as CSV, streamed a page at a time' })
+  historyCsv(@Caller() caller: RequestContext, @Query() filter: ApprovalFilterQuery): StreamableFile {
+    const rows = Readable.from(
+      (async function* (pages) {
+        for await (const page of pages) yield* page;
+      })(historyPages(this.infrastructure.database.knex, caller.tenantId, filter)),
+    );
+    const csv = stringify({ header: true, columns: CSV_COLUMNS.map(([key, header]) => ({ key, header })) });
+    rows.on('error', (error) => csv.destroy(error));
+    return new StreamableFile(rows.pipe(csv), { type: 'text/csv; charset=utf-8', disposition: 'attachment; filename="approval-history.csv"' });
+  }
+
+  @Get(':approvalId/history')
+  @Allow(ANY_ROLE)
+  @ApiOperation({ summary: "One approval's decisions, oldest first: round, stage, decision, who, with which role, comment, when, event id" })
+  async history(@Caller() caller: RequestContext, @Param() params: ApprovalParams) {
+    const { knex } = this.infrastructure.database;
+    if (!(await approvalExists(knex, caller.tenantId, params.approvalId))) throw rejected.notFound('APPROVAL.NOT_FOUND', 'no such approval');
+    const rows: HistoryRow[] = await historyQuery(knex, caller.tenantId, { approvalId: params.approvalId });
+    return { approvalId: params.approvalId, decisions: rows.map(historyView) };
+  }
+
+  @Get(':approvalId')
+  @Allow(ANY_ROLE)
+  @ApiOperation({ summary: 'The approval now, or as it stood at ?asOf=<ISO-8601>, reconstructed from its signed events' })
+  get(@Caller() caller: RequestContext, @Param() params: ApprovalParams, @Query() query: AsOfQuery) {
+    return approvalAsOf(this.infrastructure.store, this.infrastructure.signer, caller.tenantId, params.approvalId, query.asOf);
+  }
+}

@@ -1,0 +1,124 @@
+import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Patch, Post, Res } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { newEventId } from '../../contracts';
+import type { Infrastructure } from '../app/infrastructure';
+import { INFRASTRUCTURE } from '../app/tokens';
+import { Allow, ANY_ROLE } from '../auth/access-policy';
+import type { CommandOutcome } from '../commands/command-pipeline';
+import { ExecuteDomainCommand } from '../commands/execute-domain-command';
+import { streamIdFor } from '../commands/stream-id';
+import { rejected } from '../errors/proofline-error';
+import { commandResponse, expectedVersionFrom } from '../http/command-response';
+import { Caller, commandContext, type RequestContext } from '../http/request-context';
+import type { Role } from '../workspaces/events';
+import { workspaceDecider } from '../workspaces/workspace.decider';
+import { approvalDecider } from './approval.decider';
+import { ApproveStageDto, DefinitionParams, EditValueDefinitionDto, ReasonDto, StageParams, ValueDefinitionDto } from './approvals.dto';
+import type { ApprovalCommand } from './decide';
+import { STAGE_ROLES, type Stage } from './events';
+
+const AUTHORS: readonly Role[] = ['ADMIN', 'CUSTOMER_ADMIN', 'FINANCE'];
+const DECIDERS: readonly Role[] = ['ADMIN', 'CUSTOMER_ADMIN', 'FINANCE', 'TECHNICAL'];
+
+/**
+ * Value definitions and the decisions on their approval. An approval's id is its definition's
+ * id (one approval per definition, in rounds), so a decision needs no lookup in a read model.
+ */
+@ApiTags('approvals')
+@ApiBearerAuth()
+@Controller()
+export class ValueDefinitionsController {
+  constructor(
+    private readonly commandBus: CommandBus,
+    @Inject(INFRASTRUCTURE) private readonly infrastructure: Infrastructure,
+  ) {}
+
+  @Post('value-definitions')
+  @Allow(AUTHORS)
+  @ApiOperation({ summary: 'Draft a value definition: a metric the customer pays for (unit price in minor units)' })
+  async draft(@Caller() caller: RequestContext, @Body() body: ValueDefinitionDto, @Res({ passthrough: true }) reply: FastifyReply) {
+    const definitionId = newEventId();
+    const outcome = await this.execute(caller, definitionId, { type: 'DraftDefinition', definitionId, definition: { ...body } });
+    void reply.status(outcome.replayed ? 200 : 201);
+    return { definitionId: outcome.streamId.split('.')[1], ...commandResponse(outcome, reply) };
+  }
+
+  @Get('value-definitions/:definitionId')
+  @Allow(ANY_ROLE)
+  @ApiOperation({ summary: 'A value definition and its approval as they stand' })
+  async get(@Caller() caller: RequestContext, @Param() params: DefinitionParams, @Res({ passthrough: true }) reply: FastifyReply) {
+    const loaded = await this.infrastructure.states.loadCurrent(approvalDecider, streamIdFor('valuedef', caller.tenantId, params.definitionId));
+    if (loaded.state.status === 'none' || loaded.version === undefined) throw definitionNotFound();
+    void reply.header('etag', `"${loaded.version}"`);
+    const { definitionId, definition, status, approvalId, round, stage, segregationOfDuties } = loaded.state;
+    return { definitionId, ...definition, status, approvalId, round, stage, segregationOfDuties, version: loaded.version };
+  }
+
+  @Patch('value-definitions/:definitionId')
+  @Allow(AUTHORS)
+  @ApiOperation({ summary: 'Edit a draft (no event when nothing changes)' })
+  async edit(@Caller() caller: RequestContext, @Param() params: DefinitionParams, @Body() body: EditValueDefinitionDto, @Headers('if-match') ifMatch: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
+    return commandResponse(await this.execute(caller, params.definitionId, { type: 'EditDefinition', changes: { ...body } }, ifMatch), reply);
+  }
+
+  @Post('value-definitions/:definitionId/submit')
+  @Allow(AUTHORS)
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Submit a draft for approval: starts round 1, or the next round after changes were requested' })
+  async submit(@Caller() caller: RequestContext, @Param() params: DefinitionParams, @Headers('if-match') ifMatch: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
+    // The tenant's rule at submission time is recorded in the round, so a later policy change does not rewrite a running approval.
+    const { state } = await this.infrastructure.states.loadCurrent(workspaceDecider, streamIdFor('workspace', caller.tenantId));
+    const segregationOfDuties = state.status === 'unregistered' ? true : state.segregationOfDuties;
+    const outcome = await this.execute(caller, params.definitionId, { type: 'Submit', approvalId: params.definitionId, segregationOfDuties }, ifMatch);
+    return { approvalId: params.definitionId, ...commandResponse(outcome, reply) };
+  }
+
+  @Post('approvals/:approvalId/stages/:stage/approve')
+  @Allow(DECIDERS)
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Approve the stage now due (FINANCE by FINANCE, TECHNICAL by TECHNICAL, FINAL by ADMIN or CUSTOMER_ADMIN); the Final approval completes it' })
+  async approve(@Caller() caller: RequestContext, @Param() params: StageParams, @Body() body: ApproveStageDto, @Res({ passthrough: true }) reply: FastifyReply) {
+    return commandResponse(await this.decide(caller, params, { type: 'ApproveStage', stage: params.stage, decidedBy: deciderOf(caller, params.stage), comment: body.comment ?? null }), reply);
+  }
+
+  @Post('approvals/:approvalId/stages/:stage/request-changes')
+  @Allow(DECIDERS)
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Send the definition back to draft with a reason; its next submission starts a new round' })
+  async requestChanges(@Caller() caller: RequestContext, @Param() params: StageParams, @Body() body: ReasonDto, @Res({ passthrough: true }) reply: FastifyReply) {
+    return commandResponse(await this.decide(caller, params, { type: 'RequestChanges', stage: params.stage, decidedBy: deciderOf(caller, params.stage), reason: body.reason }), reply);
+  }
+
+  @Post('approvals/:approvalId/stages/:stage/reject')
+  @Allow(DECIDERS)
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Reject the definition (final) with a reason' })
+  async reject(@Caller() caller: RequestContext, @Param() params: StageParams, @Body() body: ReasonDto, @Res({ passthrough: true }) reply: FastifyReply) {
+    return commandResponse(await this.decide(caller, params, { type: 'Reject', stage: params.stage, decidedBy: deciderOf(caller, params.stage), reason: body.reason }), reply);
+  }
+
+  private decide(caller: RequestContext, params: StageParams, command: ApprovalCommand): Promise<CommandOutcome> {
+    return this.execute(caller, params.approvalId, command);
+  }
+
+  private execute(caller: RequestContext, definitionId: string, command: ApprovalCommand, ifMatch?: string): Promise<CommandOutcome> {
+    return this.commandBus.execute(
+      new ExecuteDomainCommand(approvalDecider, {
+        streamId: streamIdFor('valuedef', caller.tenantId, definitionId),
+        command,
+        context: commandContext(caller, caller.tenantId),
+        expectedVersion: expectedVersionFrom(ifMatch),
+      }),
+    );
+  }
+}
+
+/** The decider's role for this stage: of the credential's roles, one the stage admits if there is one. */
+function deciderOf(caller: RequestContext, stage: Stage) {
+  const role = caller.principal.roles.find((candidate) => STAGE_ROLES[stage].includes(candidate)) ?? caller.role;
+  return { userId: caller.actor.id, role };
+}
+
+export const definitionNotFound = () => rejected.notFound('VALUE_DEFINITION.NOT_FOUND', 'no such value definition');
