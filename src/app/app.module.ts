@@ -10,6 +10,7 @@ import { LedgerController } from '../ledger/ledger.controller';
 import { ProjectionsController } from '../fanout/projections.controller';
 import { FinanceController } from '../approvals/finance.controller';
 import { ValueDefinitionsController } from '../approvals/value-definitions.controller';
+import { GoLiveController } from '../go-live/go-live.controller';
 import { HealthController } from '../observability/health.controller';
 import { loggerOptions } from '../observability/logging';
 import { MetricsController } from '../observability/metrics.controller';
@@ -28,6 +29,7 @@ export const CONTROLLERS: readonly Type[] = [
   ApiKeysController,
   ValueDefinitionsController,
   FinanceController,
+  GoLiveController,
   LedgerController,
   ProjectionsController,
   KeysController,
