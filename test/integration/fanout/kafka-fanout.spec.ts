@@ -79,7 +79,7 @@ describeWithService('kafka', 'fan-out through a real Kafka broker', () => {
       (body) => body.relay.lagEvents === 0 && body.projectors.every((p: { lagEvents: number }) => p.lagEvents === 0),
     );
     expect(status).toMatchObject({ mode: 'kafka', relay: { active: true, lagEvents: 0 } });
-    expect(status.projectors.map((p: { state: string }) => p.state)).toEqual(['running', 'running']);
+    expect(status.projectors.every((p: { state: string }) => p.state === 'running')).toBe(true);
     const metrics = await request(t.server).get('/metrics').expect(200);
     expect(metrics.text).toMatch(/proofline_relay_published_events_total [1-9]/);
     expect(metrics.text).toMatch(/proofline_projection_lag_events\{projector="tenant_activity"\} 0/);
