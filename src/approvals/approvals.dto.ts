@@ -78,7 +78,8 @@ export class AsOfQuery {
 }
 
 const SORTS = ['updated_at', '-updated_at', 'submitted_at', '-submitted_at', 'name', '-name', 'status', '-status'] as const;
-const STATUSES = ['draft', 'in-review', 'changes-requested', 'approved', 'rejected'] as const;
+/** Approvals begin at submission: a definition never submitted has none, so `draft` is no approval status. */
+const STATUSES = ['in-review', 'changes-requested', 'approved', 'rejected'] as const;
 
 export class ApprovalFilterQuery {
   @ApiPropertyOptional({ enum: STATUSES }) @IsOptional() @IsIn(STATUSES) status?: (typeof STATUSES)[number];

@@ -77,7 +77,7 @@ export class GoLiveController {
       source: body.source,
     });
     void reply.status(outcome.replayed ? 200 : 201);
-    return { calculationId, ...commandResponse(outcome, reply) };
+    return { calculationId: await this.recordedId(outcome, 'calculationId', calculationId), ...commandResponse(outcome, reply) };
   }
 
   @Get('value-calculations')
@@ -111,7 +111,7 @@ export class GoLiveController {
     const alertId = newEventId();
     const outcome = await this.execute(goLiveDecider, streamIdFor('golive', caller.tenantId), caller, { type: 'RaiseAlert', alertId, severity: body.severity, message: body.message });
     void reply.status(outcome.replayed ? 200 : 201);
-    return { alertId, ...commandResponse(outcome, reply) };
+    return { alertId: await this.recordedId(outcome, 'alertId', alertId), ...commandResponse(outcome, reply) };
   }
 
   @Post('alerts/:alertId/resolve')
@@ -142,6 +142,13 @@ export class GoLiveController {
   async activate(@Caller() caller: RequestContext, @Res({ passthrough: true }) reply: FastifyReply) {
     const facts = await gatherPreflightFacts(this.infrastructure.database.knex, this.infrastructure.states, caller.tenantId);
     return commandResponse(await this.execute(goLiveDecider, streamIdFor('golive', caller.tenantId), caller, { type: 'ActivateGoLive', facts }), reply);
+  }
+
+  /** A replayed request answers with the id its first run recorded, not the one made up for the retry. */
+  private async recordedId(outcome: CommandOutcome, field: string, fresh: string): Promise<string> {
+    if (!outcome.replayed || outcome.events.length === 0) return fresh;
+    const [first] = await this.infrastructure.store.readStream(outcome.streamId, { fromVersion: outcome.events[0].streamVersion, maxCount: 1 });
+    return String(first.envelope.data[field]);
   }
 
   private execute<C, E extends DomainEvent, S>(decider: Decider<C, E, S>, streamId: string, caller: RequestContext, command: C): Promise<CommandOutcome> {
