@@ -9,7 +9,7 @@ import { Allow, ANY_ROLE } from '../auth/access-policy';
 import type { CommandOutcome } from '../commands/command-pipeline';
 import { ExecuteDomainCommand } from '../commands/execute-domain-command';
 import { streamIdFor } from '../commands/stream-id';
-import { rejected } from '../errors/proofline-error';
+import { ProoflineError, rejected } from '../errors/proofline-error';
 import { commandResponse, expectedVersionFrom } from '../http/command-response';
 import { Caller, commandContext, type RequestContext } from '../http/request-context';
 import type { Role } from '../workspaces/events';
@@ -60,6 +60,13 @@ export class ValueDefinitionsController {
   @Allow(AUTHORS)
   @ApiOperation({ summary: 'Edit a draft (no event when nothing changes)' })
   async edit(@Caller() caller: RequestContext, @Param() params: DefinitionParams, @Body() body: EditValueDefinitionDto, @Headers('if-match') ifMatch: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
+    // Optional is not nullable: a field sent as null would erase it from the definition.
+    const nulls = Object.entries(body).filter(([, value]) => value === null).map(([field]) => field);
+    if (nulls.length > 0) {
+      throw new ProoflineError('REQUEST.INVALID', `${nulls.join(', ')} must not be null (leave a field out to keep it)`, 400, {
+        fields: nulls.map((field) => ({ field, rule: 'not-null', message: `${field} must not be null` })),
+      });
+    }
     return commandResponse(await this.execute(caller, params.definitionId, { type: 'EditDefinition', changes: { ...body } }, ifMatch), reply);
   }
 

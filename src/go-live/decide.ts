@@ -15,7 +15,7 @@ export function decideGoLive(command: GoLiveCommand, state: GoLiveState): GoLive
       return [{ type: 'go-live.alert-raised', data: { alertId: command.alertId, severity: command.severity, message: command.message } }];
     case 'ResolveAlert':
       if (!state.knownAlerts.includes(command.alertId)) throw rejected.notFound('ALERT.NOT_FOUND', `no alert ${command.alertId}`, { alertId: command.alertId });
-      if (!(command.alertId in state.openAlerts)) return [];
+      if (!Object.hasOwn(state.openAlerts, command.alertId)) return [];
       return [{ type: 'go-live.alert-resolved', data: { alertId: command.alertId, resolution: command.resolution } }];
     case 'ActivateGoLive':
       return activate(command, state);

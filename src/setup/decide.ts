@@ -29,7 +29,7 @@ const CHECKS: Record<SetupStep, (configuration: JsonObject) => SetupCheck[]> = {
     check('auth-type', c.authType === 'api-key' || c.authType === 'oauth2', 'authType is api-key or oauth2'),
   ],
   DATA_SOURCE: (c) => [
-    check('kind', ['postgres', 'bigquery', 's3', 'api'].includes(String(c.kind)), 'kind is postgres, bigquery, s3 or api'),
+    check('kind', typeof c.kind === 'string' && ['postgres', 'bigquery', 's3', 'api'].includes(c.kind), 'kind is postgres, bigquery, s3 or api'),
     check('connection-name', typeof c.connectionName === 'string' && c.connectionName.trim().length > 0, 'connectionName names the connection'),
   ],
   METRICS_CONFIGURATION: (c) => [
@@ -62,6 +62,8 @@ function isObject(value: JsonValue): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A real calendar date (Date.parse would roll 2025-02-30 over into March). */
 function isDate(value: string): boolean {
-  return /^\d{4}-\d{2}-\d{2}/.test(value) && !Number.isNaN(Date.parse(value));
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(Date.parse(value))) return false;
+  return new Date(`${value.slice(0, 10)}T00:00:00Z`).toISOString().slice(0, 10) === value.slice(0, 10);
 }
