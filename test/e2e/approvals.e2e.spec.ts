@@ -204,6 +204,7 @@ describe('value definitions and their approval over HTTP (embedded profile)', ()
       ['fractional unitPriceMinor', () => call('post', '/value-definitions', team.owner, { ...DEFINITION, unitPriceMinor: 1.5 }), 'unitPriceMinor'],
       ['unknown currency', () => call('post', '/value-definitions', team.owner, { ...DEFINITION, currency: 'XYZ' }), 'currency'],
       ['unknown field', () => call('post', '/value-definitions', team.owner, { ...DEFINITION, discount: 10 }), 'discount'],
+      ['null fields in an edit (they would erase the definition)', () => call('patch', `/value-definitions/${id}`, team.owner, { name: null, unitPriceMinor: null }), 'unitPriceMinor'],
       ['negative price in an edit', () => call('patch', `/value-definitions/${id}`, team.owner, { unitPriceMinor: -1 }), 'unitPriceMinor'],
       ['request-changes without a reason', () => decide(team.finance, id, 'FINANCE', 'request-changes', {}), 'reason'],
       ['reject with a reason that is no string', () => decide(team.finance, id, 'FINANCE', 'reject', { reason: 42 }), 'reason'],
