@@ -56,6 +56,8 @@ export function openInfrastructure(schema: string, options: BenchInfrastructureO
     PROOFLINE_SIGNING_KEY_TYPE: options.keyType,
     PROOFLINE_SNAPSHOT_EVERY: String(options.snapshotEvery ?? 50),
     PROOFLINE_DATA_DIR: './data',
+    // Benchmarks of the write path measure PostgreSQL, not sessions: rate limits and sessions stay in memory.
+    PROOFLINE_AUTH_STORE: 'memory',
     LOG_LEVEL: 'silent',
   });
   return createInfrastructure(config, { ephemeralKeys: true });

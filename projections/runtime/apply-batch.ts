@@ -15,6 +15,8 @@ export interface BatchOutcome {
   /** Set when the projector's policy is `stop` and an event failed: it and what follows were not applied. */
   readonly stoppedAt?: { readonly eventId: string; readonly error: string };
   readonly position?: GlobalPosition;
+  /** occurredAt of each applied event, for the end-to-end latency metric. */
+  readonly appliedOccurredAt: readonly string[];
 }
 
 /** A per-projector lock, taken in every batch transaction and by a rebuild's switch-over. */
@@ -55,6 +57,7 @@ export async function applyBatch(knex: Knex, projector: Projector, names: Projec
       deadLetters: outcome.deadLetters,
       stoppedAt: outcome.stoppedAt,
       position,
+      appliedOccurredAt: appliedEvents.map((event) => event.envelope.occurredAt),
     };
   });
 }

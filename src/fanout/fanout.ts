@@ -128,6 +128,8 @@ export class Fanout {
 
   private observe(projector: string, outcome: BatchOutcome): void {
     this.metrics.projectionApplied.inc({ projector }, outcome.applied);
+    const now = Date.now();
+    for (const occurredAt of outcome.appliedOccurredAt) this.metrics.projectionEndToEndSeconds.observe({ projector }, Math.max(0, (now - Date.parse(occurredAt)) / 1000));
     if (outcome.deadLettered > 0) this.metrics.projectionDeadLetters.inc({ projector }, outcome.deadLettered);
     if (outcome.stoppedAt) {
       this.metrics.projectionDeadLetters.inc({ projector });

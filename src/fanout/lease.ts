@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 /**
  * "Exactly one active X": a PostgreSQL session-level advisory lock held on a connection of its
  * own. When the holder dies its session ends and the lock is released, so a standby takes over
- * by its next attempt; when the holder's connection is lost, `stillHeld` fails and it stops.
+ * by its next attempt; when the holder's connection is lost, `whileHeld` fails and it stops.
  */
 export class AdvisoryLease {
   private connection?: unknown;
@@ -43,11 +43,15 @@ export class AdvisoryLease {
     return false;
   }
 
-  /** Throws when the lease's session is gone (the lock went with it). */
-  async stillHeld(): Promise<void> {
+  /**
+   * Runs a statement on the lease's own session: it succeeds only while the lease is held, so
+   * a write made this way (the relay's checkpoint) doubles as the proof of the lease. When the
+   * session is gone (and the lock with it), it throws and the lease is forgotten.
+   */
+  async whileHeld(sql: string, bindings: readonly Knex.RawBinding[] = []): Promise<void> {
     if (!this.connection) throw new Error(`the ${this.name} lease is not held`);
     try {
-      await this.knex.raw('SELECT 1').connection(this.connection);
+      await this.knex.raw(sql, bindings).connection(this.connection);
     } catch (error) {
       await this.forget();
       throw new Error(`the ${this.name} lease was lost with its database session: ${error instanceof Error ? error.message : String(error)}`);

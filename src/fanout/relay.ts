@@ -88,19 +88,28 @@ export class Relay {
     const from = await this.checkpoint();
     const batchSize = this.options.batchSize ?? 500;
     const subscription = this.store.subscribe(from, { batchSize, pollIntervalMs: this.options.pollIntervalMs ?? 50, signal: this.stop.signal });
+    // One batch in flight: while it is sent and checkpointed, the next one is read. Sends stay in
+    // order (the next waits for the previous), and a failure surfaces before the next batch goes.
+    let inFlight: Promise<void> = Promise.resolve();
     try {
       for await (const batch of batchesOf(subscription, batchSize, this.options.lingerMs ?? 2)) {
-        await this.lease.stillHeld();
-        await this.publish(producer, batch);
-        await this.saveCheckpoint(batch[batch.length - 1].position, batch.length);
-        this.published += batch.length;
-        this.metrics.relayPublished.inc(batch.length);
-        const newest = batch[batch.length - 1].envelope.occurredAt;
-        this.metrics.relayLagSeconds.set(Math.max(0, (Date.now() - Date.parse(newest)) / 1000));
+        await inFlight;
+        inFlight = this.publishAndCheckpoint(producer, batch);
+        inFlight.catch(() => undefined); // awaited at the next batch or below; never unhandled meanwhile
       }
     } finally {
       subscription.close();
+      await inFlight;
     }
+  }
+
+  private async publishAndCheckpoint(producer: Producer, batch: readonly RecordedEvent[]): Promise<void> {
+    await this.publish(producer, batch);
+    await this.saveCheckpoint(batch[batch.length - 1].position, batch.length);
+    this.published += batch.length;
+    this.metrics.relayPublished.inc(batch.length);
+    const newest = batch[batch.length - 1].envelope.occurredAt;
+    this.metrics.relayLagSeconds.set(Math.max(0, (Date.now() - Date.parse(newest)) / 1000));
   }
 
   private async publish(producer: Producer, batch: readonly RecordedEvent[]): Promise<void> {
@@ -120,8 +129,9 @@ export class Relay {
     return row ? { commit: BigInt(row.position_commit), prepare: BigInt(row.position_prepare) } : START;
   }
 
+  /** On the lease's own session: the write succeeds only while this relay holds the lease. */
   private async saveCheckpoint(position: GlobalPosition, count: number): Promise<void> {
-    await this.knex.raw(
+    await this.lease.whileHeld(
       `INSERT INTO relay_checkpoints (relay, position_commit, position_prepare, published, updated_at) VALUES (?, ?, ?, ?, now())
        ON CONFLICT (relay) DO UPDATE SET position_commit = EXCLUDED.position_commit, position_prepare = EXCLUDED.position_prepare,
          published = relay_checkpoints.published + EXCLUDED.published, updated_at = now()`,
