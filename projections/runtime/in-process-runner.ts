@@ -1,5 +1,4 @@
 import type { Knex } from 'knex';
-import { batchesOf } from '../../src/eventstore/batches';
 import type { EventStore, RecordedEvent } from '../../src/eventstore/event-store.port';
 import type { GlobalPosition } from '../../src/eventstore/global-position';
 import { applyBatch, type BatchOutcome } from './apply-batch';
@@ -9,7 +8,6 @@ import { readPosition } from './positions';
 
 export interface RunnerOptions {
   readonly batchSize?: number;
-  readonly lingerMs?: number;
   readonly pollIntervalMs?: number;
   readonly onBatch?: (projector: string, outcome: BatchOutcome) => void;
   readonly onError?: (projector: string, error: unknown) => void;
@@ -48,8 +46,8 @@ export class InProcessProjectionRunner {
       try {
         const from = await readPosition(this.knex, projector.name);
         if (from.state === 'stopped') return;
-        const subscription = this.store.subscribe(from.position, { batchSize: this.options.batchSize ?? 500, pollIntervalMs: this.options.pollIntervalMs ?? 250, signal: this.stop.signal });
-        for await (const batch of batchesOf(subscription, this.options.batchSize ?? 500, this.options.lingerMs ?? 5)) {
+        const subscription = this.store.subscribeBatches(from.position, { batchSize: this.options.batchSize ?? 500, pollIntervalMs: this.options.pollIntervalMs ?? 250, signal: this.stop.signal });
+        for await (const batch of subscription) {
           const outcome = await applyBatch(this.knex, projector, names, batch.map(projected));
           this.options.onBatch?.(projector.name, outcome);
           if (outcome.stoppedAt) return;

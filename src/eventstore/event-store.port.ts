@@ -79,6 +79,11 @@ export interface EventSubscription extends AsyncIterable<RecordedEvent> {
   close(): void;
 }
 
+/** A catch-up subscription that hands on events a batch at a time (each at most `batchSize`). */
+export interface BatchSubscription extends AsyncIterable<RecordedEvent[]> {
+  close(): void;
+}
+
 export interface EventStore {
   /**
    * Appends already-signed envelopes atomically. Throws WrongExpectedVersionError on a version
@@ -91,6 +96,8 @@ export interface EventStore {
   /** Events strictly after `from` in global order; only ones no later commit can precede. */
   readAll(from: GlobalPosition, batchSize: number, filter?: ReadAllFilter): Promise<RecordedEvent[]>;
   subscribe(from: GlobalPosition, options?: SubscribeOptions): EventSubscription;
+  /** The same, in batches: for consumers that work a batch at a time (relay, projectors). */
+  subscribeBatches(from: GlobalPosition, options?: SubscribeOptions): BatchSubscription;
   /** The version of the stream's last event, or undefined when the stream does not exist. */
   streamVersion(streamId: string): Promise<number | undefined>;
   findIdempotentAppend(tenantId: string, key: string): Promise<IdempotentAppend | undefined>;

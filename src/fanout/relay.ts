@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import type { Knex } from 'knex';
-import { batchesOf } from '../eventstore/batches';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port';
 import { formatPosition, START, type GlobalPosition } from '../eventstore/global-position';
 import type { Metrics } from '../observability/metrics';
@@ -12,8 +11,6 @@ import type { TopicAdmin } from './topic-admin';
 export interface RelayOptions {
   readonly name?: string;
   readonly batchSize?: number;
-  /** How long a part-filled batch waits for more events before it is published. */
-  readonly lingerMs?: number;
   /** How often an idle relay looks for events appended by other processes. */
   readonly pollIntervalMs?: number;
   /** How often a standby relay tries to take the lease. */
@@ -84,32 +81,36 @@ export class Relay {
     }
   }
 
+  /**
+   * Batch N+1 is sent as soon as batch N is acknowledged, while N's checkpoint is written; that
+   * write must have succeeded (on the lease's session, so the lease is still held) before N+2 is
+   * sent. Sends stay in store order, checkpoints in send order, and a lost lease stops the relay
+   * one batch later at most — the extra batch is a duplicate the projectors' guard absorbs.
+   */
   private async publishWhileLeaseHeld(producer: Producer): Promise<void> {
     const from = await this.checkpoint();
     const batchSize = this.options.batchSize ?? 500;
-    const subscription = this.store.subscribe(from, { batchSize, pollIntervalMs: this.options.pollIntervalMs ?? 50, signal: this.stop.signal });
-    // One batch in flight: while it is sent and checkpointed, the next one is read. Sends stay in
-    // order (the next waits for the previous), and a failure surfaces before the next batch goes.
-    let inFlight: Promise<void> = Promise.resolve();
+    const subscription = this.store.subscribeBatches(from, { batchSize, pollIntervalMs: this.options.pollIntervalMs ?? 50, signal: this.stop.signal });
+    let lastSend: Promise<void> = Promise.resolve();
+    let lastCheckpoint: Promise<void> = Promise.resolve();
+    let checkpointBefore: Promise<void> = Promise.resolve();
     try {
-      for await (const batch of batchesOf(subscription, batchSize, this.options.lingerMs ?? 2)) {
-        await inFlight;
-        inFlight = this.publishAndCheckpoint(producer, batch);
-        inFlight.catch(() => undefined); // awaited at the next batch or below; never unhandled meanwhile
+      for await (const batch of subscription) {
+        await lastSend;
+        await checkpointBefore;
+        const send = this.publish(producer, batch);
+        const checkpoint = Promise.all([send, lastCheckpoint]).then(() => this.saveCheckpoint(batch));
+        send.catch(() => undefined); // both are awaited before the next batch or below; never unhandled meanwhile
+        checkpoint.catch(() => undefined);
+        checkpointBefore = lastCheckpoint;
+        lastSend = send;
+        lastCheckpoint = checkpoint;
       }
     } finally {
       subscription.close();
-      await inFlight;
+      await lastSend;
+      await lastCheckpoint;
     }
-  }
-
-  private async publishAndCheckpoint(producer: Producer, batch: readonly RecordedEvent[]): Promise<void> {
-    await this.publish(producer, batch);
-    await this.saveCheckpoint(batch[batch.length - 1].position, batch.length);
-    this.published += batch.length;
-    this.metrics.relayPublished.inc(batch.length);
-    const newest = batch[batch.length - 1].envelope.occurredAt;
-    this.metrics.relayLagSeconds.set(Math.max(0, (Date.now() - Date.parse(newest)) / 1000));
   }
 
   private async publish(producer: Producer, batch: readonly RecordedEvent[]): Promise<void> {
@@ -130,13 +131,18 @@ export class Relay {
   }
 
   /** On the lease's own session: the write succeeds only while this relay holds the lease. */
-  private async saveCheckpoint(position: GlobalPosition, count: number): Promise<void> {
+  private async saveCheckpoint(batch: readonly RecordedEvent[]): Promise<void> {
+    const position = batch[batch.length - 1].position;
+    const count = batch.length;
     await this.lease.whileHeld(
       `INSERT INTO relay_checkpoints (relay, position_commit, position_prepare, published, updated_at) VALUES (?, ?, ?, ?, now())
        ON CONFLICT (relay) DO UPDATE SET position_commit = EXCLUDED.position_commit, position_prepare = EXCLUDED.position_prepare,
          published = relay_checkpoints.published + EXCLUDED.published, updated_at = now()`,
       [this.name, String(position.commit), String(position.prepare), count],
     );
+    this.published += count;
+    this.metrics.relayPublished.inc(count);
+    this.metrics.relayLagSeconds.set(Math.max(0, (Date.now() - Date.parse(batch[count - 1].envelope.occurredAt)) / 1000));
   }
 }
 

@@ -32,6 +32,10 @@ export class InstrumentedEventStore implements EventStore {
   subscribe(from: GlobalPosition, options?: SubscribeOptions) {
     return this.inner.subscribe(from, options);
   }
+
+  subscribeBatches(from: GlobalPosition, options?: SubscribeOptions) {
+    return this.inner.subscribeBatches(from, options);
+  }
   streamVersion(streamId: string) {
     return this.inner.streamVersion(streamId);
   }

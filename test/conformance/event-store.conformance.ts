@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { canonicalJson, validateEnvelopeShape, type EventEnvelope, type JsonObject } from '../../contracts';
 import { ProoflineError } from '../../src/errors/proofline-error';
 import { DuplicateEventError, IdempotencyKeyUsedError, WrongExpectedVersionError } from '../../src/eventstore/errors';
-import type { EventStore, ExpectedVersion, RecordedEvent, SubscribeOptions } from '../../src/eventstore/event-store.port';
+import type { BatchSubscription, EventStore, EventSubscription, ExpectedVersion, RecordedEvent, SubscribeOptions } from '../../src/eventstore/event-store.port';
 import { comparePositions, START, type GlobalPosition } from '../../src/eventstore/global-position';
 import type { EventSigner } from '../../src/signing/event-signer';
 import { idempotencyClaim, sealedEvents, testSigner, uniqueStreamId, uniqueTenantId } from './envelopes';
@@ -17,6 +17,20 @@ import {
   readAllUntil,
   sleep,
 } from './helpers';
+
+/** Every test of the live subscription runs against both forms: event by event, and batch by batch flattened. */
+const SUBSCRIPTION_KINDS: Array<[string, (store: EventStore, from: GlobalPosition, options?: SubscribeOptions) => EventSubscription]> = [
+  ['subscribe', (store, from, options) => store.subscribe(from, options)],
+  ['subscribeBatches', (store, from, options) => flattened(store.subscribeBatches(from, options))],
+];
+
+function flattened(batches: BatchSubscription): EventSubscription {
+  async function* events(): AsyncGenerator<RecordedEvent> {
+    for await (const batch of batches) yield* batch;
+  }
+  const iterator = events();
+  return { [Symbol.asyncIterator]: () => iterator, close: () => batches.close() };
+}
 
 export interface OpenedEventStore {
   readonly store: EventStore;
@@ -701,7 +715,28 @@ export function eventStoreConformance(name: string, open: () => Promise<OpenedEv
       });
     });
 
-    describe('subscribe', () => {
+    describe.each(SUBSCRIPTION_KINDS)('%s', (_kind, open) => {
+      if (_kind === 'subscribeBatches') {
+        it('given 7 stored events and batchSize 3, then subscribeBatches hands them on in order in batches of at most 3', async () => {
+          const from = await headPosition();
+          const streamId = uniqueStreamId('batches');
+          const stored = events(streamId, 7);
+          await store.append(streamId, stored, 'no-stream');
+          await readAllUntil(store, from, 50, (read) => hasAll(read, ids(stored)));
+          const subscription = store.subscribeBatches(from, { batchSize: 3, pollIntervalMs: 25 });
+          const sizes: number[] = [];
+          const received: RecordedEvent[] = [];
+          for await (const batch of subscription) {
+            sizes.push(batch.length);
+            received.push(...batch);
+            if (hasAll(received, ids(stored))) break;
+          }
+          subscription.close();
+          expect(sizes.every((size) => size >= 1 && size <= 3)).toBe(true);
+          expect(recordedIds(received.filter((recorded) => recorded.envelope.streamId === streamId))).toEqual(ids(stored));
+        });
+      }
+
       it('given events already stored, when subscribing from START, then it catches up and then receives live events, in order, once each', async () => {
         const [s1, s2] = [uniqueStreamId('sub-1'), uniqueStreamId('sub-2')];
         const existing = [...events(s1, 2), ...events(s2, 1)];
@@ -709,7 +744,7 @@ export function eventStoreConformance(name: string, open: () => Promise<OpenedEv
         await store.append(s2, existing.slice(2), 'no-stream');
         const ours = (list: readonly RecordedEvent[]) => list.filter((recorded) => recorded.envelope.streamId === s1 || recorded.envelope.streamId === s2);
 
-        const subscription = consume(store.subscribe(START, { batchSize: 50, pollIntervalMs: 25 }));
+        const subscription = consume(open(store, START, { batchSize: 50, pollIntervalMs: 25 }));
         try {
           await subscription.until((received) => hasAll(received, ids(existing)));
           expect(recordedIds(ours(subscription.received))).toEqual(ids(existing));
@@ -734,7 +769,7 @@ export function eventStoreConformance(name: string, open: () => Promise<OpenedEv
         const stored = events(streamId, 5);
         const result = await store.append(streamId, stored, 'no-stream');
 
-        const subscription = consume(store.subscribe(result.positions[1], { pollIntervalMs: 25 }));
+        const subscription = consume(open(store, result.positions[1], { pollIntervalMs: 25 }));
         try {
           await subscription.until((received) => hasAll(received, ids(stored.slice(2))));
           await sleep(100);
@@ -754,7 +789,7 @@ export function eventStoreConformance(name: string, open: () => Promise<OpenedEv
         await store.append(s2, stored.slice(3, 5), 'no-stream');
         await store.append(s1, stored.slice(5), 2);
 
-        const subscription = consume(store.subscribe(from, { batchSize: 2, pollIntervalMs: 25 }), { delayMs: 15 });
+        const subscription = consume(open(store, from, { batchSize: 2, pollIntervalMs: 25 }), { delayMs: 15 });
         try {
           const live = [...events(s2, 2), ...events(s1, 1)];
           await store.append(s2, live.slice(0, 2), 1);
@@ -774,7 +809,7 @@ export function eventStoreConformance(name: string, open: () => Promise<OpenedEv
         const result = await store.append(streamId, stored, 'no-stream');
         // Readable before subscribing, so the catch-up read finds it without waiting a poll interval.
         await readAllUntil(store, result.positions[0], 10, (read) => hasAll(read, [stored[1].id]));
-        const subscription = consume(store.subscribe(result.positions[0], { pollIntervalMs: 60_000 }));
+        const subscription = consume(open(store, result.positions[0], { pollIntervalMs: 60_000 }));
         try {
           await subscription.until((received) => hasAll(received, [stored[1].id]));
           await sleep(50);
@@ -795,7 +830,7 @@ export function eventStoreConformance(name: string, open: () => Promise<OpenedEv
         const result = await store.append(streamId, stored, 'no-stream');
         await readAllUntil(store, result.positions[0], 10, (read) => hasAll(read, [stored[1].id]));
         const abort = new AbortController();
-        const subscription = consume(store.subscribe(result.positions[0], { pollIntervalMs: 60_000, signal: abort.signal }));
+        const subscription = consume(open(store, result.positions[0], { pollIntervalMs: 60_000, signal: abort.signal }));
         try {
           await subscription.until((received) => hasAll(received, [stored[1].id]));
           await sleep(50);
@@ -813,7 +848,7 @@ export function eventStoreConformance(name: string, open: () => Promise<OpenedEv
       it('given a closed subscription, then events appended afterwards are not delivered', async () => {
         const streamId = uniqueStreamId('sub-closed');
         const result = await store.append(streamId, events(streamId, 1), 'no-stream');
-        const subscription = consume(store.subscribe(result.positions[0], { pollIntervalMs: 10 } satisfies SubscribeOptions));
+        const subscription = consume(open(store, result.positions[0], { pollIntervalMs: 10 } satisfies SubscribeOptions));
         await sleep(30);
         await subscription.stop();
 

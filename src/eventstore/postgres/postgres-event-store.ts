@@ -1,10 +1,11 @@
 import type { Knex } from 'knex';
 import { canonicalJson, type EventEnvelope } from '../../../contracts';
 import { ProoflineError } from '../../errors/proofline-error';
-import { catchUpSubscription, LocalAppendSignal } from '../catch-up-subscription';
+import { catchUpBatches, catchUpSubscription, LocalAppendSignal } from '../catch-up-subscription';
 import { DuplicateEventError, IdempotencyKeyUsedError, WrongExpectedVersionError } from '../errors';
 import type {
   AppendOptions,
+  BatchSubscription,
   AppendResult,
   EventStore,
   EventSubscription,
@@ -78,6 +79,10 @@ export class PostgresEventStore implements EventStore {
 
   subscribe(from: GlobalPosition, options?: SubscribeOptions): EventSubscription {
     return catchUpSubscription((position, size) => this.readAll(position, size), this.appended, from, options);
+  }
+
+  subscribeBatches(from: GlobalPosition, options?: SubscribeOptions): BatchSubscription {
+    return catchUpBatches((position, size) => this.readAll(position, size), this.appended, from, options);
   }
 
   async streamVersion(streamId: string): Promise<number | undefined> {
