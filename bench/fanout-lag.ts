@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
+import { readdirSync, readFileSync } from 'node:fs';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Kafka } from 'kafkajs';
 import { IN_MEMORY } from '../src/database/database';
 import { createInfrastructure, type Infrastructure } from '../src/app/infrastructure';
@@ -17,9 +18,9 @@ import { elapsedMs, nowMs, printTable, printTargets, round, startCpu, stopCpu, s
  * End-to-end lag of the read path at a steady append rate: from the append call (and from the
  * event's occurredAt) to the commit of the projector's transaction holding its row. Appends
  * are paced by a timer (`batch` events every `batch / rate` seconds, one signed append each,
- * round robin over a few streams), not a burst. Two variants in one run:
+ * round robin over a few streams), not a burst. Variants, one after the other in one run:
  *   kafka:    PostgreSQL server, the production relay (infra.fanout.relay) → Kafka → KafkaProjectionRunner;
- *   embedded: in-memory PGlite, InProcessProjectionRunner following the store.
+ *   embedded: in-memory PGlite (as production opens it: wal_init_zero off), InProcessProjectionRunner following the store.
  * The projector is tenant_activity under another name (its tables, its apply), plus a probe:
  * the ids it applied are stamped in the runner's onBatch, which runs after the commit.
  */
@@ -40,7 +41,7 @@ export async function fanoutLag(): Promise<BenchReport> {
   if (variants.includes('kafka')) {
     const prefix = `bench-lag-${randomBytes(4).toString('hex')}`;
     results.kafka = await withSchema('fanout_lag', async (schema) => {
-      const infra = await createInfrastructure(kafkaConfig(schema, prefix, keyType), { ephemeralKeys: true });
+      const infra = await createInfrastructure(servicesConfig(schema, { prefix, keyType }), { ephemeralKeys: true });
       try {
         return await measureLag('kafka', infra, load, (probe) => {
           const fanout = infra.fanout;
@@ -59,21 +60,7 @@ export async function fanoutLag(): Promise<BenchReport> {
       }
     });
   }
-  if (variants.includes('embedded')) {
-    const config = loadConfig({ PROOFLINE_PROFILE: 'embedded', PROOFLINE_FANOUT: 'in-process', PROOFLINE_SIGNING_KEY_TYPE: keyType, PROOFLINE_DATA_DIR: './data', LOG_LEVEL: 'silent' });
-    const infra = await createInfrastructure(config, { ephemeralKeys: true, dataDirForDatabase: IN_MEMORY });
-    try {
-      results.embedded = await measureLag('embedded', infra, load, (probe) => {
-        const runner = new InProcessProjectionRunner(infra.database.knex, infra.store, [probe.projector], {
-          onBatch: (_name, outcome) => probe.committed(outcome),
-          onError: (_name, error) => console.error(`  in-process runner: ${error instanceof Error ? error.message : String(error)}`),
-        });
-        return { start: () => runner.start(), stop: () => runner.close() };
-      });
-    } finally {
-      await infra.close();
-    }
-  }
+  if (variants.includes('embedded')) results.embedded = await embeddedLag('embedded', keyType, load);
 
   const rows = Object.entries(results).map(([variant, r]) => ({
     variant,
@@ -83,6 +70,7 @@ export async function fanoutLag(): Promise<BenchReport> {
     'p90 ms': r.sinceAppend.p90,
     'p99 ms': r.sinceAppend.p99,
     'max ms': r.sinceAppend.max,
+    'sched p99': r.sinceScheduled.p99,
     'occurredAt p50': r.sinceOccurredAt.p50,
     'occurredAt p99': r.sinceOccurredAt.p99,
     'append p50': r.append.p50,
@@ -91,12 +79,16 @@ export async function fanoutLag(): Promise<BenchReport> {
     'batch max': r.projectorBatch.max,
     missing: r.missing,
     'late sends': r.lateSends,
+    'loop delay p99': r.eventLoopDelay.p99,
+    'WAL MB': r.wal.megabytes,
+    'WAL segs': r.wal.newSegments,
     'node cpu %': r.cpu.nodePctOfCore,
     'pg cpu %': r.cpu.postgresPctOfCore,
+    'kafka cpu %': r.cpu.kafkaPctOfCore,
     'other cpu %': r.cpu.otherPctOfCore,
   }));
   printTable(
-    `fanout-lag: ${rate} events/s (${batch} per signed append every ${round((batch * 1000) / rate, 1)} ms, ${streams} streams, ${keyType}) for ${seconds} s after ${warmupSeconds} s warm-up; lag = projector commit - append call (ms)`,
+    `fanout-lag: ${rate} events/s (${batch} per signed append every ${round((batch * 1000) / rate, 1)} ms, ${streams} streams, ${keyType}) for ${seconds} s after ${warmupSeconds} s warm-up; lag = projector commit - append call (ms); sched = from the pacer's scheduled time, occurredAt = from the envelope's (before signing)`,
     rows,
   );
 
@@ -106,12 +98,14 @@ export async function fanoutLag(): Promise<BenchReport> {
       ? [
           { name: 'kafka: end-to-end lag p99 (ms)', value: p99('kafka'), target: '< 250', met: p99('kafka') < 250 && results.kafka.missing === 0 },
           { name: 'kafka: end-to-end lag p50 (ms)', value: results.kafka.sinceAppend.p50, target: 'reported', met: true, informational: true },
+          { name: 'kafka: lag p99 from the scheduled send (ms)', value: results.kafka.sinceScheduled.p99, target: 'reported', met: true, informational: true },
         ]
       : []),
     ...(results.embedded
       ? [
           { name: 'embedded: end-to-end lag p99 (ms)', value: p99('embedded'), target: '< 50', met: p99('embedded') < 50 && results.embedded.missing === 0 },
           { name: 'embedded: end-to-end lag p50 (ms)', value: results.embedded.sinceAppend.p50, target: 'reported', met: true, informational: true },
+          { name: 'embedded: lag p99 from the scheduled send (ms)', value: results.embedded.sinceScheduled.p99, target: 'reported', met: true, informational: true },
         ]
       : []),
   ];
@@ -129,6 +123,27 @@ export async function fanoutLag(): Promise<BenchReport> {
   });
 }
 
+/** The embedded profile: in-memory PGlite, the store and the in-process runner in this process. */
+async function embeddedLag(variant: string, keyType: string, load: LoadShape): Promise<LagResult> {
+  const config = loadConfig({ PROOFLINE_PROFILE: 'embedded', PROOFLINE_FANOUT: 'in-process', PROOFLINE_SIGNING_KEY_TYPE: keyType, PROOFLINE_DATA_DIR: './data', LOG_LEVEL: 'silent' });
+  const infra = await createInfrastructure(config, { ephemeralKeys: true, dataDirForDatabase: IN_MEMORY });
+  try {
+    // What the production open set (src/database/database.ts): reported with the result.
+    const walInitZero = String((await infra.database.knex.raw('SHOW wal_init_zero')).rows[0].wal_init_zero);
+    console.log(`  ${variant}: PGlite wal_init_zero = ${walInitZero}`);
+    const result = await measureLag(variant, infra, load, (probe) => {
+      const runner = new InProcessProjectionRunner(infra.database.knex, infra.store, [probe.projector], {
+        onBatch: (_name, outcome) => probe.committed(outcome),
+        onError: (_name, error) => console.error(`  in-process runner: ${error instanceof Error ? error.message : String(error)}`),
+      });
+      return { start: () => runner.start(), stop: () => runner.close() };
+    });
+    return { ...result, walInitZero };
+  } finally {
+    await infra.close();
+  }
+}
+
 interface LoadShape {
   readonly rate: number;
   readonly batch: number;
@@ -139,9 +154,17 @@ interface LoadShape {
 
 interface LagResult {
   readonly measuredEvents: number;
+  /** The embedded database's wal_init_zero setting while measuring. */
+  readonly walInitZero?: string;
   readonly appendedPerSec: number;
   /** Projector commit minus the append call, ms. */
   readonly sinceAppend: LatencySummary;
+  /** Projector commit minus the time the pacer scheduled the append, ms. */
+  readonly sinceScheduled: LatencySummary;
+  /** WAL written while measuring, and WAL segments begun (on the server: by every client of it). */
+  readonly wal: { readonly megabytes: number; readonly newSegments: number };
+  /** Event-loop delay of this process while measuring (monitorEventLoopDelay, 10 ms resolution), ms. */
+  readonly eventLoopDelay: { readonly p50: number; readonly p99: number; readonly max: number };
   /** Projector commit minus occurredAt (wall clock, ms resolution; includes signing). */
   readonly sinceOccurredAt: LatencySummary;
   /** The append call itself, ms. */
@@ -153,12 +176,14 @@ interface LagResult {
   /** Appends started more than one tick after their scheduled time. */
   readonly lateSends: number;
   readonly maxSendDelayMs: number;
-  readonly cpu: CpuUsage;
+  readonly cpu: BrokerCpuUsage;
   readonly appendErrors: number;
 }
 
 interface Sent {
   readonly at: number;
+  /** When the pacer meant to send it: lag from here counts event-loop stalls before the append too (no coordinated omission). */
+  readonly scheduledAt: number;
   readonly occurredAtMs: number;
   readonly measured: boolean;
 }
@@ -167,6 +192,7 @@ interface Sent {
 class LagProbe {
   readonly sent = new Map<string, Sent>();
   readonly sinceAppend: number[] = [];
+  readonly sinceScheduled: number[] = [];
   readonly sinceOccurredAt: number[] = [];
   readonly batchSizes: number[] = [];
   private applying: string[] = [];
@@ -194,6 +220,7 @@ class LagProbe {
       this.sent.delete(id);
       if (!sent.measured) continue;
       this.sinceAppend.push(at - sent.at);
+      this.sinceScheduled.push(at - sent.scheduledAt);
       this.sinceOccurredAt.push(wall - sent.occurredAtMs);
     }
     this.applying = [];
@@ -217,6 +244,14 @@ class LagProbe {
   }
 }
 
+async function walPosition(infra: Infrastructure): Promise<{ bytes: number; segmentBytes: number }> {
+  const result = await infra.database.knex.raw(
+    `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8 AS bytes, (SELECT setting::float8 FROM pg_settings WHERE name = 'wal_segment_size') AS segment_bytes`,
+  );
+  const row = result.rows[0] as { bytes: number | string; segment_bytes: number | string };
+  return { bytes: Number(row.bytes), segmentBytes: Number(row.segment_bytes) };
+}
+
 type Runner = { start(): Promise<void>; stop(): Promise<void> };
 
 async function measureLag(variant: string, infra: Infrastructure, load: LoadShape, runnerOf: (probe: LagProbe) => Runner): Promise<LagResult> {
@@ -230,12 +265,17 @@ async function measureLag(variant: string, infra: Infrastructure, load: LoadShap
   if (!(await probe.drain(60_000))) throw new Error(`${variant}: warm-up events not projected within 60 s (${probe.sent.size} outstanding)`);
   console.log(`  ${variant}: runner started and warm-up projected in ${round(elapsedMs(started) / 1000, 1)} s; measuring ${load.seconds} s at ${load.rate} events/s`);
   appender.resetStats();
-  const cpu = startCpu();
+  const walBefore = await walPosition(infra);
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  const cpu = startBrokerCpu();
   const measuring = nowMs();
   await appender.run(load.rate, load.seconds * 1000, true);
   const sendMs = elapsedMs(measuring);
   const drained = await probe.drain(30_000);
-  const usage = stopCpu(cpu);
+  const usage = stopBrokerCpu(cpu);
+  loop.disable();
+  const walAfter = await walPosition(infra);
   await runner.stop();
   const measuredEvents = appender.measuredEvents;
   const missing = [...probe.sent.values()].filter((sent) => sent.measured).length;
@@ -244,6 +284,9 @@ async function measureLag(variant: string, infra: Infrastructure, load: LoadShap
     measuredEvents,
     appendedPerSec: round((measuredEvents / sendMs) * 1000, 0),
     sinceAppend: summarize(probe.sinceAppend),
+    sinceScheduled: summarize(probe.sinceScheduled),
+    wal: { megabytes: round((walAfter.bytes - walBefore.bytes) / 1e6, 1), newSegments: Math.floor(walAfter.bytes / walAfter.segmentBytes) - Math.floor(walBefore.bytes / walBefore.segmentBytes) },
+    eventLoopDelay: { p50: round(loop.percentile(50) / 1e6, 2), p99: round(loop.percentile(99) / 1e6, 2), max: round(loop.max / 1e6, 2) },
     sinceOccurredAt: summarize(probe.sinceOccurredAt),
     append: summarize(appender.appendMs),
     projectorBatch: summarize(probe.batchSizes),
@@ -312,7 +355,7 @@ class PacedAppender {
         if (delay > tickMs) this.lateSends++;
         this.maxSendDelayMs = Math.max(this.maxSendDelayMs, delay);
       }
-      for (const envelope of envelopes) this.probe.sent.set(envelope.id, { at, occurredAtMs: Date.parse(envelope.occurredAt), measured });
+      for (const envelope of envelopes) this.probe.sent.set(envelope.id, { at, scheduledAt, occurredAtMs: Date.parse(envelope.occurredAt), measured });
       try {
         const result = await this.infra.store.append(streamId, envelopes, last < 0 ? 'no-stream' : last);
         this.versions[stream] = result.nextExpectedVersion;
@@ -329,19 +372,23 @@ class PacedAppender {
   }
 }
 
-/** The services-profile configuration of a bench run with Kafka fan-out under its own topic prefix. */
-export function kafkaConfig(schema: string, prefix: string, keyType = 'rsa', poolSize = 20) {
+/**
+ * The services-profile configuration of a bench run on its own schema; with a prefix, Kafka
+ * fan-out under that topic prefix (else in-process). Auth state in memory: no Redis needed.
+ */
+export function servicesConfig(schema: string, options: { prefix?: string; keyType?: string; poolSize?: number } = {}) {
   return loadConfig({
     PROOFLINE_PROFILE: 'services',
     DATABASE_URL: benchDatabaseUrl(),
     DATABASE_SCHEMA: schema,
-    DATABASE_POOL_SIZE: String(poolSize),
-    PROOFLINE_SIGNING_KEY_TYPE: keyType,
+    DATABASE_POOL_SIZE: String(options.poolSize ?? 20),
+    PROOFLINE_SIGNING_KEY_TYPE: options.keyType ?? 'rsa',
     PROOFLINE_DATA_DIR: './data',
-    PROOFLINE_FANOUT: 'kafka',
-    KAFKA_BROKERS: process.env.KAFKA_BROKERS || '127.0.0.1:9092',
-    PROOFLINE_KAFKA_TOPIC_PREFIX: prefix,
+    PROOFLINE_AUTH_STORE: 'memory',
     LOG_LEVEL: 'silent',
+    ...(options.prefix
+      ? { PROOFLINE_FANOUT: 'kafka', KAFKA_BROKERS: process.env.KAFKA_BROKERS || '127.0.0.1:9092', PROOFLINE_KAFKA_TOPIC_PREFIX: options.prefix }
+      : { PROOFLINE_FANOUT: 'in-process' }),
   });
 }
 
@@ -359,4 +406,52 @@ export async function deleteKafkaPrefix(kafka: Kafka, prefix: string): Promise<v
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
+}
+
+/** CPU of this run, with the Kafka broker's JVM (on this machine) taken out of "other" and shown on its own. */
+export interface BrokerCpuUsage extends CpuUsage {
+  readonly kafkaPctOfCore: number;
+}
+
+export function startBrokerCpu(): { cpu: ReturnType<typeof startCpu>; broker: number; at: number } {
+  return { cpu: startCpu(), broker: brokerTicks(), at: performance.now() };
+}
+
+export function stopBrokerCpu(start: ReturnType<typeof startBrokerCpu>): BrokerCpuUsage {
+  const usage = stopCpu(start.cpu);
+  const kafkaPct = round((((brokerTicks() - start.broker) * 10) / (performance.now() - start.at)) * 100, 1);
+  return { ...usage, kafkaPctOfCore: kafkaPct, otherPctOfCore: round(Math.max(0, usage.otherPctOfCore - kafkaPct), 1) };
+}
+
+let brokerPid: number | undefined;
+
+/** utime + stime (clock ticks) of the local Kafka broker: the java process running kafka.Kafka; 0 when there is none. */
+function brokerTicks(): number {
+  const ticksOf = (pid: number) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  };
+  try {
+    if (brokerPid !== undefined) return ticksOf(brokerPid);
+  } catch {
+    brokerPid = undefined;
+  }
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+        if (cmdline.includes('kafka.Kafka')) {
+          brokerPid = Number(entry);
+          return ticksOf(brokerPid);
+        }
+      } catch {
+        // ended meanwhile
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return 0;
 }

@@ -1,15 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Infrastructure } from '../src/app/infrastructure';
+import { createInfrastructure, type Infrastructure } from '../src/app/infrastructure';
 import type { RecordedEvent } from '../src/eventstore/event-store.port';
 import { START, type GlobalPosition } from '../src/eventstore/global-position';
 import { applyBatch } from '../projections/runtime/apply-batch';
 import { projected } from '../projections/runtime/in-process-runner';
 import { createTables, dropTables, tablesOf } from '../projections/runtime/tables';
 import { tenantActivityProjector } from '../projections/tenant-activity.projector';
-import { environmentInfo, openInfrastructure, withSchema } from './support/database';
+import { servicesConfig } from './fanout-lag';
+import { environmentInfo, withSchema } from './support/database';
 import { nameAt, unsignedRenamed, workspaceStreamId } from './support/events';
-import { elapsedMs, nowMs, printTable, printTargets, ratio, round, runLoad, runPasses, writeReport, type BenchReport, type PassResult } from './support/kit';
+import { elapsedMs, nowMs, printTable, printTargets, ratio, round, runLoad, writeReport, type BenchReport } from './support/kit';
+import { runPasses, type PassResult } from './support/passes';
 
 /**
  * Rebuilding a projection from the PostgreSQL server store directly (not through Kafka):
@@ -28,7 +30,7 @@ export async function fanoutRebuild(): Promise<BenchReport> {
   const environment = await environmentInfo();
 
   return withSchema('fanout_rebuild', async (schema) => {
-    const infra = await openInfrastructure(schema, { keyType: 'rsa', poolSize: 20 });
+    const infra = await createInfrastructure(servicesConfig(schema), { ephemeralKeys: true });
     try {
       const knex = infra.database.knex;
       const setupStarted = nowMs();

@@ -14,7 +14,8 @@ import { printTable, RESULTS_DIR, round, waitForQuiet, writeJson, type BenchRepo
 
 /**
  * `npm run bench` runs the four benchmarks; `npm run bench -- <name> [<name>…]` runs some
- * (including the diagnostic append-sql-breakdown). Each writes bench/results/<name>.json;
+ * (including the diagnostic append-sql-breakdown, and the fan-out benchmarks fanout-lag,
+ * fanout-rebuild and fanout-relay, which need the Kafka broker). Each writes bench/results/<name>.json;
  * this writes bench/results/summary.json for the benchmarks of this run.
  */
 const BENCHMARKS: Record<string, () => Promise<BenchReport>> = {
