@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import type { Knex } from 'knex';
-import { newEventId, type UnsignedEnvelope } from '../../contracts';
+import { newEventId, type JsonObject, type UnsignedEnvelope } from '../../contracts';
 import { tablesOf } from '../../projections/runtime/tables';
 import { tenantActivityProjector } from '../../projections/tenant-activity.projector';
 import { workspaceDirectoryProjector } from '../../projections/workspace-directory.projector';
@@ -101,7 +101,7 @@ export async function appendCrafted(infrastructure: Infrastructure, workspace: C
   const unsigned: UnsignedEnvelope[] = [];
   for (let i = 0; i < count; i += 1) {
     const version = workspace.version + 1 + i;
-    const data =
+    const data: JsonObject =
       version === 0
         ? { workspaceId: workspace.tenantId, name: 'Name 0', planTier: 'FREE', owner: { userId: randomUUID(), email: 'owner@example.test', role: 'CUSTOMER_ADMIN' } }
         : { name: `Name ${version}`, previousName: `Name ${version - 1}` };
@@ -193,5 +193,83 @@ export class TopicTally {
 
   close(): Promise<void> {
     return this.consumer.disconnect().catch(() => undefined);
+  }
+}
+
+export interface RelayReport {
+  readonly relay: number;
+  readonly active: boolean;
+  readonly published: number;
+  readonly lastError: string | null;
+}
+
+/** test/support/kafka-relay-process.ts as a child process: its latest report, and SIGKILL. */
+export class RelayProcess {
+  private static readonly running = new Set<RelayProcess>();
+  latest?: RelayReport;
+  stderr = '';
+  readonly exited: Promise<number | null>;
+
+  private constructor(private readonly child: ChildProcess) {
+    RelayProcess.running.add(this);
+    let buffered = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) if (line.startsWith('{"relay":')) this.latest = JSON.parse(line) as RelayReport;
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString('utf8')).slice(-4000)));
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    void this.exited.then(() => RelayProcess.running.delete(this));
+  }
+
+  /** Starts a relay over the test app's database schema and Kafka settings, and waits for its first report. */
+  static async spawn(infrastructure: Infrastructure): Promise<RelayProcess> {
+    const { config } = infrastructure;
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      NODE_OPTIONS: '--no-warnings',
+      PROOFLINE_PROFILE: 'services',
+      PROOFLINE_AUTH_STORE: 'memory',
+      PROOFLINE_SIGNING_KEY_TYPE: 'ed25519',
+      PROOFLINE_DATA_DIR: mkdtempSync(join(tmpdir(), 'proofline-relay-')),
+      LOG_LEVEL: 'silent',
+      DATABASE_URL: config.DATABASE_URL!,
+      DATABASE_SCHEMA: config.DATABASE_SCHEMA!,
+      DATABASE_POOL_SIZE: '4',
+      KAFKA_BROKERS: config.KAFKA_BROKERS!,
+      PROOFLINE_KAFKA_TOPIC_PREFIX: config.PROOFLINE_KAFKA_TOPIC_PREFIX,
+    };
+    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(__dirname, 'kafka-relay-process.ts')], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const relay = new RelayProcess(child);
+    void relay.exited.then(() => rmSync(env.PROOFLINE_DATA_DIR, { recursive: true, force: true }));
+    await relay.until(() => relay.latest !== undefined, 90_000);
+    return relay;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Polls until `condition` holds; throws (with the child's stderr) when it does not in time or the child died. */
+  async until(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`relay process ${this.child.pid} exited (${this.child.exitCode ?? this.child.signalCode}): ${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`relay process ${this.child.pid}: condition not met in ${timeoutMs} ms; last report ${JSON.stringify(this.latest)}; stderr: ${this.stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** A crash: no shutdown hook runs, the database session (and its lease) dies with the process. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** SIGKILLs every relay process still running (afterAll, whatever happened). */
+  static async killAll(): Promise<void> {
+    await Promise.all([...RelayProcess.running].map((relay) => relay.kill()));
   }
 }
