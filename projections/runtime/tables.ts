@@ -16,18 +16,24 @@ export function tablesOf(projector: Projector, set: TableSet): ProjectorTables {
   return { tables, guard: `proj_${projector.name}__guard${suffix}` };
 }
 
-/** Creates the projector's tables (if missing) under the names of `set`. */
+/** Serialises table creation across instances starting at once (check-then-create is not atomic). */
+const CREATE_LOCK = '8209467311002371'; // an arbitrary constant, Proofline's own
+
+/** Creates the projector's tables (if missing) under the names of `set`, in one transaction. */
 export async function createTables(knex: Knex, projector: Projector, set: TableSet): Promise<ProjectorTables> {
   const names = tablesOf(projector, set);
-  for (const [table, columns] of Object.entries(projector.tables)) {
-    if (!(await knex.schema.hasTable(names.tables[table]))) await knex.schema.createTable(names.tables[table], columns);
-  }
-  if (!(await knex.schema.hasTable(names.guard))) {
-    await knex.schema.createTable(names.guard, (table) => {
-      table.text('stream_id').primary();
-      table.bigInteger('version').notNullable();
-    });
-  }
+  await knex.transaction(async (trx) => {
+    await trx.raw('SELECT pg_advisory_xact_lock(?::bigint)', [CREATE_LOCK]);
+    for (const [table, columns] of Object.entries(projector.tables)) {
+      if (!(await trx.schema.hasTable(names.tables[table]))) await trx.schema.createTable(names.tables[table], columns);
+    }
+    if (!(await trx.schema.hasTable(names.guard))) {
+      await trx.schema.createTable(names.guard, (table) => {
+        table.text('stream_id').primary();
+        table.bigInteger('version').notNullable();
+      });
+    }
+  });
   return names;
 }
 
