@@ -22,6 +22,7 @@ export interface KafkaRunnerOptions {
 export class KafkaProjectionRunner {
   private readonly consumers: Consumer[] = [];
   private deadLetterProducer?: Producer;
+  private closed = false;
 
   constructor(
     private readonly knex: Knex,
@@ -37,6 +38,8 @@ export class KafkaProjectionRunner {
   }
 
   async close(): Promise<void> {
+    // A consumer crashing right now would otherwise restart after this disconnect (kafkajs arms its restart after the crash event).
+    this.closed = true;
     await Promise.allSettled(this.consumers.map((consumer) => consumer.disconnect()));
     this.consumers.length = 0;
     await this.deadLetterProducer?.disconnect().catch(() => undefined);
@@ -47,8 +50,20 @@ export class KafkaProjectionRunner {
     const names = await createTables(this.knex, projector, 'live');
     const topics = this.names.forTypes(projector.handles);
     await this.topics.ensure(topics);
-    const consumer = this.kafka.consumer({ groupId: this.names.consumerGroup(projector.name), maxWaitTimeInMs: 20, allowAutoTopicCreation: false });
+    const consumer = this.kafka.consumer({
+      groupId: this.names.consumerGroup(projector.name),
+      maxWaitTimeInMs: 20,
+      allowAutoTopicCreation: false,
+      // After a broker restart the group waits for the old member's session to expire: 10 s, not kafkajs's 30 s.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      retry: { restartOnFailure: async () => !this.closed },
+    });
     this.consumers.push(consumer);
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      // Closed from within the crash's handling: kafkajs arms the restart right after this event, so stop it once armed.
+      if (this.closed && payload.restart) setImmediate(() => void consumer.disconnect().catch(() => undefined));
+    });
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: true });
     await consumer.run({

@@ -44,7 +44,8 @@ export function registerProjectionCommands(program: Command): void {
         if (status.relay) process.stdout.write(`relay    ${status.relay.active ? 'active ' : 'standby'}  at ${status.relay.checkpoint}  lag ${status.relay.lagEvents} events / ${status.relay.lagSeconds.toFixed(1)} s${status.relay.lastError ? `  last error: ${status.relay.lastError}` : ''}\n`);
         status.projectors.forEach((p, i) => {
           const checksum = checksums[i] ? `  checksum ${checksums[i]}` : '';
-          process.stdout.write(`${p.projector.padEnd(22)} ${p.state.padEnd(8)} at ${p.position}  applied ${p.applied}  lag ${p.lagEvents} events / ${p.lagSeconds.toFixed(1)} s${p.lastError ? `  error: ${p.lastError}` : ''}${checksum}\n`);
+          const lag = p.lagEvents === null ? 'lag unknown' : `lag ${p.lagEvents} events / ${(p.lagSeconds ?? 0).toFixed(1)} s`;
+          process.stdout.write(`${p.projector.padEnd(22)} ${p.state.padEnd(8)} at ${p.position}  applied ${p.applied}  ${lag}${p.lastError ? `  error: ${p.lastError}` : ''}${checksum}\n`);
         });
       }),
     );

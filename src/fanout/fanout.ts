@@ -24,8 +24,9 @@ export interface ProjectorStatus {
   readonly state: string;
   readonly position: string;
   readonly applied: number;
-  readonly lagEvents: number;
-  readonly lagSeconds: number;
+  /** Null when the broker could not be asked (lastError says why). */
+  readonly lagEvents: number | null;
+  readonly lagSeconds: number | null;
   readonly lastError: string | null;
 }
 
@@ -96,18 +97,26 @@ export class Fanout {
 
   private async projectorStatus(projector: Projector): Promise<ProjectorStatus> {
     const stored = await readPosition(this.knex, projector.name);
-    const lagEvents = this.mode === 'kafka' ? await this.consumerLag(projector) : (await eventsAfter(this.knex, stored.position)).count;
-    const lagSeconds = lagEvents === 0 ? 0 : secondsSince(stored.lastOccurredAt ?? undefined);
-    this.metrics.projectionLagEvents.set({ projector: projector.name }, lagEvents);
-    this.metrics.projectionLagSeconds.set({ projector: projector.name }, lagSeconds);
-    return { projector: projector.name, state: stored.state, position: formatPosition(stored.position), applied: stored.applied, lagEvents, lagSeconds, lastError: stored.lastError };
+    let lagEvents: number | null;
+    let brokerError: string | null = null;
+    try {
+      lagEvents = this.mode === 'kafka' ? await this.consumerLag(projector) : (await eventsAfter(this.knex, stored.position)).count;
+    } catch (error) {
+      // The status must answer during a broker outage: that is when operators look at it.
+      lagEvents = null;
+      brokerError = `Kafka unreachable, lag unknown: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    const lagSeconds = lagEvents === null ? null : lagEvents === 0 ? 0 : secondsSince(stored.lastOccurredAt ?? undefined);
+    if (lagEvents !== null) this.metrics.projectionLagEvents.set({ projector: projector.name }, lagEvents);
+    if (lagSeconds !== null) this.metrics.projectionLagSeconds.set({ projector: projector.name }, lagSeconds);
+    return { projector: projector.name, state: stored.state, position: formatPosition(stored.position), applied: stored.applied, lagEvents, lagSeconds, lastError: stored.lastError ?? brokerError };
   }
 
   /** The consumer group's lag: per partition, the high watermark minus the committed offset. */
   private async consumerLag(projector: Projector): Promise<number> {
-    const admin = this.kafka!.admin();
-    await admin.connect();
+    const admin = this.kafka!.admin({ retry: { retries: 1, maxRetryTime: 1000 } });
     try {
+      await admin.connect();
       const topics = this.names.forTypes(projector.handles);
       const existing = new Set(await admin.listTopics());
       let lag = 0;
@@ -122,7 +131,7 @@ export class Fanout {
       }
       return lag;
     } finally {
-      await admin.disconnect();
+      await admin.disconnect().catch(() => undefined);
     }
   }
 

@@ -358,6 +358,7 @@ describe('workspace members and API keys: given events, when command, then event
         workspaceId: 'ws-1',
         name: 'Acme',
         planTier: 'FREE',
+        segregationOfDuties: true,
         members: {
           'u-owner': { email: 'u-owner@acme.test', role: 'CUSTOMER_ADMIN' },
           'u-op': { email: 'u-op@acme.test', role: 'ADMIN' },

@@ -175,11 +175,29 @@ describe('workspace aggregate: given events, when command, then events | error c
     });
   });
 
+  describe('approval policy (segregation of duties, on by default)', () => {
+    const policy = (segregationOfDuties: boolean): WorkspaceCommand => ({ type: 'SetApprovalPolicy', segregationOfDuties });
+    it('given an active workspace, when turned off, then workspaces.approval-policy-set, and the state says off', () => {
+      given(histories.active).when(policy(false)).then([{ type: 'workspaces.approval-policy-set', data: { segregationOfDuties: false } }]);
+      const off = given([...histories.active, { type: 'workspaces.approval-policy-set', data: { segregationOfDuties: false } }]);
+      expect(off.state).toMatchObject({ segregationOfDuties: false });
+      off.when(policy(false)).then([]);
+    });
+    it('given an active workspace, when set to what it is already (on), then nothing', () => {
+      given(histories.active).when(policy(true)).then([]);
+    });
+    it('given a closed or unregistered workspace, then WORKSPACE.CLOSED / WORKSPACE.NOT_FOUND', () => {
+      given(histories.closed).when(policy(false)).thenRejects(CLOSED.code, CLOSED.status);
+      given(histories.unregistered).when(policy(false)).thenRejects(NOT_FOUND.code, NOT_FOUND.status);
+    });
+  });
+
   describe('state', () => {
     it('folds registered, renamed, plan-changed and closed; the owner is the first member', () => {
       expect(given(histories['closed after changes']).state).toEqual({
         status: 'closed',
         workspaceId: 'ws-1',
+        segregationOfDuties: true,
         name: 'Acme Corp',
         planTier: 'PLUS',
         members: { 'u-owner': { email: 'owner@acme.test', role: 'CUSTOMER_ADMIN' } },
@@ -231,7 +249,7 @@ describe('workspace aggregate: given events, when command, then events | error c
 
       const event = { type: 'workspaces.registered', data: read.data } as WorkspaceEvent;
       const state = given([event]).state;
-      expect(state).toEqual({ status: 'active', workspaceId: 'ws-old', name: 'Legacy', planTier: 'PLUS', members: {}, apiKeys: {} });
+      expect(state).toEqual({ status: 'active', workspaceId: 'ws-old', name: 'Legacy', planTier: 'PLUS', members: {}, apiKeys: {}, segregationOfDuties: true });
     });
 
     it('a v2 workspaces.registered passes through upcast unchanged', () => {
