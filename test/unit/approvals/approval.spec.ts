@@ -5,6 +5,7 @@ import { initialApprovalState, type ApprovalState } from '../../../src/approvals
 import { DomainError } from '../../../src/errors/proofline-error';
 import { ROLES, type Role } from '../../../src/workspaces/events';
 import { decide, givenWhenThen } from '../../support/given-when-then';
+import { deepFreeze } from '../../support/deep-freeze';
 
 const { given } = givenWhenThen(approvalDecider);
 
@@ -484,11 +485,3 @@ describe('approval aggregate: given events, when command, then events | error co
     });
   });
 });
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const item of Object.values(value)) deepFreeze(item);
-    Object.freeze(value);
-  }
-  return value;
-}

@@ -5,6 +5,7 @@ import { ALERT_SEVERITIES, GO_LIVE_EVENT_TYPES, GO_LIVE_SCHEMA_VERSIONS, MIN_ACC
 import { goLiveDecider } from '../../../src/go-live/go-live.decider';
 import { initialGoLiveState, type GoLiveState } from '../../../src/go-live/state';
 import { decide, givenWhenThen } from '../../support/given-when-then';
+import { deepFreeze } from '../../support/deep-freeze';
 
 const { given } = givenWhenThen(goLiveDecider);
 
@@ -322,11 +323,3 @@ describe('go-live aggregate: properties', () => {
     );
   });
 });
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const item of Object.values(value)) deepFreeze(item);
-    Object.freeze(value);
-  }
-  return value;
-}

@@ -6,6 +6,7 @@ import { setupDecider } from '../../../src/setup/setup.decider';
 import { initialSetupState, type SetupState } from '../../../src/setup/state';
 import { DomainError } from '../../../src/errors/proofline-error';
 import { decide, givenWhenThen } from '../../support/given-when-then';
+import { deepFreeze } from '../../support/deep-freeze';
 
 const { given } = givenWhenThen(setupDecider);
 
@@ -368,11 +369,3 @@ describe('setup aggregate: properties', () => {
     );
   });
 });
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const item of Object.values(value)) deepFreeze(item);
-    Object.freeze(value);
-  }
-  return value;
-}

@@ -5,6 +5,7 @@ import { VALUE_CALCULATION_EVENT_TYPES, VALUE_CALCULATION_SCHEMA_VERSIONS, type 
 import { initialValueCalculationState, type ValueCalculationState } from '../../../src/value-calculations/state';
 import { valueCalculationDecider } from '../../../src/value-calculations/value-calculation.decider';
 import { decide, givenWhenThen } from '../../support/given-when-then';
+import { deepFreeze } from '../../support/deep-freeze';
 
 const { given } = givenWhenThen(valueCalculationDecider);
 
@@ -250,11 +251,3 @@ describe('value calculation aggregate: properties', () => {
     );
   });
 });
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const item of Object.values(value)) deepFreeze(item);
-    Object.freeze(value);
-  }
-  return value;
-}

@@ -6,6 +6,7 @@ import { ADMINISTRATIVE_ROLES, ROLES, type Role, type WorkspaceEvent } from '../
 import { administratorCount, type RegisteredWorkspace, type WorkspaceState } from '../../../src/workspaces/state';
 import { workspaceDecider } from '../../../src/workspaces/workspace.decider';
 import { decide, givenWhenThen } from '../../support/given-when-then';
+import { deepFreeze } from '../../support/deep-freeze';
 
 const { given } = givenWhenThen(workspaceDecider);
 
@@ -569,11 +570,3 @@ describe('workspace members and API keys: properties', () => {
     );
   });
 });
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const item of Object.values(value)) deepFreeze(item);
-    Object.freeze(value);
-  }
-  return value;
-}

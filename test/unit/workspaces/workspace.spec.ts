@@ -6,6 +6,7 @@ import { PLAN_TIERS, ROLES, WORKSPACE_SCHEMA_VERSIONS, type PlanTier, type Works
 import { initialWorkspaceState, type WorkspaceState } from '../../../src/workspaces/state';
 import { workspaceDecider } from '../../../src/workspaces/workspace.decider';
 import { decide, givenWhenThen } from '../../support/given-when-then';
+import { deepFreeze } from '../../support/deep-freeze';
 
 const { given } = givenWhenThen(workspaceDecider);
 
@@ -353,11 +354,3 @@ describe('workspace aggregate: properties', () => {
     );
   });
 });
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const item of Object.values(value)) deepFreeze(item);
-    Object.freeze(value);
-  }
-  return value;
-}
