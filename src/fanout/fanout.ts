@@ -45,6 +45,11 @@ export class Fanout {
   readonly names: TopicNames;
   private runner?: InProcessProjectionRunner | KafkaProjectionRunner;
 
+  /** True once this process runs the relay and projectors (the server does; the CLI does not). */
+  get started(): boolean {
+    return this.runner !== undefined;
+  }
+
   constructor(
     readonly mode: FanoutMode,
     private readonly knex: Knex,

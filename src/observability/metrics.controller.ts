@@ -12,8 +12,10 @@ export class MetricsController {
 
   @Get()
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
-  @ApiOperation({ summary: 'Prometheus metrics: append latency and throughput, commands, process' })
-  metrics(): Promise<string> {
+  @ApiOperation({ summary: 'Prometheus metrics: append latency and throughput, commands, relay and projection lag, process' })
+  async metrics(): Promise<string> {
+    // Lag is measured when scraped, so the gauges are as fresh as the scrape; a failure to measure leaves the last values.
+    if (this.infrastructure.fanout.started) await this.infrastructure.fanout.status().catch(() => undefined);
     return this.infrastructure.metrics.registry.metrics();
   }
 }

@@ -33,6 +33,11 @@ describe('projections in-process (embedded profile)', () => {
       ['workspaces.registered', 1],
       ['workspaces.renamed', 1],
     ]);
+
+    // lag is measured when /metrics is scraped, with no status call before it
+    const metrics = await request(t.server).get('/metrics').expect(200);
+    expect(metrics.text).toMatch(/proofline_projection_lag_events\{projector="workspace_directory"\} 0/);
+    expect(metrics.text).toMatch(/proofline_projection_end_to_end_seconds_count\{projector="workspace_directory"\} [1-9]/);
   });
 
   it('GET /projections/status answers ADMIN with each projector caught up', async () => {
