@@ -38,6 +38,8 @@ export interface Infrastructure {
 export interface InfrastructureOverrides {
   /** Keys kept in memory only, e.g. for tests that must not write to the data dir. */
   readonly ephemeralKeys?: boolean;
+  /** Open the key registry without rotating or writing it (commands that only read and verify). */
+  readonly readOnlyKeys?: boolean;
   /** `memory://` for an in-memory embedded database. */
   readonly dataDirForDatabase?: string;
 }
@@ -55,6 +57,7 @@ export async function createInfrastructure(config: ProoflineConfig, overrides: I
     dataDir: overrides.ephemeralKeys ? undefined : config.PROOFLINE_DATA_DIR,
     keyType: config.PROOFLINE_SIGNING_KEY_TYPE,
     privateKeyPem: config.PROOFLINE_SIGNING_KEY,
+    readOnly: overrides.readOnlyKeys,
   });
   const signer = new EventSigner(keys);
   const states = new StateLoader(store, new PostgresSnapshotStore(database.knex), signer, config.PROOFLINE_SNAPSHOT_EVERY);

@@ -13,7 +13,7 @@ export function registerEventCommands(program: Command): void {
     .option('--tenant <id>', 'only this tenant')
     .option('--json', 'print the report as JSON')
     .action(async (options: { tenant?: string; json?: boolean }) => {
-      const infrastructure = await createInfrastructure(loadConfig());
+      const infrastructure = await createInfrastructure(loadConfig(), { readOnlyKeys: true });
       const bar = new SingleBar({ format: 'verifying {bar} {value} events | {rate}/s', stream: process.stderr, noTTYOutput: false }, Presets.shades_classic);
       const started = Date.now();
       if (!options.json) bar.start(0, 0, { rate: 0 });

@@ -14,7 +14,7 @@ export function registerLedgerCommands(program: Command): void {
     .requiredOption('--tenant <id>', 'the tenant whose chain to verify')
     .option('--json', 'print the result as JSON')
     .action(async (options: { tenant: string; json?: boolean }) => {
-      const infrastructure = await createInfrastructure(loadConfig());
+      const infrastructure = await createInfrastructure(loadConfig(), { readOnlyKeys: true });
       const bar = new SingleBar({ format: 'verifying {bar} {value}/{total} receipts', stream: process.stderr }, Presets.shades_classic);
       try {
         let started = false;

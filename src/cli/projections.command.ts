@@ -10,7 +10,7 @@ import { eventsAfter } from '../fanout/lag';
 import { START } from '../eventstore/global-position';
 
 async function withInfrastructure(work: (infrastructure: Infrastructure) => Promise<void>): Promise<void> {
-  const infrastructure = await createInfrastructure(loadConfig());
+  const infrastructure = await createInfrastructure(loadConfig(), { readOnlyKeys: true });
   try {
     await work(infrastructure);
   } finally {

@@ -12,6 +12,11 @@ export interface KeyRegistryOptions {
   /** A PKCS#8 PEM private key from the environment; it becomes the active key and is never written to disk. */
   readonly privateKeyPem?: string;
   readonly now?: () => Date;
+  /**
+   * For commands that only verify (`events verify`, `ledger verify`, `keys list`): the registry
+   * is read as it is, never rotated or written, whatever PROOFLINE_SIGNING_KEY_TYPE says.
+   */
+  readonly readOnly?: boolean;
 }
 
 interface RegistryFile {
@@ -36,6 +41,7 @@ export class KeyRegistry {
     if (options.privateKeyPem) registry.adoptEnvironmentKey(options.privateKeyPem);
     const active = registry.keys.get(registry.activeKeyId);
     // No private half: the active key came from PROOFLINE_SIGNING_KEY on an earlier boot and is never on disk.
+    if (options.readOnly) return registry;
     if (!active?.privateKey || (!options.privateKeyPem && keyTypeOf(active.alg) !== options.keyType)) registry.rotate();
     return registry;
   }
