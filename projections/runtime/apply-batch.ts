@@ -109,6 +109,7 @@ async function saveGuard(trx: Knex.Transaction, guard: string, events: readonly 
 
 async function savePosition(trx: Knex.Transaction, projector: string, position: GlobalPosition | undefined, applied: readonly ProjectedEvent[], stoppedAt?: { error: string }): Promise<void> {
   const lastOccurredAt = applied.length > 0 ? applied.reduce((latest, e) => (e.envelope.occurredAt > latest ? e.envelope.occurredAt : latest), '') : undefined;
+  // A stop stays until `projections resume`: batches of the projector's other partitions must not report it running again.
   await trx.raw(
     `INSERT INTO projector_positions (projector, position_commit, position_prepare, applied, last_occurred_at, state, last_error, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, now())
@@ -117,8 +118,8 @@ async function savePosition(trx: Knex.Transaction, projector: string, position: 
        position_prepare = CASE WHEN (EXCLUDED.position_commit, EXCLUDED.position_prepare) > (projector_positions.position_commit, projector_positions.position_prepare) THEN EXCLUDED.position_prepare ELSE projector_positions.position_prepare END,
        applied          = projector_positions.applied + EXCLUDED.applied,
        last_occurred_at = coalesce(greatest(projector_positions.last_occurred_at, EXCLUDED.last_occurred_at), projector_positions.last_occurred_at),
-       state            = EXCLUDED.state,
-       last_error       = coalesce(EXCLUDED.last_error, CASE WHEN EXCLUDED.state = 'running' THEN NULL ELSE projector_positions.last_error END),
+       state            = CASE WHEN projector_positions.state = 'stopped' THEN 'stopped' ELSE EXCLUDED.state END,
+       last_error       = CASE WHEN projector_positions.state = 'stopped' THEN projector_positions.last_error ELSE EXCLUDED.last_error END,
        updated_at       = now()`,
     [projector, String(position?.commit ?? 0n), String(position?.prepare ?? 0n), applied.length, lastOccurredAt ?? null, stoppedAt ? 'stopped' : 'running', stoppedAt?.error ?? null],
   );

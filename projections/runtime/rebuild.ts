@@ -49,7 +49,11 @@ export async function rebuildProjection(knex: Knex, store: EventStore, projector
     for (;;) {
       const batch = await store.readAll(position, batchSize);
       if (batch.length === 0) return;
-      await applyBatch(into, projector, shadow, batch.map(projected), shadowRow);
+      const outcome = await applyBatch(into, projector, shadow, batch.map(projected), shadowRow);
+      if (outcome.stoppedAt) {
+        // A projector that stops on a failing event must not be switched over with the rest of its history missing.
+        throw new Error(`rebuild of ${projector.name} stopped at event ${outcome.stoppedAt.eventId}: ${outcome.stoppedAt.error}; the live tables are unchanged (see projection_dead_letters)`);
+      }
       position = batch[batch.length - 1].position;
       events += batch.length;
       options.onProgress?.({ events, position });

@@ -15,7 +15,9 @@ export async function approvalAsOf(store: EventStore, signer: EventSigner, tenan
   const recorded = await store.readStream(streamIdFor('valuedef', tenantId, approvalId));
   if (recorded.length === 0) throw rejected.notFound('APPROVAL.NOT_FOUND', 'no such approval');
   const instant = asOf ? new Date(asOf).toISOString() : undefined;
-  const upTo = instant ? recorded.filter((event) => event.envelope.occurredAt <= instant) : recorded;
+  // A prefix in stream order: the state after the last event decided by then (clocks of several instances may disagree).
+  const cut = instant ? recorded.findIndex((event) => event.envelope.occurredAt > instant) : -1;
+  const upTo = cut === -1 ? recorded : recorded.slice(0, cut);
   if (upTo.length === 0) {
     throw rejected.notFound('APPROVAL.NOT_YET_DRAFTED', `the value definition did not exist yet at ${instant}; it was drafted at ${recorded[0].envelope.occurredAt}`, {
       asOf: instant,

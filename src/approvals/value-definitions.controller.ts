@@ -122,8 +122,15 @@ export class ValueDefinitionsController {
   }
 }
 
-/** The decider's role for this stage: of the credential's roles, one the stage admits if there is one. */
+/**
+ * The decider's role for this stage: of the credential's roles, one the stage admits if there is
+ * one. Decisions are a person's: an API key is a machine many people can hold, so segregation of
+ * duties could not tell them apart.
+ */
 function deciderOf(caller: RequestContext, stage: Stage) {
+  if (caller.principal.via === 'api-key') {
+    throw new ProoflineError('APPROVAL.PERSON_REQUIRED', 'approval stages are decided by people signed in with their own account, not with an API key', 403, { stage });
+  }
   const role = caller.principal.roles.find((candidate) => STAGE_ROLES[stage].includes(candidate)) ?? caller.role;
   return { userId: caller.actor.id, role };
 }

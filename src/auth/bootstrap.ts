@@ -8,6 +8,7 @@ import { workspaceDecider } from '../workspaces/workspace.decider';
 import { membershipOf } from './membership';
 import { hashPassword } from './passwords';
 import { requireAcceptablePassword } from './sessions';
+import { ProoflineError } from '../errors/proofline-error';
 import { normalizeEmail, type UserRepository } from './user-repository';
 
 export interface AccountSpec {
@@ -33,6 +34,7 @@ export async function ensureAccount(deps: { users: UserRepository; states: State
   requireAcceptablePassword(spec.password, spec.email, 'password');
   const email = normalizeEmail(spec.email);
   let account = await deps.users.findByEmail(email);
+  if (account && spec.role === 'ADMIN') requireAdminAtHome(account.homeTenantId, spec.tenantId, email);
   if (account && (await membershipOf(deps.states, spec.tenantId, account.id))) return 'already-present';
   const created = !account;
   if (!account) {
@@ -75,8 +77,27 @@ export async function ensureAdmin(
   admin: { email: string; password: string; tenantId?: string },
 ): Promise<{ outcome: EnsureOutcome; tenantId: string }> {
   const existing = await deps.users.findByEmail(admin.email);
-  if (existing && !admin.tenantId) return { outcome: 'already-present', tenantId: existing.homeTenantId };
+  if (existing && !admin.tenantId) {
+    // An address someone else created (as a member of their workspace) must not pass for the operator's.
+    const member = await membershipOf(deps.states, existing.homeTenantId, existing.id);
+    if (member?.role !== 'ADMIN') {
+      throw new ProoflineError('AUTH.NOT_AN_ADMIN', `${admin.email} already has an account (created in workspace ${existing.homeTenantId}) that is not an ADMIN; choose another address for the operator`, 409, {
+        field: 'email',
+      });
+    }
+    return { outcome: 'already-present', tenantId: existing.homeTenantId };
+  }
   const tenantId = admin.tenantId ?? newEventId();
   const outcome = await ensureAccount(deps, { email: admin.email, password: admin.password, role: 'ADMIN', tenantId, workspace: { name: 'Proofline Operations', planTier: 'PRO' } });
   return { outcome, tenantId };
+}
+
+/**
+ * ADMIN is held only in the workspace an account was created in: otherwise an administrator of
+ * that other workspace could reset its password and sign in as the operator.
+ */
+export function requireAdminAtHome(homeTenantId: string, tenantId: string, email: string): void {
+  if (homeTenantId !== tenantId) {
+    throw new ProoflineError('MEMBER.ADMIN_OUTSIDE_HOME_WORKSPACE', `${email} belongs to another workspace and cannot be ADMIN here; operators use an account of their own`, 409, { field: 'email' });
+  }
 }

@@ -64,9 +64,12 @@ export class AdvisoryLease {
     await this.forget();
   }
 
+  /** A session handed back to the pool must not keep the lock: unlock (harmless if the session is gone) before releasing it. */
   private async forget(): Promise<void> {
     const connection = this.connection;
     this.connection = undefined;
-    if (connection) await this.knex.client.releaseConnection(connection).catch(() => undefined);
+    if (!connection) return;
+    await this.knex.raw('SELECT pg_advisory_unlock_all()').connection(connection).catch(() => undefined);
+    await this.knex.client.releaseConnection(connection).catch(() => undefined);
   }
 }

@@ -22,7 +22,11 @@ export class TopicAdmin {
       const create = missing.filter((topic) => !existing.has(topic));
       if (create.length > 0) {
         // createTopics answers false when another process created one first; either way it exists now.
-        await this.admin.createTopics({ waitForLeaders: true, topics: create.map((topic) => ({ topic, numPartitions: this.partitions })) });
+        // Kept forever: a projector added later (or down for long) must still find every event; the guard cannot see a gap.
+        await this.admin.createTopics({
+          waitForLeaders: true,
+          topics: create.map((topic) => ({ topic, numPartitions: this.partitions, configEntries: [{ name: 'retention.ms', value: '-1' }] })),
+        });
       }
     } catch (error) {
       // A broken admin connection is not reused: the next call connects afresh.

@@ -50,7 +50,8 @@ export function requestContextOf(request: FastifyRequest): RequestContext {
     correlationId: String(request.id),
     idempotencyKey,
     requestHash: createHash('sha256')
-      .update(canonicalJson({ method: request.method, path: request.url.split('?')[0], body: request.body ?? null }))
+      // The caller is part of the request: another member reusing a key and body gets 422, not someone else's outcome.
+      .update(canonicalJson({ method: request.method, path: request.url.split('?')[0], body: request.body ?? null, actor: principal.actor.id }))
       .digest('hex'),
   };
 }

@@ -8,6 +8,7 @@ import { INFRASTRUCTURE } from '../app/tokens';
 import { Allow } from '../auth/access-policy';
 import type { Client as ClientInfo } from '../auth/sessions';
 import { requireAcceptablePassword } from '../auth/sessions';
+import { requireAdminAtHome } from '../auth/bootstrap';
 import { hashPassword } from '../auth/passwords';
 import { normalizeEmail } from '../auth/user-repository';
 import type { CommandOutcome } from '../commands/command-pipeline';
@@ -48,6 +49,7 @@ export class MembersController {
   async add(@Caller() caller: RequestContext, @Body() body: AddMemberDto, @Res({ passthrough: true }) reply: FastifyReply) {
     const { users } = this.infrastructure.identity;
     const existing = await users.findByEmail(body.email);
+    if (existing && body.role === 'ADMIN') requireAdminAtHome(existing.homeTenantId, caller.tenantId, existing.email);
     let userId = existing?.id;
     let created = false;
     if (!existing) {
@@ -77,6 +79,10 @@ export class MembersController {
   @Allow(ADMINISTRATIVE_ROLES, MANAGE)
   @ApiOperation({ summary: "Change a member's role (recorded as workspaces.member-role-changed); effective at the member's next token refresh" })
   async changeRole(@Caller() caller: RequestContext, @Param() params: MemberParams, @Body() body: ChangeRoleDto, @Res({ passthrough: true }) reply: FastifyReply) {
+    if (body.role === 'ADMIN') {
+      const account = await this.infrastructure.identity.users.findById(params.userId);
+      if (account) requireAdminAtHome(account.homeTenantId, caller.tenantId, account.email);
+    }
     const outcome = await this.execute(caller, { type: 'ChangeMemberRole', userId: params.userId, role: body.role, grantedBy: caller.role });
     return commandResponse(outcome, reply);
   }

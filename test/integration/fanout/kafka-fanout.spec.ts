@@ -53,6 +53,13 @@ describeWithService('kafka', 'fan-out through a real Kafka broker', () => {
       },
     });
     try {
+      // topics keep every event: a projector added later (or down for long) still finds them all
+      const admin = kafka.admin();
+      await admin.connect();
+      const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: `${prefix}.workspaces.events.v1`, configNames: ['retention.ms'] }] });
+      await admin.disconnect();
+      expect(described.resources[0].configEntries[0]).toMatchObject({ configName: 'retention.ms', configValue: '-1' });
+
       await eventually(async () => stored.every((event) => seen.has(event.envelope.id)), Boolean, 30_000);
       for (const event of stored) {
         const message = seen.get(event.envelope.id);

@@ -3,6 +3,7 @@ import { tenantActivityProjector } from '../../../projections/tenant-activity.pr
 import { workspaceDirectoryProjector } from '../../../projections/workspace-directory.projector';
 import { applyBatch } from '../../../projections/runtime/apply-batch';
 import { projected } from '../../../projections/runtime/in-process-runner';
+import { defineProjector } from '../../../projections/runtime/projector';
 import { rebuildProjection } from '../../../projections/runtime/rebuild';
 import { checksumOf, createTables, tablesOf } from '../../../projections/runtime/tables';
 import { START } from '../../../src/eventstore/global-position';
@@ -76,6 +77,35 @@ function rebuildSuite(database: 'embedded' | 'server') {
     expect(outcome.applied).toBe(0);
     expect(outcome.duplicates).toBeGreaterThan(0);
     expect(await checksumOf(knex, workspaceDirectoryProjector)).toBe(before);
+  });
+
+  it('a stop-policy projector failing mid-rebuild aborts it: the live tables stay as they were, and a stop stays a stop', async () => {
+    const { knex } = t.infrastructure.database;
+    const events = await t.infrastructure.store.readAll(START, 100_000);
+    const poisoned = events.find((event) => event.envelope.type === 'workspaces.renamed')!.envelope.id;
+    const fragile = defineProjector({
+      name: `fragile_${database}`,
+      handles: ['workspaces.registered', 'workspaces.renamed'],
+      onFailure: 'stop',
+      tables: { seen: (table) => table.text('event_id').primary() },
+      async apply(batch, { trx, tables }) {
+        for (const { envelope } of batch) {
+          if (envelope.id === poisoned) throw new Error('cannot project this one');
+          await trx(tables.seen).insert({ event_id: envelope.id });
+        }
+      },
+    });
+    const live = await createTables(knex, fragile, 'live');
+    await knex(live.tables.seen).insert({ event_id: 'the live projection as it was' });
+    await expect(rebuildProjection(knex, t.infrastructure.store, fragile, { liveRunnersMayExist: database === 'server' })).rejects.toThrow(/stopped at event .*the live tables are unchanged/);
+    expect(await knex(live.tables.seen).pluck('event_id')).toEqual(['the live projection as it was']);
+
+    // live: the stop is recorded, and a later batch (another partition's, say) does not report the projector running again
+    const first = await applyBatch(knex, fragile, live, events.map(projected));
+    expect(first.stoppedAt?.eventId).toBe(poisoned);
+    const later = events.filter((event) => event.envelope.type === 'workspaces.registered').slice(-1).map(projected);
+    await applyBatch(knex, fragile, live, later);
+    expect(await knex('projector_positions').where({ projector: fragile.name }).first()).toMatchObject({ state: 'stopped', last_error: 'cannot project this one' });
   });
 }
 
