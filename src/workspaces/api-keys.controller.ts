@@ -59,7 +59,7 @@ export class ApiKeysController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Revoke an API key: the next request with it is refused' })
   async revoke(@Caller() caller: RequestContext, @Param() params: ApiKeyParams, @Body() body: RevokeApiKeyDto, @Res({ passthrough: true }) reply: FastifyReply) {
-    const outcome = await this.execute(caller, { type: 'RevokeApiKey', keyId: params.keyId, reason: body.reason });
+    const outcome = await this.execute(caller, { type: 'RevokeApiKey', keyId: params.keyId, reason: body.reason, grantedBy: caller.role });
     return commandResponse(outcome, reply);
   }
 

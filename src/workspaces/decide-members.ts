@@ -9,7 +9,7 @@ export type AddMember = { readonly type: 'AddMember'; readonly userId: string; r
 export type ChangeMemberRole = { readonly type: 'ChangeMemberRole'; readonly userId: string; readonly role: Role } & Grantor;
 export type RemoveMember = { readonly type: 'RemoveMember'; readonly userId: string } & Grantor;
 export type CreateApiKey = { readonly type: 'CreateApiKey'; readonly keyId: string; readonly name: string; readonly roles: readonly Role[]; readonly secretSha256: string } & Grantor;
-export type RevokeApiKey = { readonly type: 'RevokeApiKey'; readonly keyId: string; readonly reason: string };
+export type RevokeApiKey = { readonly type: 'RevokeApiKey'; readonly keyId: string; readonly reason: string } & Grantor;
 
 export type MembershipCommand = AddMember | ChangeMemberRole | RemoveMember | CreateApiKey | RevokeApiKey;
 
@@ -77,8 +77,11 @@ function createApiKey(command: CreateApiKey, workspace: RegisteredWorkspace): Wo
 }
 
 function revokeApiKey(command: RevokeApiKey, workspace: RegisteredWorkspace): WorkspaceEvent[] {
+  requireAuthority(command.grantedBy, []);
   const key = workspace.apiKeys[command.keyId];
   if (!key) throw rejected.notFound('API_KEY.NOT_FOUND', `no API key ${command.keyId} in this workspace`, { keyId: command.keyId });
+  // Revoking a key is managing it: a key carrying ADMIN is an ADMIN's to revoke.
+  requireAuthority(command.grantedBy, key.roles);
   if (key.revoked) return [];
   return [{ type: 'workspaces.api-key-revoked', data: { keyId: command.keyId, reason: command.reason } }];
 }

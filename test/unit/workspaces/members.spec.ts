@@ -40,7 +40,7 @@ const createKey = (grantedBy: Role, keyId: string, roles: Role[] = ['TECHNICAL']
   secretSha256: SECRET,
   grantedBy,
 });
-const revokeKey = (keyId: string, reason = 'rotated'): MembershipCommand => ({ type: 'RevokeApiKey', keyId, reason });
+const revokeKey = (keyId: string, reason = 'rotated', grantedBy: Role = 'CUSTOMER_ADMIN'): MembershipCommand => ({ type: 'RevokeApiKey', keyId, reason, grantedBy });
 
 const NOT_FOUND = { code: 'WORKSPACE.NOT_FOUND', status: 404 } as const;
 const CLOSED = { code: 'WORKSPACE.CLOSED', status: 409 } as const;
@@ -89,6 +89,8 @@ const histories = {
   [`active with ${MAX_ACTIVE_API_KEYS - 1} active keys and one revoked`]: [registered(OWNER), ...keys(MAX_ACTIVE_API_KEYS), keyRevoked('k-0')],
   /** Registered before owners were recorded (v1, owner null): no administrator to begin with, u-fin FINANCE added by an operator. */
   'active, registered before owners were recorded': [registered(null), memberAdded('u-fin', 'FINANCE')],
+  /** The owner alone, and a key carrying ADMIN that an operator created. */
+  'active with an ADMIN key': [registered(OWNER), keyCreated('k-admin', ['ADMIN'])],
   /** Closed with u-fin a member, k-1 active and k-2 revoked. */
   closed: [registered(OWNER), memberAdded('u-fin', 'FINANCE'), keyCreated('k-1'), keyCreated('k-2'), keyRevoked('k-2'), closed()],
 };
@@ -112,6 +114,14 @@ const scenarios: Scenario[] = [
   scenario('active, registered before owners were recorded', 'ADMIN removes the FINANCE', removeMember('ADMIN', 'u-fin'), [memberRemoved('u-fin', 'FINANCE')]),
   scenario('active, registered before owners were recorded', 'ADMIN creates an API key', createKey('ADMIN', 'k-1'), [keyCreated('k-1')]),
   scenario('active, registered before owners were recorded', 'someone revokes an unknown key', revokeKey('k-9'), KEY_NOT_FOUND),
+  // revoking is managing: administrators only, and a key carrying ADMIN is an ADMIN's to revoke
+  scenario('active with several members', 'FINANCE revokes a key', revokeKey('k-1', 'rotated', 'FINANCE'), ADMINISTRATOR_REQUIRED),
+  scenario('active with an ADMIN key', 'CUSTOMER_ADMIN revokes the ADMIN key', revokeKey('k-admin', 'rotated', 'CUSTOMER_ADMIN'), ADMIN_ROLE_REQUIRED),
+  scenario('active with an ADMIN key', 'ADMIN revokes the ADMIN key', revokeKey('k-admin', 'rotated', 'ADMIN'), [keyRevoked('k-admin')]),
+  scenario('active with an ADMIN key', 'ADMIN adds a member', addMember('ADMIN', 'u-new', 'AUDITOR'), [memberAdded('u-new', 'AUDITOR')]),
+  scenario('active with an ADMIN key', 'ADMIN changes the owner to ADMIN', changeRole('ADMIN', 'u-owner', 'ADMIN'), [roleChanged('u-owner', 'ADMIN', 'CUSTOMER_ADMIN')]),
+  scenario('active with an ADMIN key', 'CUSTOMER_ADMIN removes the owner (the last administrator)', removeMember('CUSTOMER_ADMIN', 'u-owner'), LAST_ADMINISTRATOR),
+  scenario('active with an ADMIN key', 'CUSTOMER_ADMIN creates a key', createKey('CUSTOMER_ADMIN', 'k-2'), [keyCreated('k-2')]),
   // authority is checked before the member is looked up: a non-administrator learns nothing about who is a member
   scenario('active with several members', 'FINANCE changes an unknown member', changeRole('FINANCE', 'u-nobody', 'AUDITOR'), ADMINISTRATOR_REQUIRED),
   scenario('active with several members', 'FINANCE removes an unknown member', removeMember('FINANCE', 'u-nobody'), ADMINISTRATOR_REQUIRED),
@@ -431,7 +441,7 @@ describe('workspace members and API keys: properties', () => {
         secretSha256: fc.constant(SECRET),
         grantedBy: grantor,
       }),
-      fc.record({ type: fc.constant('RevokeApiKey' as const), keyId: keyIds, reason: fc.constant('r') }),
+      fc.record({ type: fc.constant('RevokeApiKey' as const), keyId: keyIds, reason: fc.constant('r'), grantedBy: grantor }),
     );
   const command: fc.Arbitrary<WorkspaceCommand> = fc.oneof(
     { arbitrary: membershipCommand(keyId), weight: 60 },
@@ -549,7 +559,7 @@ describe('workspace members and API keys: properties', () => {
         }),
         weight: 6,
       },
-      { arbitrary: fc.record({ type: fc.constant('RevokeApiKey' as const), keyId: manyKeys, reason: fc.constant('r') }), weight: 1 },
+      { arbitrary: fc.record({ type: fc.constant('RevokeApiKey' as const), keyId: manyKeys, reason: fc.constant('r'), grantedBy: fc.constant('CUSTOMER_ADMIN' as const) }), weight: 1 },
     );
     fc.assert(
       fc.property(fc.array(keyCommand, { minLength: 100, maxLength: 200, size: 'max' }), (commands) => {

@@ -227,7 +227,7 @@ describe('workspace aggregate: given events, when command, then events | error c
         { type: 'ChangeMemberRole', userId: 'u-owner', role: 'AUDITOR', grantedBy: 'CUSTOMER_ADMIN' },
         { type: 'RemoveMember', userId: 'u-owner', grantedBy: 'CUSTOMER_ADMIN' },
         { type: 'CreateApiKey', keyId: 'k-1', name: 'ci', roles: ['TECHNICAL'], secretSha256: 'ab'.repeat(32), grantedBy: 'CUSTOMER_ADMIN' },
-        { type: 'RevokeApiKey', keyId: 'k-1', reason: 'x' },
+        { type: 'RevokeApiKey', keyId: 'k-1', reason: 'x', grantedBy: 'ADMIN' },
       ];
       for (const command of [register(), rename('B'), changePlan('PRO'), close(), ...membership]) {
         expect(() => decide(workspaceDecider, command, state)).not.toThrow();
@@ -284,7 +284,7 @@ describe('workspace aggregate: properties', () => {
       secretSha256: fc.constant('00'.repeat(32)),
       grantedBy: role,
     }),
-    fc.record({ type: fc.constant('RevokeApiKey' as const), keyId, reason: fc.string({ maxLength: 8 }) }),
+    fc.record({ type: fc.constant('RevokeApiKey' as const), keyId, reason: fc.string({ maxLength: 8 }), grantedBy: fc.constantFrom(...ROLES) }),
   );
   const ACCEPTED_REJECTIONS = [
     ALREADY_REGISTERED.code,
