@@ -63,14 +63,36 @@ export class KafkaProjectionRunner {
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       // Closed from within the crash's handling: kafkajs arms the restart right after this event, so stop it once armed.
       if (this.closed && payload.restart) setImmediate(() => void consumer.disconnect().catch(() => undefined));
+      // kafkajs gives up on errors it deems not retriable; a projector must not stay silently dead: start a fresh consumer.
+      if (!this.closed && !payload.restart) setTimeout(() => void this.replace(projector, consumer), 1_000);
     });
-    await consumer.connect();
-    await consumer.subscribe({ topics, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: (payload) => this.eachBatch(projector, names, consumer, payload),
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: (payload) => this.eachBatch(projector, names, consumer, payload),
+      });
+    } catch (error) {
+      await this.drop(consumer);
+      throw error;
+    }
+  }
+
+  private async replace(projector: Projector, dead?: Consumer): Promise<void> {
+    if (this.closed) return;
+    if (dead) await this.drop(dead);
+    await this.startOne(projector).catch(() => {
+      // The broker is still away: try again, until it is back or the runner is closed.
+      if (!this.closed) setTimeout(() => void this.replace(projector), 5_000);
     });
+  }
+
+  private async drop(consumer: Consumer): Promise<void> {
+    const at = this.consumers.indexOf(consumer);
+    if (at >= 0) this.consumers.splice(at, 1);
+    await consumer.disconnect().catch(() => undefined);
   }
 
   private async eachBatch(projector: Projector, names: ReturnType<typeof tablesOf>, consumer: Consumer, payload: EachBatchPayload): Promise<void> {
