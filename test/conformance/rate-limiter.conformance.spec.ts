@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { MemoryRateLimiter } from '../../src/auth/state/memory-rate-limiter';
 import { RedisRateLimiter } from '../../src/auth/state/redis-rate-limiter';
 import { closeRedis, openRedis } from '../../src/auth/state/redis-connection';
+import { deleteRedisKeys, uniqueRedisPrefix } from '../support/redis-keys';
 import { describeWithService, serviceUrl } from '../support/services';
 import { rateLimiterConformance } from './rate-limiter.conformance';
 import { failureOf } from './helpers';
@@ -53,7 +53,7 @@ describe('MemoryRateLimiter, for any sorted sequence of hit times', () => {
 });
 
 describeWithService('redis', 'RedisRateLimiter', () => {
-  const keyPrefix = `proofline-test:${randomUUID()}:`;
+  const keyPrefix = uniqueRedisPrefix();
   let admin: Redis;
 
   beforeAll(async () => {
@@ -61,8 +61,7 @@ describeWithService('redis', 'RedisRateLimiter', () => {
   });
 
   afterAll(async () => {
-    const keys = await admin.keys(`${keyPrefix}*`);
-    if (keys.length > 0) await admin.del(...keys);
+    await deleteRedisKeys(keyPrefix, admin);
     await closeRedis(admin);
   });
 

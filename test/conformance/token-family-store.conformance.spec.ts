@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { MemoryTokenFamilyStore } from '../../src/auth/state/memory-token-family-store';
 import { closeRedis, openRedis } from '../../src/auth/state/redis-connection';
 import { RedisTokenFamilyStore } from '../../src/auth/state/redis-token-family-store';
+import { deleteRedisKeys, uniqueRedisPrefix } from '../support/redis-keys';
 import { describeWithService, serviceUrl } from '../support/services';
 import { sleep } from './helpers';
 import { tokenFamilyStoreConformance } from './token-family-store.conformance';
@@ -13,7 +13,7 @@ tokenFamilyStoreConformance('MemoryTokenFamilyStore', async () => {
 });
 
 describeWithService('redis', 'RedisTokenFamilyStore', () => {
-  const keyPrefix = `proofline-test:${randomUUID()}:`;
+  const keyPrefix = uniqueRedisPrefix();
   let admin: Redis;
 
   beforeAll(async () => {
@@ -21,8 +21,7 @@ describeWithService('redis', 'RedisTokenFamilyStore', () => {
   });
 
   afterAll(async () => {
-    const keys = await admin.keys(`${keyPrefix}*`);
-    if (keys.length > 0) await admin.del(...keys);
+    await deleteRedisKeys(keyPrefix, admin);
     await closeRedis(admin);
   });
 

@@ -3,7 +3,7 @@ import request from 'supertest';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_TENANT_ID, seedDemoTenant } from '../../src/app/demo-tenant';
 import { ensureAdmin } from '../../src/auth/bootstrap';
 import { startTestApp, type TestApp } from '../support/app';
-import { bearer, signUp } from '../support/identity';
+import { addressPerTest, bearer, signUp } from '../support/identity';
 
 /**
  * Sign-up, sign-in, refresh-token rotation with reuse detection, logout and bootstrap, over HTTP.
@@ -17,12 +17,7 @@ describe('identity over HTTP: accounts and sessions', () => {
   });
   afterAll(() => t.close());
 
-  let clients = 0;
-  let clientIp = '';
-  beforeEach(() => {
-    clients += 1;
-    clientIp = `10.1.${Math.floor(clients / 250)}.${(clients % 250) + 1}`;
-  });
+  const client = addressPerTest(1);
 
   const PASSWORD = 'a sturdy passphrase for tests';
   /** The name part as given (the password rule reads it), the domain unique. */
@@ -30,10 +25,10 @@ describe('identity over HTTP: accounts and sessions', () => {
   const post = (path: string, body: object, token?: string) =>
     request(t.server)
       .post(path)
-      .set('x-forwarded-for', clientIp)
+      .set('x-forwarded-for', client.current)
       .set(token ? bearer(token) : {})
       .send(body);
-  const me = (token: string) => request(t.server).get('/auth/me').set('x-forwarded-for', clientIp).set(bearer(token));
+  const me = (token: string) => request(t.server).get('/auth/me').set('x-forwarded-for', client.current).set(bearer(token));
   const register = (email: string, password = PASSWORD) => post('/auth/register', { email, password, workspaceName: 'Sign-up Co' });
   const login = (email: string, password = PASSWORD, tenantId?: string) => post('/auth/login', { email, password, ...(tenantId ? { tenantId } : {}) });
   const refresh = (refreshToken: string) => post('/auth/refresh', { refreshToken });
@@ -135,9 +130,9 @@ describe('identity over HTTP: accounts and sessions', () => {
         ...(await securityEvents('proofline-system', 'security.login-failed')).filter((e) => e.envelope.data.email === unknown),
       ];
       expect(recorded.map((e) => e.envelope.data)).toEqual([
-        { email, reason: 'wrong-password', ip: clientIp },
-        { email, reason: 'not-a-member', ip: clientIp },
-        { email: unknown, reason: 'unknown-account', ip: clientIp },
+        { email, reason: 'wrong-password', ip: client.current },
+        { email, reason: 'not-a-member', ip: client.current },
+        { email: unknown, reason: 'unknown-account', ip: client.current },
       ]);
       for (const event of recorded) {
         expect(event.envelope.actor).toEqual({ id: 'anonymous', role: 'ANONYMOUS' });
@@ -152,9 +147,9 @@ describe('identity over HTTP: accounts and sessions', () => {
     it('with one trusted proxy hop, the client address is the one that proxy appended, not what the client wrote', async () => {
       const email = newEmail('spoofer');
       const { body: account } = await register(email).expect(201);
-      await request(t.server).post('/auth/login').set('x-forwarded-for', `6.6.6.6, ${clientIp}`).send({ email, password: 'not the password at all' }).expect(401);
+      await request(t.server).post('/auth/login').set('x-forwarded-for', `6.6.6.6, ${client.current}`).send({ email, password: 'not the password at all' }).expect(401);
       const [failed] = await securityEvents(account.workspaceId, 'security.login-failed');
-      expect(failed.envelope.data.ip).toBe(clientIp);
+      expect(failed.envelope.data.ip).toBe(client.current);
     });
   });
 
@@ -174,7 +169,7 @@ describe('identity over HTTP: accounts and sessions', () => {
       const reused = await refresh(first.refreshToken).expect(401);
       expect(reused.body.code).toBe('AUTH.REFRESH_TOKEN_REUSED');
       const [detected] = await securityEvents(first.workspaceId, 'security.token-reuse-detected');
-      expect(detected.envelope.data).toEqual({ userId: first.userId, familyId: expect.any(String), ip: clientIp });
+      expect(detected.envelope.data).toEqual({ userId: first.userId, familyId: expect.any(String), ip: client.current });
       expect(detected.envelope.actor).toEqual({ id: first.userId, role: 'CUSTOMER_ADMIN' });
 
       // the whole family is gone: the newest refresh token and every access token of it

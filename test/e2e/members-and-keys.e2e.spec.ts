@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { startTestApp, type TestApp } from '../support/app';
-import { bearer, signUp, TEST_PASSWORD, type TestTenant } from '../support/identity';
+import { addressPerTest, bearer, signUp, TEST_PASSWORD, type TestTenant } from '../support/identity';
 
 /**
  * Members, password resets and API keys over HTTP, as the workspace's CUSTOMER_ADMIN owner.
@@ -15,17 +15,12 @@ describe('identity over HTTP: members, password resets and API keys', () => {
   });
   afterAll(() => t.close());
 
-  let clients = 0;
-  let clientIp = '';
-  beforeEach(() => {
-    clients += 1;
-    clientIp = `10.2.${Math.floor(clients / 250)}.${(clients % 250) + 1}`;
-  });
+  const client = addressPerTest(2);
 
   const INITIAL = 'an initial passphrase, handed over';
   const newEmail = (name: string) => `${name}@d${randomUUID().slice(0, 8)}.example.test`;
   const http = (method: 'get' | 'post' | 'put' | 'delete', path: string, token?: string, body?: object) => {
-    const call = request(t.server)[method](path).set('x-forwarded-for', clientIp);
+    const call = request(t.server)[method](path).set('x-forwarded-for', client.current);
     if (token) void call.set(bearer(token));
     return body ? call.send(body) : call;
   };
@@ -128,7 +123,7 @@ describe('identity over HTTP: members, password resets and API keys', () => {
       expect(await securityEvents(owner.tenantId, 'security.access-denied')).toEqual([
         expect.objectContaining({
           actor: { id: member.userId, role: 'FINANCE' },
-          data: { method: 'POST', route: '/workspaces/:workspaceId/members', reason: 'role', role: 'FINANCE', requiredRoles: ['ADMIN', 'CUSTOMER_ADMIN'], ip: clientIp },
+          data: { method: 'POST', route: '/workspaces/:workspaceId/members', reason: 'role', role: 'FINANCE', requiredRoles: ['ADMIN', 'CUSTOMER_ADMIN'], ip: client.current },
         }),
       ]);
       expect(await workspaceEvents(owner.tenantId)).toHaveLength(before);

@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config/load-config';
 import { serviceUrl } from './services';
 import { randomBytes } from 'node:crypto';
 import knex from 'knex';
-import { Redis } from 'ioredis';
+import { deleteRedisKeys, uniqueRedisPrefix } from './redis-keys';
 
 export interface TestApp {
   readonly app: NestFastifyApplication;
@@ -30,7 +30,7 @@ export interface TestAppOptions {
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'proofline-test-'));
   const schema = options.database === 'server' ? `proofline_e2e_${randomBytes(6).toString('hex')}` : undefined;
-  const redisPrefix = `proofline-test:${randomBytes(6).toString('hex')}:`;
+  const redisPrefix = uniqueRedisPrefix();
   const config = loadConfig({
     PROOFLINE_AUTH_STORE: options.authStore ?? 'memory',
     ...(options.authStore === 'redis' ? { REDIS_URL: serviceUrl('redis'), PROOFLINE_REDIS_KEY_PREFIX: redisPrefix } : {}),
@@ -57,14 +57,4 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       }
     },
   };
-}
-
-async function deleteRedisKeys(prefix: string): Promise<void> {
-  const redis = new Redis(serviceUrl('redis'));
-  try {
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-  } finally {
-    redis.disconnect();
-  }
 }

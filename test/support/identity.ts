@@ -34,3 +34,18 @@ export async function accessTokenFor(infrastructure: Infrastructure, tenantId: s
 export function bearer(token: string): Record<string, string> {
   return { authorization: `Bearer ${token}` };
 }
+
+/**
+ * A different client address for every test of a suite (sent as X-Forwarded-For to an app that
+ * trusts one proxy hop), so per-IP limits are never what a test measures. `subnet` keeps the
+ * suites sharing one app apart. Call in the describe body; read `.current` inside tests.
+ */
+export function addressPerTest(subnet: number): { readonly current: string } {
+  let tests = 0;
+  const address = { current: '' };
+  beforeEach(() => {
+    tests += 1;
+    address.current = `10.${subnet}.${Math.floor(tests / 250)}.${(tests % 250) + 1}`;
+  });
+  return address;
+}
