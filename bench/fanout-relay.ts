@@ -269,6 +269,7 @@ async function profileRelay(infra: Infrastructure, events: number, batchSize: nu
     readAll: (from, size) => timedReadAll(from, size),
     subscribe: (from, options) => catchUpSubscription(timedReadAll, new LocalAppendSignal(), from, options),
     subscribeBatches: (from, options) => catchUpBatches(timedReadAll, new LocalAppendSignal(), from, options),
+    countAfter: (from, limit) => inner.countAfter(from, limit),
     streamVersion: (streamId) => inner.streamVersion(streamId),
     findIdempotentAppend: (tenantId, key) => inner.findIdempotentAppend(tenantId, key),
     ping: () => inner.ping(),

@@ -41,7 +41,7 @@ export function registerProjectionCommands(program: Command): void {
           return;
         }
         process.stdout.write(`fan-out: ${status.mode}\n`);
-        if (status.relay) process.stdout.write(`relay    ${status.relay.active ? 'active ' : 'standby'}  at ${status.relay.checkpoint}  lag ${status.relay.lagEvents} events / ${status.relay.lagSeconds.toFixed(1)} s${status.relay.lastError ? `  last error: ${status.relay.lastError}` : ''}\n`);
+        if (status.relay) process.stdout.write(`relay    ${status.relay.active ? 'active ' : 'standby'}  at ${status.relay.checkpoint}  ${status.relay.lagEvents === null ? 'lag unknown' : `lag ${status.relay.lagEvents} events / ${(status.relay.lagSeconds ?? 0).toFixed(1)} s`}${status.relay.lastError ? `  last error: ${status.relay.lastError}` : ''}\n`);
         status.projectors.forEach((p, i) => {
           const checksum = checksums[i] ? `  checksum ${checksums[i]}` : '';
           const lag = p.lagEvents === null ? 'lag unknown' : `lag ${p.lagEvents} events / ${(p.lagSeconds ?? 0).toFixed(1)} s`;
@@ -58,7 +58,7 @@ export function registerProjectionCommands(program: Command): void {
       withInfrastructure(async (infrastructure) => {
         const projector = requireProjector(name);
         const { knex } = infrastructure.database;
-        const total = (await eventsAfter(knex, START)).count;
+        const total = (await eventsAfter(infrastructure.store, START)).count;
         const bar = new SingleBar({ format: `rebuilding ${name} {bar} {value}/{total} events | {rate} events/s | ETA {eta_formatted}`, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 2000 }, Presets.shades_classic);
         const started = Date.now();
         bar.start(total, 0, { rate: 0 });

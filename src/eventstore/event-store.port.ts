@@ -84,6 +84,14 @@ export interface BatchSubscription extends AsyncIterable<RecordedEvent[]> {
   close(): void;
 }
 
+/** How far behind a reader at some position is. */
+export interface EventsAfter {
+  /** Events readable after the position, counted up to the limit asked for (an adapter may stop sooner, see its doc). */
+  readonly count: number;
+  /** When the first of them occurred (its envelope's occurredAt), if there is one. */
+  readonly oldestOccurredAt?: string;
+}
+
 export interface EventStore {
   /**
    * Appends already-signed envelopes atomically. Throws WrongExpectedVersionError on a version
@@ -98,6 +106,8 @@ export interface EventStore {
   subscribe(from: GlobalPosition, options?: SubscribeOptions): EventSubscription;
   /** The same, in batches: for consumers that work a batch at a time (relay, projectors). */
   subscribeBatches(from: GlobalPosition, options?: SubscribeOptions): BatchSubscription;
+  /** For lag: the events after `from` in global order, counted up to `limit`. */
+  countAfter(from: GlobalPosition, limit: number): Promise<EventsAfter>;
   /** The version of the stream's last event, or undefined when the stream does not exist. */
   streamVersion(streamId: string): Promise<number | undefined>;
   findIdempotentAppend(tenantId: string, key: string): Promise<IdempotentAppend | undefined>;

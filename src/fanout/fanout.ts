@@ -32,7 +32,8 @@ export interface ProjectorStatus {
 
 export interface FanoutStatus {
   readonly mode: FanoutMode;
-  readonly relay?: { readonly active: boolean; readonly checkpoint: string; readonly lagEvents: number; readonly lagSeconds: number; readonly lastError: string | null };
+  /** lagEvents and lagSeconds are null when the event store could not be asked (lastError says why). */
+  readonly relay?: { readonly active: boolean; readonly checkpoint: string; readonly lagEvents: number | null; readonly lagSeconds: number | null; readonly lastError: string | null };
   readonly projectors: ProjectorStatus[];
 }
 
@@ -88,28 +89,32 @@ export class Fanout {
   }
 
   async status(): Promise<FanoutStatus> {
-    const projectors = await Promise.all(this.projectors.map((projector) => this.projectorStatus(projector)));
+    // One admin connection answers for every projector: /metrics calls this on each scrape.
+    const consumerLags = this.mode === 'kafka' ? await this.consumerLags().catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))) : undefined;
+    const projectors = await Promise.all(this.projectors.map((projector) => this.projectorStatus(projector, consumerLags)));
     if (!this.relay) return { mode: this.mode, projectors };
     const checkpoint = await this.relay.checkpoint();
-    const pending = await eventsAfter(this.knex, checkpoint);
-    this.metrics.relayLagEvents.set(pending.count);
-    return {
-      mode: this.mode,
-      relay: { active: this.relay.active, checkpoint: formatPosition(checkpoint), lagEvents: pending.count, lagSeconds: secondsSince(pending.oldestOccurredAt), lastError: this.relay.lastError ?? null },
-      projectors,
-    };
+    const pending = await eventsAfter(this.store, checkpoint).catch((error: unknown) => storeUnreachable(error));
+    if (!(pending instanceof Error)) this.metrics.relayLagEvents.set(pending.count);
+    const lag = pending instanceof Error ? { lagEvents: null, lagSeconds: null } : { lagEvents: pending.count, lagSeconds: secondsSince(pending.oldestOccurredAt) };
+    const lastError = this.relay.lastError ?? (pending instanceof Error ? pending.message : null);
+    return { mode: this.mode, relay: { active: this.relay.active, checkpoint: formatPosition(checkpoint), ...lag, lastError }, projectors };
   }
 
-  private async projectorStatus(projector: Projector): Promise<ProjectorStatus> {
+  private async projectorStatus(projector: Projector, consumerLags: Map<string, number> | Error | undefined): Promise<ProjectorStatus> {
     const stored = await readPosition(this.knex, projector.name);
     let lagEvents: number | null;
     let brokerError: string | null = null;
-    try {
-      lagEvents = this.mode === 'kafka' ? await this.consumerLag(projector) : (await eventsAfter(this.knex, stored.position)).count;
-    } catch (error) {
+    if (consumerLags instanceof Error) {
       // The status must answer during a broker outage: that is when operators look at it.
       lagEvents = null;
-      brokerError = `Kafka unreachable, lag unknown: ${error instanceof Error ? error.message : String(error)}`;
+      brokerError = `Kafka unreachable, lag unknown: ${consumerLags.message}`;
+    } else if (consumerLags) {
+      lagEvents = consumerLags.get(projector.name) ?? 0;
+    } else {
+      const pending = await eventsAfter(this.store, stored.position).catch((error: unknown) => storeUnreachable(error));
+      lagEvents = pending instanceof Error ? null : pending.count;
+      if (pending instanceof Error) brokerError = pending.message;
     }
     const lagSeconds = lagEvents === null ? null : lagEvents === 0 ? 0 : secondsSince(stored.lastOccurredAt ?? undefined);
     if (lagEvents !== null) this.metrics.projectionLagEvents.set({ projector: projector.name }, lagEvents);
@@ -117,24 +122,30 @@ export class Fanout {
     return { projector: projector.name, state: stored.state, position: formatPosition(stored.position), applied: stored.applied, lagEvents, lagSeconds, lastError: stored.lastError ?? brokerError };
   }
 
-  /** The consumer group's lag: per partition, the high watermark minus the committed offset. */
-  private async consumerLag(projector: Projector): Promise<number> {
+  /** Each projector's consumer-group lag: per partition of its topics, the high watermark minus the committed offset. */
+  private async consumerLags(): Promise<Map<string, number>> {
     const admin = this.kafka!.admin({ retry: { retries: 1, maxRetryTime: 1000 } });
     try {
       await admin.connect();
-      const topics = this.names.forTypes(projector.handles);
       const existing = new Set(await admin.listTopics());
-      let lag = 0;
-      for (const topic of topics.filter((name) => existing.has(name))) {
-        const [committed] = await admin.fetchOffsets({ groupId: this.names.consumerGroup(projector.name), topics: [topic] });
-        const ends = await admin.fetchTopicOffsets(topic);
-        for (const end of ends) {
-          const mine = committed.partitions.find((partition) => partition.partition === end.partition);
-          const from = mine && Number(mine.offset) >= 0 ? Number(mine.offset) : Number(end.low);
-          lag += Math.max(0, Number(end.high) - from);
+      const ends = new Map<string, Awaited<ReturnType<typeof admin.fetchTopicOffsets>>>();
+      const endsOf = async (topic: string) => ends.get(topic) ?? ends.set(topic, await admin.fetchTopicOffsets(topic)).get(topic)!;
+      const lags = new Map<string, number>();
+      for (const projector of this.projectors) {
+        const topics = this.names.forTypes(projector.handles).filter((name) => existing.has(name));
+        let lag = 0;
+        if (topics.length > 0) {
+          for (const committed of await admin.fetchOffsets({ groupId: this.names.consumerGroup(projector.name), topics })) {
+            for (const end of await endsOf(committed.topic)) {
+              const mine = committed.partitions.find((partition) => partition.partition === end.partition);
+              const from = mine && Number(mine.offset) >= 0 ? Number(mine.offset) : Number(end.low);
+              lag += Math.max(0, Number(end.high) - from);
+            }
+          }
         }
+        lags.set(projector.name, lag);
       }
-      return lag;
+      return lags;
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
@@ -150,6 +161,11 @@ export class Fanout {
       this.logger.error(`projector ${projector} stopped on event ${outcome.stoppedAt.eventId}: ${outcome.stoppedAt.error} (proofline projections resume ${projector})`);
     }
   }
+}
+
+/** The status answers during a store outage too, saying why it has no lag. */
+function storeUnreachable(error: unknown): Error {
+  return new Error(`event store unreachable, lag unknown: ${error instanceof Error ? error.message : String(error)}`);
 }
 
 function secondsSince(iso: string | undefined): number {

@@ -36,6 +36,9 @@ export class InstrumentedEventStore implements EventStore {
   subscribeBatches(from: GlobalPosition, options?: SubscribeOptions) {
     return this.inner.subscribeBatches(from, options);
   }
+  countAfter(from: GlobalPosition, limit: number) {
+    return this.inner.countAfter(from, limit);
+  }
   streamVersion(streamId: string) {
     return this.inner.streamVersion(streamId);
   }

@@ -433,6 +433,21 @@ export function eventStoreConformance(name: string, open: () => Promise<OpenedEv
       });
     });
 
+    describe('countAfter', () => {
+      it('given three events after a position, then it counts them, stops at the limit, and gives the first one its occurredAt', async () => {
+        const from = await headPosition();
+        const streamId = uniqueStreamId('count');
+        const stored = events(streamId, 3);
+        const result = await store.append(streamId, stored, 'no-stream');
+        await readAllUntil(store, from, 10, (read) => hasAll(read, ids(stored)));
+
+        expect(await store.countAfter(from, 100)).toEqual({ count: 3, oldestOccurredAt: stored[0].occurredAt });
+        expect((await store.countAfter(from, 2)).count).toBe(2);
+        expect(await store.countAfter(result.positions[1], 100)).toEqual({ count: 1, oldestOccurredAt: stored[2].occurredAt });
+        expect(await store.countAfter(result.positions[2], 100)).toEqual({ count: 0 });
+      });
+    });
+
     describe('stored bytes', () => {
       const awkwardData: JsonObject = {
         plain: 'hello',

@@ -8,6 +8,7 @@ import type {
   BatchSubscription,
   AppendResult,
   EventStore,
+  EventsAfter,
   EventSubscription,
   ExpectedVersion,
   IdempotentAppend,
@@ -83,6 +84,20 @@ export class PostgresEventStore implements EventStore {
 
   subscribeBatches(from: GlobalPosition, options?: SubscribeOptions): BatchSubscription {
     return catchUpBatches((position, size) => this.readAll(position, size), this.appended, from, options);
+  }
+
+  async countAfter(from: GlobalPosition, limit: number): Promise<EventsAfter> {
+    const rows = await this.query<{ count: number; oldest: Date | string | null }>(
+      `WITH pending AS (
+         SELECT occurred_at, transaction_id, global_position FROM events
+          WHERE (transaction_id, global_position) > (CAST(? AS xid8), CAST(? AS bigint))
+            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          ORDER BY transaction_id, global_position LIMIT ?)
+       SELECT count(*)::int AS count, (SELECT occurred_at FROM pending ORDER BY transaction_id, global_position LIMIT 1) AS oldest FROM pending`,
+      [String(from.commit), String(from.prepare), limit],
+    );
+    const [row] = rows;
+    return { count: Number(row.count), oldestOccurredAt: row.oldest ? new Date(row.oldest).toISOString() : undefined };
   }
 
   async streamVersion(streamId: string): Promise<number | undefined> {

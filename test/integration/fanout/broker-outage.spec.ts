@@ -107,7 +107,7 @@ describeWithService('kafka', 'fan-out across a Kafka broker outage (a private br
     await rounds(OUTAGE_AFTER_ROUND, OUTAGE_AFTER_ROUND + ROUNDS_DURING_OUTAGE);
     const duringOutage = renamed - before;
     const appendMsDuringOutage = Date.now() - down;
-    const relayLagDuringOutage = (await eventsAfter(knex, await t!.infrastructure.fanout.relay!.checkpoint())).count;
+    const relayLagDuringOutage = (await eventsAfter(t!.infrastructure.store, await t!.infrastructure.fanout.relay!.checkpoint())).count;
     await sleep(4000 - appendMsDuringOutage); // down a few seconds even if the appends were quick
 
     // The rest of the load runs while the broker starts again.
