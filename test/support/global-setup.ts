@@ -9,7 +9,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.PROOFLINE_TEST_SERVICES = available.join(',');
   const missing = requiredServices().filter((service) => !available.includes(service));
   if (missing.length > 0) {
-    const where = missing.map((service) => `${service} at ${serviceUrl(service)}`).join(', ');
+    const where = missing.map((service) => `${service} at ${serviceUrl(service) || '(no address: set ESDB_CONNECTION_STRING)'}`).join(', ');
     throw new Error(`REQUIRE_SERVICES=${process.env.REQUIRE_SERVICES}: unreachable: ${where}. Start them (README, "Tests") or drop them from REQUIRE_SERVICES.`);
   }
   const skipped = SERVICES.filter((service) => !available.includes(service));

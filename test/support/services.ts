@@ -1,15 +1,17 @@
 import { Socket } from 'node:net';
 
-export type ServiceName = 'postgres' | 'redis' | 'kafka';
-export const SERVICES: readonly ServiceName[] = ['postgres', 'redis', 'kafka'];
+export type ServiceName = 'postgres' | 'redis' | 'kafka' | 'eventstoredb';
+export const SERVICES: readonly ServiceName[] = ['postgres', 'redis', 'kafka', 'eventstoredb'];
 
+/** EventStoreDB has no default: it cannot run on our machines, so it is only tried when named. */
 const DEFAULT_URLS: Record<ServiceName, string> = {
   postgres: 'postgres://postgres@127.0.0.1:5432/test',
   redis: 'redis://127.0.0.1:6379',
   kafka: '127.0.0.1:9092',
+  eventstoredb: '',
 };
 
-const ENV_NAMES: Record<ServiceName, string> = { postgres: 'DATABASE_URL', redis: 'REDIS_URL', kafka: 'KAFKA_BROKERS' };
+const ENV_NAMES: Record<ServiceName, string> = { postgres: 'DATABASE_URL', redis: 'REDIS_URL', kafka: 'KAFKA_BROKERS', eventstoredb: 'ESDB_CONNECTION_STRING' };
 
 /** Where tests find a service: the usual environment variable, else the local default. */
 export function serviceUrl(service: ServiceName): string {
@@ -28,11 +30,17 @@ export function hostAndPort(service: ServiceName): { host: string; port: number 
     const [host, port] = url.split(',')[0].split(':');
     return { host, port: Number(port) };
   }
+  if (service === 'eventstoredb') {
+    // esdb://[user:pass@]host:port[,host:port]?tls=false: the first node answers the probe.
+    const [host, port] = url.replace(/^esdb(\+discover)?:\/\//, '').replace(/^[^@/]*@/, '').split(/[,/?]/)[0].split(':');
+    return { host, port: Number(port || 2113) };
+  }
   const parsed = new URL(url);
   return { host: parsed.hostname, port: Number(parsed.port || (service === 'postgres' ? 5432 : 6379)) };
 }
 
 export async function isReachable(service: ServiceName, timeoutMs = 1500): Promise<boolean> {
+  if (serviceUrl(service) === '') return false;
   const { host, port } = hostAndPort(service);
   return new Promise((resolve) => {
     const socket = new Socket();

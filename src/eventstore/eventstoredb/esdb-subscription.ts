@@ -1,0 +1,70 @@
+import { eventTypeFilter, START as ESDB_START, type AllStreamResolvedEvent, type EventStoreDBClient } from '@eventstore/db-client';
+import type { BatchSubscription, EventSubscription, RecordedEvent, SubscribeOptions } from '../event-store.port';
+import { comparePositions, START, type GlobalPosition } from '../global-position';
+import { translateEsdbError } from './esdb-errors';
+import { isEnvelopeEvent, PROOFLINE_EVENT_TYPES, toRecordedEvent } from './esdb-events';
+
+/**
+ * A catch-up subscription to $all, filtered on the server to Proofline's event types (no
+ * system events, no bookkeeping). Pull-based: the client's subscription is a Node stream with
+ * backpressure, and gRPC flow control stops the server when its buffer is full, so a slow
+ * consumer is never flooded. Each batch is what is already buffered, up to `batchSize`.
+ */
+export function subscribeToAllInBatches(client: EventStoreDBClient, from: GlobalPosition, options: SubscribeOptions = {}, onFinished: () => void = () => undefined): BatchSubscription {
+  const batchSize = options.batchSize ?? 500;
+  const stop = new AbortController();
+  const onExternalAbort = () => stop.abort();
+  options.signal?.addEventListener('abort', onExternalAbort, { once: true });
+
+  async function* batches(): AsyncGenerator<RecordedEvent[]> {
+    const subscription = client.subscribeToAll({
+      fromPosition: comparePositions(from, START) === 0 ? ESDB_START : from,
+      filter: eventTypeFilter({ regex: PROOFLINE_EVENT_TYPES }),
+    });
+    let failure: unknown;
+    let ended = false;
+    let wake: () => void = () => undefined;
+    const woken = () => wake();
+    subscription.on('readable', woken);
+    subscription.on('end', () => ((ended = true), woken()));
+    subscription.on('close', () => ((ended = true), woken()));
+    subscription.on('error', (error: unknown) => ((failure = error), woken()));
+    stop.signal.addEventListener('abort', woken);
+    try {
+      while (!stop.signal.aborted) {
+        const batch: RecordedEvent[] = [];
+        let resolved: AllStreamResolvedEvent | null;
+        while (batch.length < batchSize && (resolved = subscription.read() as AllStreamResolvedEvent | null) !== null) {
+          if (isEnvelopeEvent(resolved)) batch.push(toRecordedEvent(resolved));
+        }
+        if (batch.length > 0) {
+          yield batch;
+          continue;
+        }
+        if (failure !== undefined) throw translateEsdbError(failure);
+        if (ended) return;
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    } finally {
+      stop.signal.removeEventListener('abort', woken);
+      options.signal?.removeEventListener('abort', onExternalAbort);
+      await subscription.unsubscribe().catch(() => undefined);
+      onFinished();
+    }
+  }
+
+  const iterator = batches();
+  return {
+    [Symbol.asyncIterator]: () => iterator,
+    close: () => stop.abort(),
+  };
+}
+
+/** The same subscription, an event at a time. */
+export function flattened(batches: BatchSubscription): EventSubscription {
+  async function* events(): AsyncGenerator<RecordedEvent> {
+    for await (const batch of batches) yield* batch;
+  }
+  const iterator = events();
+  return { [Symbol.asyncIterator]: () => iterator, close: () => batches.close() };
+}

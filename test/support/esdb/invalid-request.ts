@@ -1,0 +1,21 @@
+import { status } from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
+
+/** A request the real server would refuse with INVALID_ARGUMENT; the message says what was wrong. */
+export class InvalidRequestError extends Error {
+  constructor(what: string) {
+    super(`The request carries ${what}`);
+    this.name = 'InvalidRequestError';
+  }
+}
+
+/** The gRPC status for a failed request: INVALID_ARGUMENT for a bad request, INTERNAL for a bug in this server. */
+export function toServiceError(error: unknown): Partial<ServiceError> {
+  const invalid = error instanceof InvalidRequestError;
+  return {
+    code: invalid ? status.INVALID_ARGUMENT : status.INTERNAL,
+    details: error instanceof Error ? error.message : String(error),
+    metadata: new Metadata(),
+  };
+}
