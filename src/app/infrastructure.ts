@@ -14,7 +14,8 @@ import { LedgerRunner } from '../ledger/ledger-runner';
 import { createIdentity, type Identity } from '../auth/identity';
 import { Fanout } from '../fanout/fanout';
 import { createTables } from '../../projections/runtime/tables';
-import { fanoutOf } from '../config/proofline-config';
+import { eventStoreOf, fanoutOf } from '../config/proofline-config';
+import { EsdbEventStore } from '../eventstore/eventstoredb/esdb-event-store';
 
 /** Everything Proofline runs on, wired once; the HTTP app, the CLI and the benchmarks share it. */
 export interface Infrastructure {
@@ -52,7 +53,10 @@ export async function createInfrastructure(config: ProoflineConfig, overrides: I
     poolSize: config.DATABASE_POOL_SIZE,
   });
   const metrics = new Metrics();
-  const store = new InstrumentedEventStore(new PostgresEventStore(database.knex), metrics);
+  const store = new InstrumentedEventStore(
+    eventStoreOf(config) === 'eventstoredb' ? EsdbEventStore.fromConnectionString(config.ESDB_CONNECTION_STRING!) : new PostgresEventStore(database.knex),
+    metrics,
+  );
   const keys = KeyRegistry.open({
     dataDir: overrides.ephemeralKeys ? undefined : config.PROOFLINE_DATA_DIR,
     keyType: config.PROOFLINE_SIGNING_KEY_TYPE,

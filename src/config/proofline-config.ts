@@ -8,6 +8,7 @@ export const SIGNING_KEY_TYPES = ['rsa', 'ed25519'] as const;
 export type SigningKeyType = (typeof SIGNING_KEY_TYPES)[number];
 
 export const FANOUT_MODES = ['kafka', 'in-process'] as const;
+export const EVENT_STORES = ['postgres', 'eventstoredb'] as const;
 
 export const AUTH_STORES = ['memory', 'redis'] as const;
 export type AuthStore = (typeof AUTH_STORES)[number];
@@ -63,9 +64,16 @@ export class ProoflineConfig {
   @Matches(/^[^\s,]+:\d+(,[^\s,]+:\d+)*$/, { message: 'KAFKA_BROKERS must be a comma-separated list of host:port (required with PROOFLINE_FANOUT=kafka)' })
   KAFKA_BROKERS?: string;
 
-  @IsOptional()
-  @Matches(/^(esdb|esdb\+discover):\/\/\S+$/, { message: 'ESDB_CONNECTION_STRING must be an esdb:// or esdb+discover:// connection string' })
+  @ValidateIf((config: ProoflineConfig) => config.PROOFLINE_EVENT_STORE === 'eventstoredb' || config.ESDB_CONNECTION_STRING !== undefined)
+  @Matches(/^(esdb|esdb\+discover):\/\/\S+$/, {
+    message: 'ESDB_CONNECTION_STRING must be an esdb:// or esdb+discover:// connection string (required with PROOFLINE_EVENT_STORE=eventstoredb)',
+  })
   ESDB_CONNECTION_STRING?: string;
+
+  /** Where events are stored: the PostgreSQL database (PGlite or a server) or EventStoreDB. Default: eventstoredb when ESDB_CONNECTION_STRING is set. */
+  @IsOptional()
+  @IsIn(EVENT_STORES)
+  PROOFLINE_EVENT_STORE?: (typeof EVENT_STORES)[number];
 
   @IsIn(SIGNING_KEY_TYPES)
   PROOFLINE_SIGNING_KEY_TYPE: SigningKeyType = 'rsa';
@@ -196,6 +204,11 @@ export function trustProxyOf(setting: string): false | number | string[] {
   if (setting === 'off') return false;
   if (/^[1-9]$/.test(setting)) return Number(setting);
   return setting.split(',').map((address) => address.trim());
+}
+
+/** The event store in effect: set explicitly, or EventStoreDB whenever a connection string is configured. */
+export function eventStoreOf(config: Pick<ProoflineConfig, 'PROOFLINE_EVENT_STORE' | 'ESDB_CONNECTION_STRING'>): 'postgres' | 'eventstoredb' {
+  return config.PROOFLINE_EVENT_STORE ?? (config.ESDB_CONNECTION_STRING ? 'eventstoredb' : 'postgres');
 }
 
 /** The fan-out in effect: set explicitly, or Kafka whenever brokers are configured. */

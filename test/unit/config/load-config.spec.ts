@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { ConfigurationError, loadConfig } from '../../../src/config/load-config';
+import { eventStoreOf } from '../../../src/config/proofline-config';
 
 /** Runs loadConfig and returns the ConfigurationError it must throw. */
 function rejectionOf(env: NodeJS.ProcessEnv): ConfigurationError {
@@ -53,6 +54,13 @@ describe('loadConfig', () => {
       expect(config.DATABASE_URL).toBe('postgresql://proofline:secret@db:5432/proofline');
       expect(config.PROOFLINE_SIGNING_KEY_TYPE).toBe('ed25519');
     });
+
+    it('stores events in PostgreSQL unless EventStoreDB is named, and in EventStoreDB when its connection string is given', () => {
+      expect(eventStoreOf(loadConfig({}))).toBe('postgres');
+      expect(eventStoreOf(loadConfig({ ESDB_CONNECTION_STRING: 'esdb://eventstore:2113?tls=false' }))).toBe('eventstoredb');
+      expect(eventStoreOf(loadConfig({ ESDB_CONNECTION_STRING: 'esdb://eventstore:2113?tls=false', PROOFLINE_EVENT_STORE: 'postgres' }))).toBe('postgres');
+      expect(eventStoreOf(loadConfig({ ESDB_CONNECTION_STRING: 'esdb+discover://a:2113,b:2113', PROOFLINE_EVENT_STORE: 'eventstoredb' }))).toBe('eventstoredb');
+    });
   });
 
   describe('empty strings count as unset', () => {
@@ -105,6 +113,15 @@ describe('loadConfig', () => {
       ['DATABASE_URL=mysql://x', { DATABASE_URL: 'mysql://x' }, 'DATABASE_URL', /must be a postgres:\/\/ or postgresql:\/\/ URL/, '"mysql://x"'],
       ['KAFKA_BROKERS="a b"', { KAFKA_BROKERS: 'a b' }, 'KAFKA_BROKERS', /comma-separated list of host:port/, '"a b"'],
       ['KAFKA_BROKERS without a port', { KAFKA_BROKERS: 'kafka-1' }, 'KAFKA_BROKERS', /comma-separated list of host:port/, '"kafka-1"'],
+      [
+        'PROOFLINE_EVENT_STORE=eventstoredb without ESDB_CONNECTION_STRING',
+        { PROOFLINE_EVENT_STORE: 'eventstoredb' },
+        'ESDB_CONNECTION_STRING',
+        /esdb:\/\/ or esdb\+discover:\/\/ connection string \(required with PROOFLINE_EVENT_STORE=eventstoredb\)/,
+        'undefined',
+      ],
+      ['ESDB_CONNECTION_STRING=http://x', { ESDB_CONNECTION_STRING: 'http://x' }, 'ESDB_CONNECTION_STRING', /esdb:\/\/ or esdb\+discover:\/\//, '"http://x"'],
+      ['PROOFLINE_EVENT_STORE=mongodb', { PROOFLINE_EVENT_STORE: 'mongodb' }, 'PROOFLINE_EVENT_STORE', /one of the following values: postgres, eventstoredb/, '"mongodb"'],
       ['PROOFLINE_SIGNING_KEY_TYPE=dsa', { PROOFLINE_SIGNING_KEY_TYPE: 'dsa' }, 'PROOFLINE_SIGNING_KEY_TYPE', /one of the following values: rsa, ed25519/, '"dsa"'],
       ['PROOFLINE_SNAPSHOT_EVERY=5', { PROOFLINE_SNAPSHOT_EVERY: '5' }, 'PROOFLINE_SNAPSHOT_EVERY', /must not be less than 10/, '5'],
       ['DATABASE_SCHEMA=Bad-Name', { DATABASE_SCHEMA: 'Bad-Name' }, 'DATABASE_SCHEMA', /lowercase SQL identifier/, '"Bad-Name"'],

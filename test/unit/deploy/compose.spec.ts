@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { getMetadataStorage } from 'class-validator';
 import { loadConfig } from '../../../src/config/load-config';
-import { authStoreOf, fanoutOf, ProoflineConfig } from '../../../src/config/proofline-config';
+import { authStoreOf, eventStoreOf, fanoutOf, ProoflineConfig } from '../../../src/config/proofline-config';
 
 /**
  * docker-compose.yml and the Dockerfile cannot run on the machine these tests run on (no Docker
@@ -95,8 +95,9 @@ function variablesLoadConfigReads(): Set<string> {
   return looked;
 }
 
-/** The services whose host names appear in Proofline's DATABASE_URL, REDIS_URL and KAFKA_BROKERS. */
+/** The services whose host names appear in Proofline's ESDB_CONNECTION_STRING, DATABASE_URL, REDIS_URL and KAFKA_BROKERS. */
 function backingServices(): Array<{ variable: string; host: string; port: number }> {
+  const eventstore = new URL(resolvedProoflineEnvironment.ESDB_CONNECTION_STRING);
   const database = new URL(resolvedProoflineEnvironment.DATABASE_URL);
   const redis = new URL(resolvedProoflineEnvironment.REDIS_URL);
   const brokers = resolvedProoflineEnvironment.KAFKA_BROKERS.split(',').map((broker) => {
@@ -104,6 +105,7 @@ function backingServices(): Array<{ variable: string; host: string; port: number
     return { variable: 'KAFKA_BROKERS', host, port: Number(port) };
   });
   return [
+    { variable: 'ESDB_CONNECTION_STRING', host: eventstore.hostname, port: Number(eventstore.port || 2113) },
     { variable: 'DATABASE_URL', host: database.hostname, port: Number(database.port || 5432) },
     { variable: 'REDIS_URL', host: redis.hostname, port: Number(redis.port || 6379) },
     ...brokers,
@@ -121,6 +123,7 @@ function listeningPorts(name: string): number[] {
   const service = serviceNamed(name);
   const image = String(service.image ?? '');
   const environment = environmentOf(name);
+  if (image.startsWith('eventstore/eventstore:')) return [Number(environment.EVENTSTORE_NODE_PORT || 2113)];
   if (image.startsWith('postgres:')) return [Number(environment.PGPORT || after(words(service.command), '-p') || 5432)];
   if (image.startsWith('redis:')) return [Number(after(words(service.command), '--port') || 6379)];
   if (image.startsWith('apache/kafka:')) {
@@ -136,8 +139,8 @@ function healthcheckOf(name: string): Dict {
 }
 
 describe('docker-compose.yml', () => {
-  it('has the four services of the services profile (EventStoreDB comes with its adapter)', () => {
-    expect(Object.keys(services).sort()).toEqual(['kafka', 'postgres', 'proofline', 'redis']);
+  it('has the five services of the services profile', () => {
+    expect(Object.keys(services).sort()).toEqual(['eventstore', 'kafka', 'postgres', 'proofline', 'redis']);
     expect(compose.version).toBeUndefined();
     expect(serviceNamed('proofline').build).toBeDefined();
   });
@@ -152,9 +155,10 @@ describe('docker-compose.yml', () => {
     expect([...variablesLoadConfigReads()].sort()).toEqual([...configProperties].sort());
   });
 
-  it('gives Proofline a configuration it accepts, on the services profile with Redis sessions and Kafka fan-out', () => {
+  it('gives Proofline a configuration it accepts, on the services profile with EventStoreDB, Redis sessions and Kafka fan-out', () => {
     const config = loadConfig(resolvedProoflineEnvironment);
     expect(config.PROOFLINE_PROFILE).toBe('services');
+    expect(eventStoreOf(config)).toBe('eventstoredb');
     expect(config.DATABASE_URL).toMatch(/^postgres(ql)?:\/\//);
     expect(authStoreOf(config)).toBe('redis');
     expect(config.REDIS_URL).toMatch(/^rediss?:\/\//);
@@ -184,6 +188,15 @@ describe('docker-compose.yml', () => {
       expect({ variable, host, exists: host in services }).toEqual({ variable, host, exists: true });
       expect({ variable, host, port, listens: listeningPorts(host) }).toEqual({ variable, host, port, listens: expect.arrayContaining([port]) });
     }
+  });
+
+  it('runs EventStoreDB as an insecure single node, and connects to it without TLS', () => {
+    const eventstore = environmentOf('eventstore');
+    expect(eventstore.EVENTSTORE_CLUSTER_SIZE).toBe('1');
+    expect(eventstore.EVENTSTORE_INSECURE).toBe('true');
+    expect(new URL(resolvedProoflineEnvironment.ESDB_CONNECTION_STRING).searchParams.get('tls')).toBe('false');
+    const volumes = words(serviceNamed('eventstore').volumes);
+    expect(volumes.some((volume) => volume.endsWith(':/var/lib/eventstore'))).toBe(true);
   });
 
   it('configures Kafka like scripts/kafka/server.properties.template: one KRaft node, replication factors 1, no rebalance delay', () => {
@@ -242,6 +255,8 @@ describe('docker-compose.yml', () => {
     const kafka = words(healthcheckOf('kafka').test);
     expect(kafka.some((word) => /kafka-(broker-api-versions|topics)\.sh$/.test(word))).toBe(true);
     expect(after(kafka, '--bootstrap-server')).toBe(resolvedProoflineEnvironment.KAFKA_BROKERS.split(',')[0]);
+    const eventstore = words(healthcheckOf('eventstore').test).join(' ');
+    expect(eventstore).toContain(`http://localhost:${listeningPorts('eventstore')[0]}/health/live`);
     const proofline = words(healthcheckOf('proofline').test).join(' ');
     expect(proofline).toContain(`http://127.0.0.1:${loadConfig(resolvedProoflineEnvironment).PORT}/health`);
   });
@@ -255,13 +270,13 @@ describe('docker-compose.yml', () => {
     expect(targets).toContain(port);
   });
 
-  it('publishes no port of PostgreSQL, Redis or Kafka', () => {
-    for (const name of ['postgres', 'redis', 'kafka']) expect({ name, ports: serviceNamed(name).ports }).toEqual({ name, ports: undefined });
+  it('publishes no port of EventStoreDB, PostgreSQL, Redis or Kafka', () => {
+    for (const name of ['eventstore', 'postgres', 'redis', 'kafka']) expect({ name, ports: serviceNamed(name).ports }).toEqual({ name, ports: undefined });
   });
 
   it('keeps state in named volumes, Proofline\'s data dir included', () => {
     const named = Object.keys(dict(compose.volumes, 'volumes'));
-    const mounts: Record<string, string> = { postgres: '/var/lib/postgresql/data', redis: '/data', proofline: resolvedProoflineEnvironment.PROOFLINE_DATA_DIR };
+    const mounts: Record<string, string> = { eventstore: '/var/lib/eventstore', postgres: '/var/lib/postgresql/data', redis: '/data', proofline: resolvedProoflineEnvironment.PROOFLINE_DATA_DIR };
     for (const [name, target] of Object.entries(mounts)) {
       const volumes = words(serviceNamed(name).volumes);
       expect({ name, mounted: volumes.some((volume) => named.includes(volume.split(':')[0]) && volume.split(':')[1] === target) }).toEqual({ name, mounted: true });
