@@ -25,9 +25,16 @@ export class IdempotencyKeyUsedError extends ProoflineError {
 }
 
 export class StoreUnavailableError extends ProoflineError {
-  constructor(cause: unknown) {
+  /**
+   * `outcomeUnknown`: the store was reached but its answer was lost (a deadline, a leader
+   * election), so a write may have landed; a retry with the same Idempotency-Key is safe.
+   */
+  constructor(cause: unknown, options: { outcomeUnknown?: boolean } = {}) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super('STORE.UNAVAILABLE', `the event store is unreachable; nothing was written (${reason})`, 503, {});
+    const outcome = options.outcomeUnknown
+      ? 'its answer was lost, so a write may or may not have been stored; retry with the same Idempotency-Key'
+      : 'nothing was written';
+    super('STORE.UNAVAILABLE', `the event store is unreachable; ${outcome} (${reason})`, 503, {});
   }
 }
 

@@ -1,5 +1,6 @@
 import { END, jsonEvent, NO_STREAM, WrongExpectedVersionError as EsdbWrongExpectedVersion, type EventStoreDBClient } from '@eventstore/db-client';
 import type { JsonObject } from '../../../contracts';
+import { translateEsdbError } from './esdb-errors';
 import { BOOKKEEPING_PREFIX } from './esdb-events';
 import { readStreamOrEmpty } from './esdb-reads';
 
@@ -39,7 +40,7 @@ export class ClaimRegistry {
         });
         return { won: true, revision: result.nextExpectedRevision };
       } catch (error) {
-        if (!(error instanceof EsdbWrongExpectedVersion)) throw error;
+        if (!(error instanceof EsdbWrongExpectedVersion)) throw translateEsdbError(error);
         // Another claimant moved the stream first: look again at who holds it now.
       }
     }
@@ -50,7 +51,7 @@ export class ClaimRegistry {
     try {
       await this.client.appendToStream(streamOf(name), jsonEvent({ type: RELEASED, data: {} }), { expectedRevision: revision });
     } catch (error) {
-      if (!(error instanceof EsdbWrongExpectedVersion)) throw error;
+      if (!(error instanceof EsdbWrongExpectedVersion)) throw translateEsdbError(error);
     }
   }
 

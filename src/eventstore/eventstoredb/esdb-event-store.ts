@@ -1,16 +1,17 @@
-import { createHash } from 'node:crypto';
 import {
   END,
   EventStoreDBClient,
   NO_STREAM,
+  STREAM_EXISTS,
   START as ESDB_START,
   WrongExpectedVersionError as EsdbWrongExpectedVersion,
   type AppendExpectedRevision,
   type ResolvedEvent,
 } from '@eventstore/db-client';
-import type { EventEnvelope, JsonObject } from '../../../contracts';
+import type { EventEnvelope } from '../../../contracts';
 import { ProoflineError } from '../../errors/proofline-error';
-import { DuplicateEventError, IdempotencyKeyUsedError, WrongExpectedVersionError } from '../errors';
+import { expectationHolds } from '../expected-version';
+import { DuplicateEventError, StoreUnavailableError, WrongExpectedVersionError } from '../errors';
 import type {
   AppendOptions,
   AppendResult,
@@ -27,23 +28,17 @@ import type {
   SubscribeOptions,
 } from '../event-store.port';
 import { comparePositions, START, type GlobalPosition } from '../global-position';
-import { ClaimRegistry } from './claim-registry';
-import { translateEsdbError } from './esdb-errors';
+import { AppendClaims } from './append-claims';
+import { outcomeUnknown, translateEsdbError } from './esdb-errors';
 import { BOOKKEEPING_PREFIX, isEnvelopeEvent, tenantOf, toProposedEvent, toRecordedEvent } from './esdb-events';
 import { readStreamOrEmpty } from './esdb-reads';
 import { flattened, subscribeToAllInBatches } from './esdb-subscription';
 import { StreamTenants } from './stream-tenants';
 
-/** What an idempotency claim records: enough to answer a retry, and to tell whether its append landed. */
-type KeyClaim = JsonObject & {
-  readonly tenantId: string;
-  readonly key: string;
-  readonly requestHash: string;
-  readonly streamId: string;
-  readonly firstVersion: number;
-  readonly eventCount: number;
-  readonly firstEventId: string | null;
-};
+export interface EsdbEventStoreOptions {
+  /** How long an idempotency claim whose append never landed blocks its key (default PENDING_CLAIM_MS). */
+  readonly pendingClaimMs?: number;
+}
 
 interface StreamHead {
   readonly version: number;
@@ -70,30 +65,42 @@ export const COUNT_LIMIT = 10_000;
  *   and judged by what landed if the outcome was never learnt.
  */
 export class EsdbEventStore implements EventStore {
-  private readonly claims: ClaimRegistry;
+  private readonly claims: AppendClaims;
   private readonly tenants = new StreamTenants();
   private readonly subscriptions = new Set<BatchSubscription>();
 
-  constructor(private readonly client: EventStoreDBClient) {
-    this.claims = new ClaimRegistry(client);
+  constructor(
+    private readonly client: EventStoreDBClient,
+    options: EsdbEventStoreOptions = {},
+  ) {
+    this.claims = new AppendClaims(client, options.pendingClaimMs);
   }
 
-  static fromConnectionString(connectionString: string): EsdbEventStore {
-    return new EsdbEventStore(EventStoreDBClient.connectionString(connectionString));
+  static fromConnectionString(connectionString: string, options: EsdbEventStoreOptions = {}): EsdbEventStore {
+    return new EsdbEventStore(EventStoreDBClient.connectionString(connectionString), options);
   }
 
   async append(streamId: string, events: readonly EventEnvelope[], expected: ExpectedVersion, options: AppendOptions = {}): Promise<AppendResult> {
     refuseBookkeepingName(streamId);
     const tenantId = checkBatch(streamId, events);
-    for (let race = 0; ; race++) {
-      const head = await this.headFor(streamId, expected, events.length);
-      if (head && tenantId !== undefined && head.tenantId !== tenantId) throw notFound(streamId, tenantId);
-      if (!expectationHolds(expected, head?.version)) throw new WrongExpectedVersionError(streamId, expected, head?.version);
-      const attempt = await this.appendAt(streamId, events, head?.version, options.idempotency);
-      if (attempt !== 'moved') return attempt;
-      // The stream moved between our check and the append.
-      this.tenants.forget(streamId);
-      if (race >= MAX_APPEND_RACES) throw new ProoflineError('STREAM.CONTENDED', `stream ${streamId} kept moving; nothing was written, try again`, 503, { streamId });
+    if (tenantId === undefined) return this.appendNothing(streamId, expected, options.idempotency);
+    const reserved = await this.claims.reserveIds(streamId, events);
+    const attempt = { mayHaveLanded: false };
+    try {
+      for (let race = 0; ; race++) {
+        const head = await this.headFor(streamId, expected);
+        if (head && head.tenantId !== tenantId) throw notFound(streamId, tenantId);
+        if (!expectationHolds(expected, head?.version)) throw new WrongExpectedVersionError(streamId, expected, head?.version);
+        const outcome = await this.appendOnce(streamId, events, expected, head, options.idempotency, attempt);
+        if (outcome !== 'moved') return outcome;
+        // The stream moved between our check and the append.
+        this.tenants.forget(streamId);
+        if (race >= MAX_APPEND_RACES) throw new ProoflineError('STREAM.CONTENDED', `stream ${streamId} kept moving; nothing was written, try again`, 503, { streamId });
+      }
+    } catch (error) {
+      // Ids of an append that may have landed stay claimed: they may be stored.
+      if (!attempt.mayHaveLanded) await this.claims.release(reserved);
+      throw error;
     }
   }
 
@@ -110,6 +117,7 @@ export class EsdbEventStore implements EventStore {
 
   async readAll(from: GlobalPosition, batchSize: number, filter: ReadAllFilter = {}): Promise<RecordedEvent[]> {
     const found: RecordedEvent[] = [];
+    if (batchSize <= 0) return found;
     await this.scanAll(from, Math.max(batchSize + 1, 100), (resolved) => {
       if (filter.tenantId !== undefined && tenantOf(resolved) !== filter.tenantId) return true;
       found.push(toRecordedEvent(resolved));
@@ -126,6 +134,7 @@ export class EsdbEventStore implements EventStore {
     const cap = Math.min(limit, COUNT_LIMIT);
     let count = 0;
     let oldestOccurredAt: string | undefined;
+    if (cap <= 0) return { count };
     await this.scanAll(from, 1000, (resolved) => {
       if (count === 0) oldestOccurredAt = toRecordedEvent(resolved).envelope.occurredAt;
       count++;
@@ -148,11 +157,8 @@ export class EsdbEventStore implements EventStore {
     return (await this.readHead(streamId))?.version;
   }
 
-  async findIdempotentAppend(tenantId: string, key: string): Promise<IdempotentAppend | undefined> {
-    const claim = await this.claims.current<KeyClaim>(keyClaimName(tenantId, key));
-    if (!claim || claim.released || (await this.keyClaimOutcome(claim.record)) !== 'landed') return undefined;
-    const { requestHash, streamId, firstVersion, eventCount } = claim.record;
-    return { requestHash, streamId, firstVersion, eventCount };
+  findIdempotentAppend(tenantId: string, key: string): Promise<IdempotentAppend | undefined> {
+    return this.claims.findLanded(tenantId, key);
   }
 
   async ping(): Promise<void> {
@@ -170,34 +176,48 @@ export class EsdbEventStore implements EventStore {
   }
 
   /**
-   * One attempt at the append, pinned to the head we checked: 'moved' when the stream moved
-   * under us and the caller's expectation allows trying again.
+   * One attempt: claims the key (if any), then appends, pinned to the head whose tenant was
+   * checked. 'moved' when the stream moved under us and the caller's expectation allows trying
+   * again. Without a key, 'any' and 'stream-exists' on an existing stream append with
+   * EventStoreDB's stream_exists: the tenant cannot change, so concurrent writers never race.
    */
-  private async appendAt(streamId: string, events: readonly EventEnvelope[], headVersion: number | undefined, claim: IdempotencyClaim | undefined): Promise<AppendResult | 'moved'> {
-    const firstVersion = (headVersion ?? -1) + 1;
-    const keyClaim = claim && (await this.claimKey(claim, streamId, firstVersion, events));
-    if (events.length === 0) return { nextExpectedVersion: headVersion ?? -1, positions: [], streamVersions: [] };
-    const reserved: Array<[string, bigint]> = [];
-    const releaseAll = async () => {
-      await Promise.all(reserved.map(([name, revision]) => this.claims.release(name, revision)));
-      if (keyClaim) await this.claims.release(keyClaim.name, keyClaim.revision);
-    };
+  private async appendOnce(
+    streamId: string,
+    events: readonly EventEnvelope[],
+    expected: ExpectedVersion,
+    head: StreamHead | undefined,
+    claim: IdempotencyClaim | undefined,
+    attempt: { mayHaveLanded: boolean },
+  ): Promise<AppendResult | 'moved'> {
+    const keyClaim = claim && (await this.claims.claimKey(claim, streamId, (head?.version ?? -1) + 1, events));
+    const unpinned = !keyClaim && head !== undefined && (expected === 'any' || expected === 'stream-exists');
+    const revision: AppendExpectedRevision = unpinned ? STREAM_EXISTS : head === undefined ? NO_STREAM : BigInt(head.version);
+    let last: number;
     try {
-      await this.reserveIds(streamId, events, reserved);
+      attempt.mayHaveLanded = true;
+      last = Number((await this.client.appendToStream(streamId, events.map(toProposedEvent), { expectedRevision: revision })).nextExpectedRevision);
     } catch (error) {
-      await releaseAll();
-      throw error;
+      attempt.mayHaveLanded = outcomeUnknown(error);
+      // A key of an append that may have landed stays claimed: a retry is answered by what landed.
+      if (keyClaim && !attempt.mayHaveLanded) await this.claims.release([keyClaim]);
+      if (error instanceof EsdbWrongExpectedVersion) return 'moved';
+      throw translateEsdbError(error, true);
     }
-    const pinned: AppendExpectedRevision = headVersion === undefined ? NO_STREAM : BigInt(headVersion);
+    this.tenants.remember(streamId, events[0].tenantId);
+    return this.landedAt(streamId, events, last - events.length + 1);
+  }
+
+  /** Positions are per event, but EventStoreDB answers an append with one: read them back. */
+  private async landedAt(streamId: string, events: readonly EventEnvelope[], firstVersion: number): Promise<AppendResult> {
+    let landed: RecordedEvent[];
     try {
-      await this.client.appendToStream(streamId, events.map(toProposedEvent), { expectedRevision: pinned });
+      landed = await this.readStream(streamId, { fromVersion: firstVersion, maxCount: events.length });
     } catch (error) {
-      if (!(error instanceof EsdbWrongExpectedVersion)) throw translateEsdbError(error); // outcome unknown: claims stay, judged by what landed
-      await releaseAll();
-      return 'moved';
+      throw new StoreUnavailableError(error, { outcomeUnknown: true });
     }
-    if (events[0].tenantId) this.tenants.remember(streamId, events[0].tenantId);
-    const landed = await this.readStream(streamId, { fromVersion: firstVersion, maxCount: events.length });
+    if (landed.length !== events.length || landed.some((recorded, index) => recorded.envelope.id !== events[index].id)) {
+      throw new StoreUnavailableError(new Error(`the events appended to ${streamId} at version ${firstVersion} did not read back`), { outcomeUnknown: true });
+    }
     return {
       nextExpectedVersion: firstVersion + events.length - 1,
       streamVersions: landed.map((recorded) => recorded.streamVersion),
@@ -205,13 +225,21 @@ export class EsdbEventStore implements EventStore {
     };
   }
 
+  /** No events: the expectation is still checked, and a keyed no-op is recorded, so its retry stays a no-op. */
+  private async appendNothing(streamId: string, expected: ExpectedVersion, claim: IdempotencyClaim | undefined): Promise<AppendResult> {
+    const head = await this.readHead(streamId);
+    if (!expectationHolds(expected, head?.version)) throw new WrongExpectedVersionError(streamId, expected, head?.version);
+    if (claim) await this.claims.claimKey(claim, streamId, (head?.version ?? -1) + 1, []);
+    return { nextExpectedVersion: head?.version ?? -1, positions: [], streamVersions: [] };
+  }
+
   /**
-   * The head to check and pin to: read, unless events are appended, the caller names the
-   * version and we know the stream's tenant (then the pinned append itself checks the version).
+   * The head to check and pin to: read, unless the caller names the version and we know the
+   * stream's tenant (then the pinned append itself checks the version).
    */
-  private async headFor(streamId: string, expected: ExpectedVersion, eventCount: number): Promise<StreamHead | undefined> {
+  private async headFor(streamId: string, expected: ExpectedVersion): Promise<StreamHead | undefined> {
     const knownTenant = this.tenants.of(streamId);
-    if (eventCount > 0 && typeof expected === 'number' && knownTenant !== undefined) return { version: expected, tenantId: knownTenant };
+    if (typeof expected === 'number' && knownTenant !== undefined) return { version: expected, tenantId: knownTenant };
     return this.readHead(streamId);
   }
 
@@ -221,49 +249,6 @@ export class EsdbEventStore implements EventStore {
     const tenantId = tenantOf(last);
     if (tenantId !== undefined) this.tenants.remember(streamId, tenantId);
     return { version: Number(last.event.revision), tenantId };
-  }
-
-  private async claimKey(claim: IdempotencyClaim, streamId: string, firstVersion: number, events: readonly EventEnvelope[]) {
-    const name = keyClaimName(claim.tenantId, claim.key);
-    const record: KeyClaim = {
-      tenantId: claim.tenantId,
-      key: claim.key,
-      requestHash: claim.requestHash,
-      streamId,
-      firstVersion,
-      eventCount: events.length,
-      firstEventId: events[0]?.id ?? null,
-    };
-    const outcome = await this.claims.take(name, record, async (holder) => (await this.keyClaimOutcome(holder)) !== 'dead');
-    if (!outcome.won) throw new IdempotencyKeyUsedError(claim.tenantId, claim.key);
-    return { name, revision: outcome.revision };
-  }
-
-  /**
-   * A claim whose append was pinned to one stream version either landed there, can still land
-   * (its stream has not reached that version: the append is in flight, or its process died and
-   * the key waits for the stream to move), or never will (another event holds that version).
-   */
-  private async keyClaimOutcome(claim: KeyClaim): Promise<'landed' | 'pending' | 'dead'> {
-    if (claim.eventCount === 0 || claim.firstEventId === null) return 'landed';
-    const [atVersion] = await readStreamOrEmpty(this.client, claim.streamId, { fromRevision: BigInt(claim.firstVersion), maxCount: 1 });
-    if (!atVersion?.event) return 'pending';
-    return atVersion.event.id === claim.firstEventId ? 'landed' : 'dead';
-  }
-
-  private async reserveIds(streamId: string, events: readonly EventEnvelope[], reserved: Array<[string, bigint]>): Promise<void> {
-    const outcomes = await Promise.allSettled(
-      events.map(async (envelope) => {
-        const name = `event-${envelope.id}`;
-        const outcome = await this.claims.take(name, { streamId }, async () => true);
-        if (outcome.won) reserved.push([name, outcome.revision]);
-        return outcome.won ? undefined : envelope.id;
-      }),
-    );
-    const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-    if (failed) throw translateEsdbError(failed.reason);
-    const duplicates = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' && outcome.value ? [outcome.value] : []));
-    if (duplicates.length > 0) throw new DuplicateEventError(duplicates);
   }
 
   /**
@@ -321,20 +306,9 @@ function notFound(streamId: string, tenantId: string): ProoflineError {
   return new ProoflineError('STREAM.NOT_FOUND', `stream ${streamId} does not exist for tenant ${tenantId}`, 404, { streamId });
 }
 
-/** Keys are the caller's text: hashed into a stream name of fixed shape. */
-function keyClaimName(tenantId: string, key: string): string {
-  return `idempotency-${createHash('sha256').update(tenantId).update('\0').update(key).digest('hex')}`;
-}
 
 function positionOf(resolved: ResolvedEvent): GlobalPosition {
   const position = resolved.event?.position;
   if (!position) throw new ProoflineError('STREAM.CORRUPT_ROW', 'EventStoreDB returned a $all entry without a position', 500, {});
   return position;
-}
-
-function expectationHolds(expected: ExpectedVersion, actual: number | undefined): boolean {
-  if (expected === 'any') return true;
-  if (expected === 'no-stream') return actual === undefined;
-  if (expected === 'stream-exists') return actual !== undefined;
-  return actual === expected;
 }

@@ -1,6 +1,7 @@
 import { eventTypeFilter, START as ESDB_START, type AllStreamResolvedEvent, type EventStoreDBClient } from '@eventstore/db-client';
 import type { BatchSubscription, EventSubscription, RecordedEvent, SubscribeOptions } from '../event-store.port';
 import { comparePositions, START, type GlobalPosition } from '../global-position';
+import { StoreUnavailableError } from '../errors';
 import { translateEsdbError } from './esdb-errors';
 import { isEnvelopeEvent, PROOFLINE_EVENT_TYPES, toRecordedEvent } from './esdb-events';
 
@@ -14,13 +15,16 @@ export function subscribeToAllInBatches(client: EventStoreDBClient, from: Global
   const batchSize = options.batchSize ?? 500;
   const stop = new AbortController();
   const onExternalAbort = () => stop.abort();
+  if (options.signal?.aborted) stop.abort();
   options.signal?.addEventListener('abort', onExternalAbort, { once: true });
 
   async function* batches(): AsyncGenerator<RecordedEvent[]> {
-    const subscription = client.subscribeToAll({
-      fromPosition: comparePositions(from, START) === 0 ? ESDB_START : from,
-      filter: eventTypeFilter({ regex: PROOFLINE_EVENT_TYPES }),
-    });
+    if (stop.signal.aborted) return;
+    const subscription = client.subscribeToAll(
+      { fromPosition: comparePositions(from, START) === 0 ? ESDB_START : from, filter: eventTypeFilter({ regex: PROOFLINE_EVENT_TYPES }) },
+      // The client buffers 16 events by default: let a batch fill up to its size.
+      { highWaterMark: batchSize },
+    );
     let failure: unknown;
     let ended = false;
     let wake: () => void = () => undefined;
@@ -42,7 +46,8 @@ export function subscribeToAllInBatches(client: EventStoreDBClient, from: Global
           continue;
         }
         if (failure !== undefined) throw translateEsdbError(failure);
-        if (ended) return;
+        // A subscription ends only when closed: the server going away must not look like the end of $all.
+        if (ended) throw new StoreUnavailableError(new Error('EventStoreDB ended the $all subscription'));
         await new Promise<void>((resolve) => (wake = resolve));
       }
     } finally {

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { canonicalJson, type EventEnvelope } from '../../../contracts';
 import { ProoflineError } from '../../errors/proofline-error';
 import { catchUpBatches, catchUpSubscription, LocalAppendSignal } from '../catch-up-subscription';
+import { expectationHolds } from '../expected-version';
 import { DuplicateEventError, IdempotencyKeyUsedError, WrongExpectedVersionError } from '../errors';
 import type {
   AppendOptions,
@@ -185,11 +186,4 @@ function toRowInput(streamId: string, tenantId: string, envelope: EventEnvelope,
     occurred_at: envelope.occurredAt,
     envelope: canonicalJson(envelope),
   };
-}
-
-function expectationHolds(expected: ExpectedVersion, actual: number | undefined): boolean {
-  if (expected === 'any') return true;
-  if (expected === 'no-stream') return actual === undefined;
-  if (expected === 'stream-exists') return actual !== undefined;
-  return actual === expected;
 }

@@ -1,0 +1,111 @@
+import { EventStoreDBClient } from '@eventstore/db-client';
+import { AppendClaims } from '../../../src/eventstore/eventstoredb/append-claims';
+import { EsdbEventStore } from '../../../src/eventstore/eventstoredb/esdb-event-store';
+import { IdempotencyKeyUsedError, StoreUnavailableError } from '../../../src/eventstore/errors';
+import { START } from '../../../src/eventstore/global-position';
+import { idempotencyClaim, sealedEvents, testSigner, uniqueStreamId, uniqueTenantId } from '../../conformance/envelopes';
+import { startEsdbTestServer, type EsdbTestServer } from '../../support/esdb';
+
+/**
+ * What the EventStoreDB adapter adds to EventStoreDB, beyond the conformance suite: contention
+ * under 'any', idempotency claims whose append never landed, subscriptions when the server goes.
+ */
+describe('EsdbEventStore beyond the conformance suite', () => {
+  const signer = testSigner();
+  let server: EsdbTestServer;
+  let store: EsdbEventStore;
+
+  beforeAll(async () => {
+    server = await startEsdbTestServer();
+    store = EsdbEventStore.fromConnectionString(server.connectionString);
+  });
+  afterAll(async () => {
+    await store.close();
+    await server.close();
+  });
+
+  it("given 40 writers appending to one stream with 'any' at once, then every batch lands whole, in a gapless stream", async () => {
+    const streamId = uniqueStreamId('hot');
+    await store.append(streamId, sealedEvents(signer, streamId, 1), 'no-stream');
+    const batches = Array.from({ length: 40 }, () => sealedEvents(signer, streamId, 2));
+
+    const results = await Promise.all(batches.map((batch) => store.append(streamId, batch, 'any')));
+
+    const stored = await store.readStream(streamId);
+    expect(stored.map((recorded) => recorded.streamVersion)).toEqual(Array.from({ length: 81 }, (_, version) => version));
+    batches.forEach((batch, index) => {
+      const [first] = results[index].streamVersions;
+      expect(stored.slice(first, first + 2).map((recorded) => recorded.envelope.id)).toEqual(batch.map((event) => event.id));
+      expect(results[index].positions).toEqual(stored.slice(first, first + 2).map((recorded) => recorded.position));
+    });
+  });
+
+  describe('an idempotency key whose append never landed (its process died between the claim and the append)', () => {
+    const claimWithoutAppend = async (claim: ReturnType<typeof idempotencyClaim>, streamId: string) => {
+      const client = EventStoreDBClient.connectionString(server.connectionString);
+      try {
+        await new AppendClaims(client).claimKey(claim, streamId, 0, sealedEvents(signer, streamId, 1, { tenantId: claim.tenantId }));
+      } finally {
+        await client.dispose();
+      }
+    };
+
+    it('given the claim is recent, then the key answers IdempotencyKeyUsedError and nothing is written', async () => {
+      const tenantId = uniqueTenantId();
+      const streamId = uniqueStreamId('crashed');
+      const claim = idempotencyClaim(tenantId, 'create-once', 'first');
+      await claimWithoutAppend(claim, streamId);
+
+      await expect(store.append(streamId, sealedEvents(signer, streamId, 1, { tenantId }), 'no-stream', { idempotency: claim })).rejects.toBeInstanceOf(IdempotencyKeyUsedError);
+      expect(await store.findIdempotentAppend(tenantId, claim.key)).toBeUndefined();
+      expect(await store.streamVersion(streamId)).toBeUndefined();
+    });
+
+    it('given the claim is older than an append can stay in flight, then a retry takes the key over and lands once', async () => {
+      const tenantId = uniqueTenantId();
+      const streamId = uniqueStreamId('crashed');
+      const claim = idempotencyClaim(tenantId, 'create-once', 'first');
+      await claimWithoutAppend(claim, streamId);
+      const patient = EsdbEventStore.fromConnectionString(server.connectionString, { pendingClaimMs: 0 });
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const retry = sealedEvents(signer, streamId, 1, { tenantId });
+
+        await patient.append(streamId, retry, 'no-stream', { idempotency: claim });
+
+        expect(await patient.findIdempotentAppend(tenantId, claim.key)).toEqual({ streamId, firstVersion: 0, eventCount: 1, requestHash: claim.requestHash });
+        expect((await patient.readStream(streamId)).map((recorded) => recorded.envelope.id)).toEqual([retry[0].id]);
+      } finally {
+        await patient.close();
+      }
+    });
+  });
+
+  it('reads nothing and counts nothing with a limit of zero', async () => {
+    const streamId = uniqueStreamId('zero');
+    await store.append(streamId, sealedEvents(signer, streamId, 2), 'no-stream');
+    expect(await store.readAll(START, 0)).toEqual([]);
+    expect(await store.countAfter(START, 0)).toEqual({ count: 0 });
+  });
+
+  it('given a live subscription, when EventStoreDB goes away, then the iteration fails with StoreUnavailableError rather than end quietly', async () => {
+    const own = await startEsdbTestServer();
+    const subscriber = EsdbEventStore.fromConnectionString(own.connectionString);
+    try {
+      const streamId = uniqueStreamId('sub');
+      await subscriber.append(streamId, sealedEvents(signer, streamId, 1), 'no-stream');
+      const subscription = subscriber.subscribeBatches(START, { batchSize: 10 });
+      const iterator = subscription[Symbol.asyncIterator]();
+      expect((await iterator.next()).value).toHaveLength(1);
+
+      const next = iterator.next();
+      await own.stop();
+
+      await expect(next).rejects.toBeInstanceOf(StoreUnavailableError);
+      subscription.close();
+    } finally {
+      await subscriber.close();
+      await own.close();
+    }
+  });
+});
