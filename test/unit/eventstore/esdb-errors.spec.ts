@@ -34,7 +34,7 @@ describe('translateEsdbError', () => {
   });
 
   it('given an append over the server\'s maximum size, then 413 STORE.APPEND_TOO_LARGE; given a missing permission, a 500 naming the connection string', () => {
-    expect(translateEsdbError(new MaxAppendSizeExceededError(undefined, 'too big'))).toMatchObject({ status: 413, code: 'STORE.APPEND_TOO_LARGE' });
+    expect(translateEsdbError(MaxAppendSizeExceededError.fromMaxAppendSize(1_048_576))).toMatchObject({ status: 413, code: 'STORE.APPEND_TOO_LARGE' });
     expect(translateEsdbError(new AccessDeniedError(undefined, 'denied'))).toMatchObject({ status: 500, code: 'STORE.ACCESS_DENIED', message: expect.stringContaining('ESDB_CONNECTION_STRING') });
   });
 
