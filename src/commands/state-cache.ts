@@ -1,4 +1,4 @@
-/** A bounded least-recently-used map of stream states this process decided or verified. */
+/** A bounded least-recently-used map, by stream id (stream states this process decided or verified; stream tenants). */
 export class StateCache<V> {
   private readonly entries = new Map<string, V>();
 

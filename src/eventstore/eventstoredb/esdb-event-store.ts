@@ -33,7 +33,7 @@ import { outcomeUnknown, translateEsdbError } from './esdb-errors';
 import { BOOKKEEPING_PREFIX, isEnvelopeEvent, tenantOf, toProposedEvent, toRecordedEvent } from './esdb-events';
 import { readStreamOrEmpty } from './esdb-reads';
 import { flattened, subscribeToAllInBatches } from './esdb-subscription';
-import { StreamTenants } from './stream-tenants';
+import { StateCache } from '../../commands/state-cache';
 
 export interface EsdbEventStoreOptions {
   /** How long an idempotency claim whose append never landed blocks its key (default PENDING_CLAIM_MS). */
@@ -66,7 +66,12 @@ export const COUNT_LIMIT = 10_000;
  */
 export class EsdbEventStore implements EventStore {
   private readonly claims: AppendClaims;
-  private readonly tenants = new StreamTenants();
+  /**
+   * The tenant of each recently used stream. A stream's tenant never changes and Proofline
+   * deletes no stream, so a remembered answer stays true; it saves reading the stream's head
+   * before an append that names its expected version.
+   */
+  private readonly tenants = new StateCache<string>(10_000);
   private readonly subscriptions = new Set<BatchSubscription>();
 
   constructor(
@@ -94,7 +99,7 @@ export class EsdbEventStore implements EventStore {
         const outcome = await this.appendOnce(streamId, events, expected, head, options.idempotency, attempt);
         if (outcome !== 'moved') return outcome;
         // The stream moved between our check and the append.
-        this.tenants.forget(streamId);
+        this.tenants.delete(streamId);
         if (race >= MAX_APPEND_RACES) throw new ProoflineError('STREAM.CONTENDED', `stream ${streamId} kept moving; nothing was written, try again`, 503, { streamId });
       }
     } catch (error) {
@@ -203,7 +208,7 @@ export class EsdbEventStore implements EventStore {
       if (error instanceof EsdbWrongExpectedVersion) return 'moved';
       throw translateEsdbError(error, true);
     }
-    this.tenants.remember(streamId, events[0].tenantId);
+    this.tenants.set(streamId, events[0].tenantId);
     return this.landedAt(streamId, events, last - events.length + 1);
   }
 
@@ -238,7 +243,7 @@ export class EsdbEventStore implements EventStore {
    * stream's tenant (then the pinned append itself checks the version).
    */
   private async headFor(streamId: string, expected: ExpectedVersion): Promise<StreamHead | undefined> {
-    const knownTenant = this.tenants.of(streamId);
+    const knownTenant = this.tenants.get(streamId);
     if (typeof expected === 'number' && knownTenant !== undefined) return { version: expected, tenantId: knownTenant };
     return this.readHead(streamId);
   }
@@ -247,7 +252,7 @@ export class EsdbEventStore implements EventStore {
     const [last] = await readStreamOrEmpty(this.client, streamId, { direction: 'backwards', fromRevision: END, maxCount: 1 });
     if (!last?.event) return undefined;
     const tenantId = tenantOf(last);
-    if (tenantId !== undefined) this.tenants.remember(streamId, tenantId);
+    if (tenantId !== undefined) this.tenants.set(streamId, tenantId);
     return { version: Number(last.event.revision), tenantId };
   }
 
