@@ -5,7 +5,7 @@ import type { Infrastructure } from '../app/infrastructure';
 import { INFRASTRUCTURE } from '../app/tokens';
 import { Caller, Client, type RequestContext } from '../http/request-context';
 import { Allow, ANY_ROLE, PublicRoute } from './access-policy';
-import { LoginDto, PasswordResetDto, RefreshDto, RegisterDto } from './auth.dto';
+import { AcceptInvitationDto, LoginDto, PasswordResetDto, RefreshDto, RegisterDto } from './auth.dto';
 import type { Client as ClientInfo } from './sessions';
 
 @ApiTags('auth')
@@ -54,6 +54,18 @@ export class AuthController {
   @ApiOperation({ summary: 'Set a new password with a one-time reset token an administrator issued. 3 per hour per IP' })
   async resetPassword(@Body() body: PasswordResetDto, @Client() client: ClientInfo): Promise<void> {
     await this.infrastructure.identity.passwordResets.redeem(body, client);
+  }
+
+  @Post('invitations/accept')
+  @PublicRoute()
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      "Join a workspace with an invitation token: with the password of the address's account, or the password of a new account. Returns tokens for that workspace. 10 per hour per IP",
+  })
+  acceptInvitation(@Body() body: AcceptInvitationDto, @Client() client: ClientInfo, @Res({ passthrough: true }) reply: FastifyReply) {
+    void reply.header('cache-control', 'no-store');
+    return this.infrastructure.identity.invitations.accept(body, client);
   }
 
   @Get('me')

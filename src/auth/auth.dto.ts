@@ -61,3 +61,15 @@ export class PasswordResetDto {
   @MaxLength(1024)
   newPassword!: string;
 }
+
+export class AcceptInvitationDto {
+  @ApiProperty({ description: 'the invitation token an administrator handed over (pli.…)' })
+  @IsString()
+  @MaxLength(512)
+  invitationToken!: string;
+
+  @ApiProperty({ minLength: 12, maxLength: 128, description: "the password of the account the invitation's address already has, or the new account's password" })
+  @IsString()
+  @MaxLength(1024)
+  password!: string;
+}

@@ -1,7 +1,9 @@
 import { streamIdFor } from '../commands/stream-id';
 import type { StateLoader } from '../commands/state-loader';
+import { apiKeyActorId } from '../workspaces/authority';
 import { workspaceDecider } from '../workspaces/workspace.decider';
 import { isApiKey, parseApiKey, secretMatches } from './api-keys';
+import { membershipOf } from './membership';
 import type { Principal } from './principal';
 import type { TokenFamilyStore } from './state/token-family-store';
 import type { TokenIssuer } from './tokens';
@@ -31,10 +33,20 @@ export class Authenticator {
     return isApiKey(credential) ? this.apiKey(credential) : this.accessToken(credential);
   }
 
+  /**
+   * The token proves who the caller is; what they may do comes from the workspace's events now.
+   * A removed member's session ends at its first use; a member whose role changed acts under
+   * the new role at once, whatever role the token was issued with.
+   */
   private async accessToken(token: string): Promise<Principal> {
     const claims = await this.tokens.verifyAccess(token);
     if (!(await this.families.isActive(claims.familyId))) throw unauthenticated('AUTH.SESSION_ENDED', 'the session of this access token has ended (logged out, or its refresh token was reused); sign in again');
-    return { tenantId: claims.tenantId, actor: { id: claims.userId, role: claims.role }, roles: [claims.role], via: 'access-token', familyId: claims.familyId };
+    const member = await membershipOf(this.states, claims.tenantId, claims.userId);
+    if (!member) {
+      await this.families.revoke(claims.familyId);
+      throw unauthenticated('AUTH.SESSION_ENDED', 'the session has ended: the account is no longer a member of this workspace');
+    }
+    return { tenantId: claims.tenantId, actor: { id: claims.userId, role: member.role }, roles: [member.role], via: 'access-token', familyId: claims.familyId };
   }
 
   private async apiKey(credential: string): Promise<Principal> {
@@ -46,7 +58,7 @@ export class Authenticator {
       throw unauthenticated('AUTH.INVALID_API_KEY', 'the API key is unknown, revoked, or its workspace is closed');
     }
     await this.noteKeyUse(presented.tenantId, presented.keyId);
-    return { tenantId: presented.tenantId, actor: { id: `api-key:${presented.keyId}`, role: key.roles[0] }, roles: key.roles, via: 'api-key' };
+    return { tenantId: presented.tenantId, actor: { id: apiKeyActorId(presented.keyId), role: key.roles[0] }, roles: key.roles, via: 'api-key' };
   }
 
   private async noteKeyUse(tenantId: string, keyId: string): Promise<void> {

@@ -4,6 +4,7 @@ import type { CommandContext } from '../commands/command-context';
 import { streamIdFor } from '../commands/stream-id';
 import type { StateLoader } from '../commands/state-loader';
 import type { PlanTier, Role } from '../workspaces/events';
+import { SYSTEM_ACTOR_ID } from '../workspaces/authority';
 import { workspaceDecider } from '../workspaces/workspace.decider';
 import { membershipOf } from './membership';
 import { hashPassword } from './passwords';
@@ -22,7 +23,7 @@ export interface AccountSpec {
 
 export type EnsureOutcome = 'created' | 'added-to-workspace' | 'already-present';
 
-const BOOTSTRAP_ACTOR = { id: 'proofline-bootstrap', role: 'ADMIN' } as const;
+const BOOTSTRAP_ACTOR = { id: SYSTEM_ACTOR_ID, role: 'ADMIN' } as const;
 
 /**
  * Makes sure an account exists and is a member of a workspace, creating what is missing and
@@ -50,9 +51,9 @@ export async function ensureAccount(deps: { users: UserRepository; states: State
       command: { type: 'RegisterWorkspace', workspaceId: spec.tenantId, name: spec.workspace.name, planTier: spec.workspace.planTier, owner },
       context,
     });
-    if (owner.role !== spec.role) await addMember(deps.pipeline, spec.tenantId, { type: 'ChangeMemberRole', userId: account.id, role: spec.role, grantedBy: 'ADMIN' }, context);
+    if (owner.role !== spec.role) await addMember(deps.pipeline, spec.tenantId, { type: 'ChangeMemberRole', userId: account.id, role: spec.role, grantedBy: 'ADMIN', actorId: SYSTEM_ACTOR_ID }, context);
   } else {
-    await addMember(deps.pipeline, spec.tenantId, { type: 'AddMember', userId: account.id, email, role: spec.role, grantedBy: 'ADMIN' }, context);
+    await addMember(deps.pipeline, spec.tenantId, { type: 'AddMember', userId: account.id, email, role: spec.role, grantedBy: 'ADMIN', actorId: SYSTEM_ACTOR_ID }, context);
   }
   if (account.status === 'pending') await deps.users.activate(account.id);
   return created ? 'created' : 'added-to-workspace';

@@ -5,6 +5,7 @@ import type { Database } from '../database/database';
 import type { EventStore } from '../eventstore/event-store.port';
 import type { EventSigner } from '../signing/event-signer';
 import { Authenticator } from './authenticator';
+import { Invitations } from './invitations';
 import { PasswordResets } from './password-resets';
 import { SecurityLog } from './security-log';
 import { Sessions } from './sessions';
@@ -29,6 +30,7 @@ export interface Identity {
   readonly authenticator: Authenticator;
   readonly sessions: Sessions;
   readonly passwordResets: PasswordResets;
+  readonly invitations: Invitations;
   readonly store: 'memory' | 'redis';
   close(): Promise<void>;
 }
@@ -52,6 +54,7 @@ export async function createIdentity(config: ProoflineConfig, deps: IdentityDepe
     refreshSeconds: config.PROOFLINE_REFRESH_TOKEN_SECONDS,
   });
   const securityLog = new SecurityLog(deps.store, deps.signer);
+  const sessions = new Sessions({ users, tokens, families, limiter, securityLog, pipeline: deps.pipeline, states: deps.states });
   return {
     users,
     tokens,
@@ -59,8 +62,9 @@ export async function createIdentity(config: ProoflineConfig, deps: IdentityDepe
     limiter,
     securityLog,
     authenticator: new Authenticator(tokens, families, deps.states, users),
-    sessions: new Sessions({ users, tokens, families, limiter, securityLog, pipeline: deps.pipeline, states: deps.states }),
+    sessions,
     passwordResets: new PasswordResets(users, deps.states, limiter, securityLog),
+    invitations: new Invitations({ users, states: deps.states, pipeline: deps.pipeline, limiter, sessions }),
     store: storeKind,
     close: async () => {
       await limiter.close();

@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { StateLoader } from '../commands/state-loader';
 import { ProoflineError, rejected } from '../errors/proofline-error';
 import { sha256Hex } from './api-keys';
-import { membershipOf } from './membership';
+import { streamIdFor } from '../commands/stream-id';
+import { requireCurrentRole } from '../workspaces/authority';
+import type { Role } from '../workspaces/events';
+import { workspaceDecider } from '../workspaces/workspace.decider';
 import { hashPassword } from './passwords';
 import type { Principal } from './principal';
 import { enforceRateLimit, RATE_LIMITS } from './rate-limits';
@@ -27,7 +30,11 @@ export class PasswordResets {
   ) {}
 
   async issue(tenantId: string, userId: string, by: Principal, client: Client): Promise<{ resetToken: string; expiresAt: string }> {
-    const member = await membershipOf(this.states, tenantId, userId);
+    const { state } = await this.states.loadCurrent(workspaceDecider, streamIdFor('workspace', tenantId));
+    if (state.status === 'unregistered') throw rejected.notFound('MEMBER.NOT_FOUND', `user ${userId} is not a member of this workspace`, { userId });
+    // Authority from the workspace as it is now, not from the role the caller's token was issued with.
+    requireCurrentRole(state, by.actor.id, by.actor.role as Role);
+    const member = state.members[userId];
     const account = member && (await this.users.findById(userId));
     if (!member || !account) throw rejected.notFound('MEMBER.NOT_FOUND', `user ${userId} is not a member of this workspace`, { userId });
     if (account.homeTenantId !== tenantId) {

@@ -11,6 +11,7 @@ export const RATE_LIMITS = {
   signinPerAccount: { name: 'signin-account', limit: 10, windowMs: 15 * MINUTE },
   passwordResetPerIp: { name: 'password-reset-ip', limit: 3, windowMs: HOUR },
   passwordResetPerAccount: { name: 'password-reset-account', limit: 3, windowMs: HOUR },
+  invitationPerIp: { name: 'invitation-ip', limit: 10, windowMs: HOUR },
 } satisfies Record<string, RateLimitRule>;
 
 export function tenantRequestsRule(perMinute: number): RateLimitRule {

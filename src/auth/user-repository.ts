@@ -56,12 +56,20 @@ export class UserRepository {
     await this.knex('identity_users').where({ id }).update({ status: 'active' });
   }
 
+  /** A new password ends every reset token still outstanding for the account: none may overwrite it later. */
   async changePassword(id: string, passwordHash: string, now: Date): Promise<void> {
-    await this.knex('identity_users').where({ id }).update({ password_hash: passwordHash, password_changed_at: now });
+    await this.knex.transaction(async (trx) => {
+      await trx('identity_users').where({ id }).update({ password_hash: passwordHash, password_changed_at: now });
+      await voidOutstandingResets(trx, id, now);
+    });
   }
 
+  /** Only the newest reset token of an account is valid: issuing one ends the ones before it. */
   async savePasswordReset(reset: { tokenSha256: string; userId: string; tenantId: string; expiresAt: Date }, now: Date): Promise<void> {
-    await this.knex('identity_password_resets').insert({ token_sha256: reset.tokenSha256, user_id: reset.userId, tenant_id: reset.tenantId, expires_at: reset.expiresAt, created_at: now });
+    await this.knex.transaction(async (trx) => {
+      await voidOutstandingResets(trx, reset.userId, now);
+      await trx('identity_password_resets').insert({ token_sha256: reset.tokenSha256, user_id: reset.userId, tenant_id: reset.tenantId, expires_at: reset.expiresAt, created_at: now });
+    });
   }
 
   async findPasswordReset(tokenSha256: string, now: Date): Promise<{ userId: string; tenantId: string } | undefined> {
@@ -88,6 +96,10 @@ export class UserRepository {
     const rows: Array<{ key_id: string; last_used_at: Date | string }> = await this.knex('identity_api_key_usage').where({ tenant_id: tenantId });
     return new Map(rows.map((row) => [row.key_id, new Date(row.last_used_at)]));
   }
+}
+
+function voidOutstandingResets(knex: Knex, userId: string, now: Date) {
+  return knex('identity_password_resets').where({ user_id: userId }).whereNull('used_at').update({ used_at: now });
 }
 
 function toAccount(row: UserRow): UserAccount {

@@ -78,7 +78,7 @@ export function requireTenant(caller: RequestContext, tenantId: string, notFound
 
 /** What is signed must be representable in RFC 8785: a 400 naming the field, before anything is decided. */
 function requireHashableBody(request: FastifyRequest): void {
-  const unhashable = firstUnhashable(request.body, '');
+  const unhashable = firstUnhashable(request.body);
   if (unhashable) throw new ProoflineError('REQUEST.INVALID', unhashable.message, 400, { fields: [unhashable] });
 }
 
@@ -91,21 +91,27 @@ function header(request: FastifyRequest, name: string): string | undefined {
  * The first value of a parsed JSON body that RFC 8785 cannot serialise, so that it could be neither
  * hashed (the idempotency request hash) nor signed: a string or key with a lone UTF-16 surrogate
  * ("\ud800" is valid JSON text), or a number beyond the double range (1e999 parses to Infinity).
+ * Walked with an explicit stack, depth first in key order: no body can exhaust the call stack.
  */
-function firstUnhashable(value: unknown, path: string): { field: string; rule: string; message: string } | undefined {
-  const field = path || 'body';
-  if (typeof value === 'string') {
-    return value.isWellFormed() ? undefined : { field, rule: 'well-formed-unicode', message: `${field} must not contain a lone UTF-16 surrogate` };
-  }
-  if (typeof value === 'number') {
-    return Number.isFinite(value) ? undefined : { field, rule: 'finite-number', message: `${field} must be a number within the IEEE 754 double range` };
-  }
-  if (value === null || typeof value !== 'object') return undefined;
-  for (const [key, item] of Object.entries(value)) {
-    const at = path ? `${path}.${key}` : key;
-    if (!key.isWellFormed()) return { field: at, rule: 'well-formed-unicode', message: `the field name ${JSON.stringify(key)} contains a lone UTF-16 surrogate` };
-    const problem = firstUnhashable(item, at);
-    if (problem) return problem;
+function firstUnhashable(body: unknown): { field: string; rule: string; message: string } | undefined {
+  const pending: Array<{ value: unknown; path: string }> = [{ value: body, path: '' }];
+  while (pending.length > 0) {
+    const { value, path } = pending.pop()!;
+    const field = path || 'body';
+    if (typeof value === 'string') {
+      if (!value.isWellFormed()) return { field, rule: 'well-formed-unicode', message: `${field} must not contain a lone UTF-16 surrogate` };
+    } else if (typeof value === 'number') {
+      if (!Number.isFinite(value)) return { field, rule: 'finite-number', message: `${field} must be a number within the IEEE 754 double range` };
+    } else if (value !== null && typeof value === 'object') {
+      const children = Object.entries(value);
+      for (const [key] of children) {
+        if (!key.isWellFormed()) return { field: path ? `${path}.${key}` : key, rule: 'well-formed-unicode', message: `the field name ${JSON.stringify(key)} contains a lone UTF-16 surrogate` };
+      }
+      for (let index = children.length - 1; index >= 0; index -= 1) {
+        const [key, item] = children[index];
+        pending.push({ value: item, path: path ? `${path}.${key}` : key });
+      }
+    }
   }
   return undefined;
 }

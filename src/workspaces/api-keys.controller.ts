@@ -48,7 +48,7 @@ export class ApiKeysController {
   @ApiOperation({ summary: 'Create an API key; the response is the only time its secret is shown' })
   async create(@Caller() caller: RequestContext, @Body() body: CreateApiKeyDto, @Res({ passthrough: true }) reply: FastifyReply) {
     const issued = issueApiKey(caller.tenantId);
-    const outcome = await this.execute(caller, { type: 'CreateApiKey', keyId: issued.keyId, name: body.name, roles: body.roles, secretSha256: issued.secretSha256, grantedBy: caller.role });
+    const outcome = await this.execute(caller, { type: 'CreateApiKey', keyId: issued.keyId, name: body.name, roles: body.roles, secretSha256: issued.secretSha256, grantedBy: caller.role, actorId: caller.actor.id });
     if (outcome.replayed) throw await this.secretAlreadyShown(outcome);
     void reply.status(201).header('cache-control', 'no-store');
     return { keyId: issued.keyId, apiKey: issued.token, name: body.name, roles: body.roles, ...commandResponse(outcome, reply) };
@@ -59,7 +59,7 @@ export class ApiKeysController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Revoke an API key: the next request with it is refused' })
   async revoke(@Caller() caller: RequestContext, @Param() params: ApiKeyParams, @Body() body: RevokeApiKeyDto, @Res({ passthrough: true }) reply: FastifyReply) {
-    const outcome = await this.execute(caller, { type: 'RevokeApiKey', keyId: params.keyId, reason: body.reason, grantedBy: caller.role });
+    const outcome = await this.execute(caller, { type: 'RevokeApiKey', keyId: params.keyId, reason: body.reason, grantedBy: caller.role, actorId: caller.actor.id });
     return commandResponse(outcome, reply);
   }
 

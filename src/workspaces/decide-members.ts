@@ -1,17 +1,42 @@
+import { timingSafeEqual } from 'node:crypto';
 import { rejected } from '../errors/proofline-error';
+import { couldCreateKey, requireCurrentRole, rolesHeldBy } from './authority';
 import { ADMINISTRATIVE_ROLES, type Role, type WorkspaceEvent } from './events';
-import { administratorCount, type RegisteredWorkspace } from './state';
+import { administratorCount, evolveWorkspace, type Invitation, type RegisteredWorkspace } from './state';
 
-/** Who grants: the role of the member or key issuing the command, decided by the credential at the edge. */
-type Grantor = { readonly grantedBy: Role };
+/**
+ * Who grants: the actor issuing the command (`actorId`: a user id, `api-key:<keyId>`, or the system)
+ * and the role it was admitted under. The decider checks that the actor holds that role in the
+ * workspace's current state: a token's role claim may be minutes old.
+ */
+type Grantor = { readonly grantedBy: Role; readonly actorId: string };
 
 export type AddMember = { readonly type: 'AddMember'; readonly userId: string; readonly email: string; readonly role: Role } & Grantor;
 export type ChangeMemberRole = { readonly type: 'ChangeMemberRole'; readonly userId: string; readonly role: Role } & Grantor;
 export type RemoveMember = { readonly type: 'RemoveMember'; readonly userId: string } & Grantor;
 export type CreateApiKey = { readonly type: 'CreateApiKey'; readonly keyId: string; readonly name: string; readonly roles: readonly Role[]; readonly secretSha256: string } & Grantor;
 export type RevokeApiKey = { readonly type: 'RevokeApiKey'; readonly keyId: string; readonly reason: string } & Grantor;
+export type InviteMember = {
+  readonly type: 'InviteMember';
+  readonly invitationId: string;
+  readonly email: string;
+  readonly role: Role;
+  readonly secretSha256: string;
+  readonly expiresAt: string;
+} & Grantor;
+export type RevokeInvitation = { readonly type: 'RevokeInvitation'; readonly invitationId: string; readonly reason: string } & Grantor;
+/** Sent by the invitee, who proved both the invitation token and the account (or created it). */
+export type AcceptInvitation = {
+  readonly type: 'AcceptInvitation';
+  readonly invitationId: string;
+  readonly secretSha256: string;
+  readonly userId: string;
+  readonly email: string;
+  /** When the invitee accepted (ISO 8601, from the command's context). */
+  readonly at: string;
+};
 
-export type MembershipCommand = AddMember | ChangeMemberRole | RemoveMember | CreateApiKey | RevokeApiKey;
+export type MembershipCommand = AddMember | ChangeMemberRole | RemoveMember | CreateApiKey | RevokeApiKey | InviteMember | RevokeInvitation | AcceptInvitation;
 
 /** Active keys a workspace may hold at once: enough for every machine, few enough to review. */
 export const MAX_ACTIVE_API_KEYS = 50;
@@ -21,13 +46,19 @@ export function decideMembership(command: MembershipCommand, workspace: Register
     case 'AddMember':
       return addMember(command, workspace);
     case 'ChangeMemberRole':
-      return changeMemberRole(command, workspace);
+      return withDependentRevocations(workspace, changeMemberRole(command, workspace));
     case 'RemoveMember':
-      return removeMember(command, workspace);
+      return withDependentRevocations(workspace, removeMember(command, workspace));
     case 'CreateApiKey':
       return createApiKey(command, workspace);
     case 'RevokeApiKey':
-      return revokeApiKey(command, workspace);
+      return withDependentRevocations(workspace, revokeApiKey(command, workspace));
+    case 'InviteMember':
+      return inviteMember(command, workspace);
+    case 'RevokeInvitation':
+      return revokeInvitation(command, workspace);
+    case 'AcceptInvitation':
+      return acceptInvitation(command, workspace);
     default: {
       const unknownCommand: never = command;
       return unknownCommand;
@@ -36,17 +67,15 @@ export function decideMembership(command: MembershipCommand, workspace: Register
 }
 
 function addMember(command: AddMember, workspace: RegisteredWorkspace): WorkspaceEvent[] {
-  requireAuthority(command.grantedBy, [command.role]);
-  if (workspace.members[command.userId]) {
-    throw rejected.conflict('MEMBER.ALREADY_MEMBER', `${command.email} is already a member of this workspace`, { userId: command.userId });
-  }
+  requireAuthority(workspace, command, [command.role]);
+  requireNotMember(workspace, command.userId, command.email);
   return [{ type: 'workspaces.member-added', data: { userId: command.userId, email: command.email, role: command.role } }];
 }
 
 function changeMemberRole(command: ChangeMemberRole, workspace: RegisteredWorkspace): WorkspaceEvent[] {
-  requireAuthority(command.grantedBy, []);
+  requireAuthority(workspace, command, []);
   const member = requireMember(workspace, command.userId);
-  requireAuthority(command.grantedBy, [command.role, member.role]);
+  requireAuthority(workspace, command, [command.role, member.role]);
   if (member.role === command.role) return [];
   const after = { ...workspace, members: { ...workspace.members, [command.userId]: { ...member, role: command.role } } };
   requireAnAdministrator(workspace, after);
@@ -54,16 +83,16 @@ function changeMemberRole(command: ChangeMemberRole, workspace: RegisteredWorksp
 }
 
 function removeMember(command: RemoveMember, workspace: RegisteredWorkspace): WorkspaceEvent[] {
-  requireAuthority(command.grantedBy, []);
+  requireAuthority(workspace, command, []);
   const member = requireMember(workspace, command.userId);
-  requireAuthority(command.grantedBy, [member.role]);
+  requireAuthority(workspace, command, [member.role]);
   const { [command.userId]: _removed, ...members } = workspace.members;
   requireAnAdministrator(workspace, { ...workspace, members });
   return [{ type: 'workspaces.member-removed', data: { userId: command.userId, previousRole: member.role } }];
 }
 
 function createApiKey(command: CreateApiKey, workspace: RegisteredWorkspace): WorkspaceEvent[] {
-  requireAuthority(command.grantedBy, command.roles);
+  requireAuthority(workspace, command, command.roles);
   if (workspace.apiKeys[command.keyId]) throw rejected.conflict('API_KEY.ALREADY_EXISTS', `API key ${command.keyId} already exists`, { keyId: command.keyId });
   const active = Object.values(workspace.apiKeys).filter((key) => !key.revoked).length;
   if (active >= MAX_ACTIVE_API_KEYS) {
@@ -73,17 +102,91 @@ function createApiKey(command: CreateApiKey, workspace: RegisteredWorkspace): Wo
     });
   }
   const { keyId, name, roles, secretSha256 } = command;
-  return [{ type: 'workspaces.api-key-created', data: { keyId, name, roles: [...roles], secretSha256 } }];
+  return [{ type: 'workspaces.api-key-created', data: { keyId, name, roles: [...roles], secretSha256, createdBy: command.actorId } }];
 }
 
 function revokeApiKey(command: RevokeApiKey, workspace: RegisteredWorkspace): WorkspaceEvent[] {
-  requireAuthority(command.grantedBy, []);
+  requireAuthority(workspace, command, []);
   const key = workspace.apiKeys[command.keyId];
   if (!key) throw rejected.notFound('API_KEY.NOT_FOUND', `no API key ${command.keyId} in this workspace`, { keyId: command.keyId });
   // Revoking a key is managing it: a key carrying ADMIN is an ADMIN's to revoke.
-  requireAuthority(command.grantedBy, key.roles);
+  requireAuthority(workspace, command, key.roles);
   if (key.revoked) return [];
   return [{ type: 'workspaces.api-key-revoked', data: { keyId: command.keyId, reason: command.reason } }];
+}
+
+/**
+ * A new invitation for an address replaces the ones still pending for it (their tokens stop
+ * working): an administrator who lost a token simply invites again.
+ */
+function inviteMember(command: InviteMember, workspace: RegisteredWorkspace): WorkspaceEvent[] {
+  requireAuthority(workspace, command, [command.role]);
+  requireNotMember(workspace, undefined, command.email);
+  const superseded = Object.entries(workspace.invitations)
+    .filter(([, invitation]) => invitation.status === 'pending' && invitation.email === command.email)
+    .map(([invitationId]): WorkspaceEvent => ({ type: 'workspaces.invitation-revoked', data: { invitationId, reason: `superseded by invitation ${command.invitationId}` } }));
+  const { invitationId, email, role, secretSha256, expiresAt } = command;
+  return [...superseded, { type: 'workspaces.member-invited', data: { invitationId, email, role, secretSha256, expiresAt, invitedBy: command.actorId } }];
+}
+
+function revokeInvitation(command: RevokeInvitation, workspace: RegisteredWorkspace): WorkspaceEvent[] {
+  requireAuthority(workspace, command, []);
+  const invitation = workspace.invitations[command.invitationId];
+  if (!invitation) throw rejected.notFound('INVITATION.NOT_FOUND', `no invitation ${command.invitationId} in this workspace`, { invitationId: command.invitationId });
+  requireAuthority(workspace, command, [invitation.role]);
+  if (invitation.status === 'revoked') return [];
+  if (invitation.status === 'accepted') {
+    throw rejected.conflict('INVITATION.ALREADY_ACCEPTED', 'this invitation was accepted: remove the member instead', { invitationId: command.invitationId });
+  }
+  return [{ type: 'workspaces.invitation-revoked', data: { invitationId: command.invitationId, reason: command.reason } }];
+}
+
+/**
+ * Grants the invited role only while everything that made the invitation valid still holds: it is
+ * pending and unexpired, the token and the address are the invitation's, and whoever invited could
+ * still grant that role today. Every refusal is the same, so the token's holder learns nothing more.
+ */
+function acceptInvitation(command: AcceptInvitation, workspace: RegisteredWorkspace): WorkspaceEvent[] {
+  const invitation = workspace.invitations[command.invitationId];
+  if (!invitation || !invitationHolds(invitation, command, workspace)) throw invitationInvalid();
+  requireNotMember(workspace, command.userId, invitation.email);
+  return [
+    { type: 'workspaces.invitation-accepted', data: { invitationId: command.invitationId, userId: command.userId } },
+    { type: 'workspaces.member-added', data: { userId: command.userId, email: invitation.email, role: invitation.role } },
+  ];
+}
+
+function invitationHolds(invitation: Invitation, command: AcceptInvitation, workspace: RegisteredWorkspace): boolean {
+  return (
+    invitation.status === 'pending' &&
+    Date.parse(command.at) < Date.parse(invitation.expiresAt) &&
+    sameHex(invitation.secretSha256, command.secretSha256) &&
+    invitation.email === command.email &&
+    couldGrant(rolesHeldBy(workspace, invitation.invitedBy), invitation.role)
+  );
+}
+
+export function invitationInvalid() {
+  return rejected.unprocessable('INVITATION.INVALID', 'the invitation is unknown, used, revoked or expired, or was not made for this account', {});
+}
+
+/**
+ * Revocations that follow from a change: a key stays active only while its creator could still
+ * create it. Removing or demoting a member, or revoking a key, revokes the keys that actor created
+ * beyond its new authority, and so on down the chain, in one atomic append.
+ */
+function withDependentRevocations(before: RegisteredWorkspace, events: WorkspaceEvent[]): WorkspaceEvent[] {
+  const all = [...events];
+  let state = events.reduce((current, event) => evolveWorkspace(current, event) as RegisteredWorkspace, before);
+  for (;;) {
+    const orphaned = Object.entries(state.apiKeys).filter(([, key]) => !key.revoked && key.createdBy !== null && !couldCreateKey(rolesHeldBy(state, key.createdBy), key));
+    if (orphaned.length === 0) return all;
+    for (const [keyId, key] of orphaned) {
+      const event: WorkspaceEvent = { type: 'workspaces.api-key-revoked', data: { keyId, reason: `its creator ${key.createdBy} can no longer create it` } };
+      all.push(event);
+      state = evolveWorkspace(state, event) as RegisteredWorkspace;
+    }
+  }
 }
 
 function requireMember(workspace: RegisteredWorkspace, userId: string) {
@@ -92,17 +195,40 @@ function requireMember(workspace: RegisteredWorkspace, userId: string) {
   return member;
 }
 
+function requireNotMember(workspace: RegisteredWorkspace, userId: string | undefined, email: string): void {
+  const byId = userId !== undefined && workspace.members[userId];
+  const byEmail = Object.values(workspace.members).some((member) => member.email === email);
+  if (byId || byEmail) throw rejected.conflict('MEMBER.ALREADY_MEMBER', `${email} is already a member of this workspace`, userId ? { userId } : { email });
+}
+
 /**
- * Only administrators grant anything, and only an ADMIN grants, changes or removes ADMIN.
- * Checked before any member lookup, so a non-administrator cannot learn who is a member.
+ * Only administrators grant anything, and only an ADMIN grants, changes or removes ADMIN; the
+ * actor must hold the role it acts under now. Checked before any member lookup, so a
+ * non-administrator cannot learn who is a member.
  */
-function requireAuthority(grantedBy: Role, touched: readonly Role[]): void {
+function requireAuthority(workspace: RegisteredWorkspace, grantor: Grantor, touched: readonly Role[]): void {
+  requireGrantAuthority(grantor.grantedBy, touched);
+  requireCurrentRole(workspace, grantor.actorId, grantor.grantedBy);
+}
+
+/** The part of the authority rule that needs no state: used at the edge too, before anything is looked up. */
+export function requireGrantAuthority(grantedBy: Role, touched: readonly Role[]): void {
   if (!ADMINISTRATIVE_ROLES.includes(grantedBy)) {
     throw rejected.forbidden('MEMBER.ADMINISTRATOR_REQUIRED', `managing members and keys needs ${ADMINISTRATIVE_ROLES.join(' or ')}, not ${grantedBy}`, { role: grantedBy });
   }
   if (touched.includes('ADMIN') && grantedBy !== 'ADMIN') {
     throw rejected.forbidden('MEMBER.ADMIN_ROLE_REQUIRED', 'only an ADMIN may grant, change or remove the ADMIN role', { role: grantedBy });
   }
+}
+
+function couldGrant(held: readonly Role[] | 'system', role: Role): boolean {
+  return couldCreateKey(held, { roles: [role] });
+}
+
+function sameHex(expected: string, actual: string): boolean {
+  const a = Buffer.from(expected, 'hex');
+  const b = Buffer.from(actual, 'hex');
+  return a.length === b.length && a.length > 0 && timingSafeEqual(a, b);
 }
 
 /**

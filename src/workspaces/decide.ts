@@ -39,6 +39,9 @@ export function decideWorkspace(command: WorkspaceCommand, state: WorkspaceState
     case 'RemoveMember':
     case 'CreateApiKey':
     case 'RevokeApiKey':
+    case 'InviteMember':
+    case 'RevokeInvitation':
+    case 'AcceptInvitation':
       return decideMembership(command, requireOpen(state));
     default: {
       const unknownCommand: never = command;

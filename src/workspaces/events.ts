@@ -27,14 +27,26 @@ export type WorkspaceClosed = DomainEvent<'workspaces.closed', { reason: string 
 export type MemberAdded = DomainEvent<'workspaces.member-added', { userId: string; email: string; role: Role }>;
 export type MemberRoleChanged = DomainEvent<'workspaces.member-role-changed', { userId: string; role: Role; previousRole: Role }>;
 export type MemberRemoved = DomainEvent<'workspaces.member-removed', { userId: string; previousRole: Role }>;
-/** Only the SHA-256 of the key's secret is recorded: the secret itself is shown once and never stored. */
-export type ApiKeyCreated = DomainEvent<'workspaces.api-key-created', { keyId: string; name: string; roles: Role[]; secretSha256: string }>;
+/**
+ * Only the SHA-256 of the key's secret is recorded: the secret itself is shown once and never stored.
+ * Version 2 names the actor that created it (a key lives only while its creator could create it);
+ * version 1 keys read as `createdBy: null` and are tied to no creator.
+ */
+export type ApiKeyCreated = DomainEvent<'workspaces.api-key-created', { keyId: string; name: string; roles: Role[]; secretSha256: string; createdBy: string | null }>;
 export type ApiKeyRevoked = DomainEvent<'workspaces.api-key-revoked', { keyId: string; reason: string }>;
+
+/**
+ * An address asked to join with a role. Nothing is granted until the holder of the invitation
+ * token accepts it (docs/security.md, "Invitations"); only the token secret's SHA-256 is kept.
+ */
+export type MemberInvited = DomainEvent<'workspaces.member-invited', { invitationId: string; email: string; role: Role; secretSha256: string; expiresAt: string; invitedBy: string }>;
+export type InvitationAccepted = DomainEvent<'workspaces.invitation-accepted', { invitationId: string; userId: string }>;
+export type InvitationRevoked = DomainEvent<'workspaces.invitation-revoked', { invitationId: string; reason: string }>;
 
 /** The tenant's approval rules; segregation of duties is on until a workspace turns it off. */
 export type ApprovalPolicySet = DomainEvent<'workspaces.approval-policy-set', { segregationOfDuties: boolean }>;
 
-export type MembershipEvent = MemberAdded | MemberRoleChanged | MemberRemoved | ApiKeyCreated | ApiKeyRevoked;
+export type MembershipEvent = MemberAdded | MemberRoleChanged | MemberRemoved | ApiKeyCreated | ApiKeyRevoked | MemberInvited | InvitationAccepted | InvitationRevoked;
 export type WorkspaceEvent = WorkspaceRegistered | WorkspaceRenamed | WorkspacePlanChanged | WorkspaceClosed | ApprovalPolicySet | MembershipEvent;
 
 export const WORKSPACE_SCHEMA_VERSIONS: Record<WorkspaceEvent['type'], number> = {
@@ -46,8 +58,11 @@ export const WORKSPACE_SCHEMA_VERSIONS: Record<WorkspaceEvent['type'], number> =
   'workspaces.member-added': 1,
   'workspaces.member-role-changed': 1,
   'workspaces.member-removed': 1,
-  'workspaces.api-key-created': 1,
+  'workspaces.api-key-created': 2,
   'workspaces.api-key-revoked': 1,
+  'workspaces.member-invited': 1,
+  'workspaces.invitation-accepted': 1,
+  'workspaces.invitation-revoked': 1,
 };
 
 export const WORKSPACE_EVENT_TYPES = Object.keys(WORKSPACE_SCHEMA_VERSIONS) as ReadonlyArray<WorkspaceEvent['type']>;

@@ -12,7 +12,7 @@ export class AddMemberDto {
   @IsIn(ROLES)
   role!: Role;
 
-  @ApiPropertyOptional({ description: 'required when the address has no account yet: the account is created with it (hand it over, or issue a reset token)' })
+  @ApiPropertyOptional({ description: 'no longer accepted (400): members join by invitation, and the invitee sets or proves the password when accepting' })
   @IsOptional()
   @IsString()
   @MaxLength(1024)
@@ -52,6 +52,18 @@ const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export class MemberParams {
   @ApiProperty() @IsString() @Length(1, 128) workspaceId!: string;
   @ApiProperty() @Matches(ID, { message: 'userId must be a UUID' }) userId!: string;
+}
+
+export class InvitationParams {
+  @ApiProperty() @IsString() @Length(1, 128) workspaceId!: string;
+  @ApiProperty() @Matches(ID, { message: 'invitationId must be a UUID' }) invitationId!: string;
+}
+
+export class RevokeInvitationDto {
+  @ApiProperty({ example: 'sent to the wrong address', minLength: 3, maxLength: 500 })
+  @IsString()
+  @Length(3, 500)
+  reason!: string;
 }
 
 export class ApiKeyParams {

@@ -10,6 +10,17 @@ export interface ApiKey {
   readonly roles: readonly Role[];
   readonly secretSha256: string;
   readonly revoked: boolean;
+  /** The actor that created it (a user id, `api-key:<keyId>` or the system); null for keys from before this was recorded. */
+  readonly createdBy: string | null;
+}
+
+export interface Invitation {
+  readonly email: string;
+  readonly role: Role;
+  readonly secretSha256: string;
+  readonly expiresAt: string;
+  readonly invitedBy: string;
+  readonly status: 'pending' | 'accepted' | 'revoked';
 }
 
 export interface RegisteredWorkspace {
@@ -21,6 +32,8 @@ export interface RegisteredWorkspace {
   readonly members: Readonly<Record<string, Member>>;
   /** By key id, revoked ones included (a revoked key id is never reused). */
   readonly apiKeys: Readonly<Record<string, ApiKey>>;
+  /** By invitation id, accepted and revoked ones included. */
+  readonly invitations: Readonly<Record<string, Invitation>>;
   readonly segregationOfDuties: boolean;
 }
 
@@ -32,7 +45,7 @@ export function evolveWorkspace(state: WorkspaceState, event: WorkspaceEvent): W
   if (event.type === 'workspaces.registered') {
     const { workspaceId, name, planTier, owner } = event.data;
     const members = owner ? { [owner.userId]: { email: owner.email, role: owner.role } } : {};
-    return { status: 'active', workspaceId, name, planTier, members, apiKeys: {}, segregationOfDuties: true };
+    return { status: 'active', workspaceId, name, planTier, members, apiKeys: {}, invitations: {}, segregationOfDuties: true };
   }
   if (state.status === 'unregistered') return state;
   switch (event.type) {
@@ -55,18 +68,31 @@ export function evolveWorkspace(state: WorkspaceState, event: WorkspaceEvent): W
       return { ...state, members };
     }
     case 'workspaces.api-key-created': {
-      const { keyId, name, roles, secretSha256 } = event.data;
-      return { ...state, apiKeys: { ...state.apiKeys, [keyId]: { name, roles, secretSha256, revoked: false } } };
+      const { keyId, name, roles, secretSha256, createdBy } = event.data;
+      return { ...state, apiKeys: { ...state.apiKeys, [keyId]: { name, roles, secretSha256, revoked: false, createdBy } } };
     }
     case 'workspaces.api-key-revoked': {
       const key = state.apiKeys[event.data.keyId];
       return key ? { ...state, apiKeys: { ...state.apiKeys, [event.data.keyId]: { ...key, revoked: true } } } : state;
     }
+    case 'workspaces.member-invited': {
+      const { invitationId, email, role, secretSha256, expiresAt, invitedBy } = event.data;
+      return { ...state, invitations: { ...state.invitations, [invitationId]: { email, role, secretSha256, expiresAt, invitedBy, status: 'pending' } } };
+    }
+    case 'workspaces.invitation-accepted':
+      return withInvitationStatus(state, event.data.invitationId, 'accepted');
+    case 'workspaces.invitation-revoked':
+      return withInvitationStatus(state, event.data.invitationId, 'revoked');
     default: {
       const unknownEvent: never = event;
       return unknownEvent;
     }
   }
+}
+
+function withInvitationStatus(state: RegisteredWorkspace, invitationId: string, status: Invitation['status']): RegisteredWorkspace {
+  const invitation = state.invitations[invitationId];
+  return invitation ? { ...state, invitations: { ...state.invitations, [invitationId]: { ...invitation, status } } } : state;
 }
 
 /** Members holding a role that can administer the workspace. */

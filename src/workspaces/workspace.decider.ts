@@ -5,12 +5,14 @@ import { evolveWorkspace, initialWorkspaceState, type WorkspaceState } from './s
 
 export const workspaceDecider: Decider<WorkspaceCommand, WorkspaceEvent, WorkspaceState> = {
   category: 'workspace',
-  stateSchema: 'workspace.state.v3',
+  stateSchema: 'workspace.state.v4',
   initialState: initialWorkspaceState,
   schemaVersions: WORKSPACE_SCHEMA_VERSIONS,
   upcasters: {
     // Registered before accounts existed: no owner was recorded, and none is invented.
     'workspaces.registered': [(data) => ({ ...data, owner: null })],
+    // Created before keys named their creator: tied to none, so no one's removal revokes them.
+    'workspaces.api-key-created': [(data) => ({ ...data, createdBy: null })],
   },
   decide: decideWorkspace,
   evolve: evolveWorkspace,

@@ -35,21 +35,37 @@ describe('identity over HTTP: members, password resets and API keys', () => {
   const eventCount = async () => (await t.infrastructure.store.readAll({ commit: 0n, prepare: 0n }, 100_000)).length;
   const accountRow = (email: string) => t.infrastructure.database.knex('identity_users').where({ email }).first();
 
-  /** A new member signed in to the owner's workspace: its id and session. */
+  const accept = (invitationToken: string, password: string) => http('post', '/auth/invitations/accept', undefined, { invitationToken, password });
+  /** A new member signed in to the owner's workspace (invited, then joined with a new account): its id and session. */
   const memberOf = async (owner: TestTenant, role: string) => {
     const email = newEmail('member');
-    const added = await addMember(owner, { email, role, initialPassword: INITIAL }).expect(201);
+    const invited = await addMember(owner, { email, role }).expect(201);
+    const joined = await accept(invited.body.invitationToken, INITIAL).expect(200);
     const session = (await login(email, INITIAL, owner.tenantId).expect(200)).body;
-    return { email, userId: added.body.userId as string, session };
+    return { email, userId: joined.body.userId as string, session };
   };
 
   describe('members', () => {
-    it('adds a new address with an initial password; the member signs in with its role and is listed', async () => {
+    it('invites a new address; the invitee joins with a password of their choosing, signs in with the role and is listed', async () => {
       const owner = await signUp(t.infrastructure);
       const email = newEmail('finance');
-      const added = await addMember(owner, { email, role: 'FINANCE', initialPassword: INITIAL }).expect(201);
-      expect(added.body).toMatchObject({ userId: expect.any(String), accountCreated: true, streamId: `workspace-${owner.tenantId}`, events: [{ type: 'workspaces.member-added' }] });
-      expect((await workspaceEvents(owner.tenantId)).at(-1)).toMatchObject({ type: 'workspaces.member-added', data: { userId: added.body.userId, email, role: 'FINANCE' } });
+      const invited = await addMember(owner, { email, role: 'FINANCE' }).expect(201);
+      expect(invited.headers['cache-control']).toBe('no-store');
+      expect(invited.body).toMatchObject({ invitationId: expect.any(String), email, role: 'FINANCE', streamId: `workspace-${owner.tenantId}`, events: [{ type: 'workspaces.member-invited' }] });
+      expect(invited.body.invitationToken).toMatch(new RegExp(`^pli\\.${owner.tenantId}\\.${invited.body.invitationId}\\.[A-Za-z0-9_-]{43}$`));
+      expect(JSON.stringify(await workspaceEvents(owner.tenantId))).not.toContain(invited.body.invitationToken.split('.')[3]);
+      expect((await http('get', `/workspaces/${owner.tenantId}/invitations`, owner.accessToken).expect(200)).body.invitations).toEqual([
+        { invitationId: invited.body.invitationId, email, role: 'FINANCE', status: 'pending', expiresAt: invited.body.expiresAt, invitedBy: owner.ownerId },
+      ]);
+
+      const joined = await accept(invited.body.invitationToken, INITIAL).expect(200);
+      expect(joined.body).toMatchObject({ accountCreated: true, tenantId: owner.tenantId, role: 'FINANCE', accessToken: expect.any(String) });
+      const added = { body: { userId: joined.body.userId as string } };
+      expect((await workspaceEvents(owner.tenantId)).slice(-2)).toMatchObject([
+        { type: 'workspaces.invitation-accepted', data: { invitationId: invited.body.invitationId, userId: added.body.userId } },
+        { type: 'workspaces.member-added', data: { userId: added.body.userId, email, role: 'FINANCE' } },
+      ]);
+      expect((await accept(invited.body.invitationToken, INITIAL).expect(422)).body.code).toBe('INVITATION.INVALID'); // once
 
       const signedIn = await login(email, INITIAL, owner.tenantId).expect(200);
       expect(signedIn.body).toMatchObject({ userId: added.body.userId, tenantId: owner.tenantId, role: 'FINANCE' });
@@ -64,7 +80,7 @@ describe('identity over HTTP: members, password resets and API keys', () => {
       expect(listed.body.members).toHaveLength(2);
     });
 
-    it("changes a member's role as an event; the member's next refresh carries the new role", async () => {
+    it("changes a member's role as an event; the member's very next request acts under the new role", async () => {
       const owner = await signUp(t.infrastructure);
       const member = await memberOf(owner, 'FINANCE');
       await http('put', `${members(owner)}/${member.userId}/role`, owner.accessToken, { role: 'AUDITOR' }).expect(200);
@@ -74,7 +90,7 @@ describe('identity over HTTP: members, password resets and API keys', () => {
         data: { userId: member.userId, role: 'AUDITOR', previousRole: 'FINANCE' },
       });
 
-      expect((await me(member.session.accessToken).expect(200)).body.roles).toEqual(['FINANCE']); // until the next refresh
+      expect((await me(member.session.accessToken).expect(200)).body.roles).toEqual(['AUDITOR']); // the same token, the current role
       const refreshed = await refresh(member.session.refreshToken).expect(200);
       expect(refreshed.body.role).toBe('AUDITOR');
       expect((await me(refreshed.body.accessToken).expect(200)).body.roles).toEqual(['AUDITOR']);
@@ -85,7 +101,7 @@ describe('identity over HTTP: members, password resets and API keys', () => {
       const member = await memberOf(owner, 'FINANCE');
       const before = await eventCount();
       const email = newEmail('would-be-admin');
-      const added = await addMember(owner, { email, role: 'ADMIN', initialPassword: INITIAL }).expect(403);
+      const added = await addMember(owner, { email, role: 'ADMIN' }).expect(403);
       expect(added.body.code).toBe('MEMBER.ADMIN_ROLE_REQUIRED');
       const promoted = await http('put', `${members(owner)}/${member.userId}/role`, owner.accessToken, { role: 'ADMIN' }).expect(403);
       expect(promoted.body.code).toBe('MEMBER.ADMIN_ROLE_REQUIRED');
@@ -104,13 +120,13 @@ describe('identity over HTTP: members, password resets and API keys', () => {
       expect(await eventCount()).toBe(before);
     });
 
-    it("removes a member; the member's next refresh ends the session (401 AUTH.SESSION_ENDED)", async () => {
+    it("removes a member; the member's very next request and refresh are refused (401 AUTH.SESSION_ENDED)", async () => {
       const owner = await signUp(t.infrastructure);
       const member = await memberOf(owner, 'FINANCE');
       await http('delete', `${members(owner)}/${member.userId}`, owner.accessToken).expect(200);
       expect((await workspaceEvents(owner.tenantId)).at(-1)).toMatchObject({ type: 'workspaces.member-removed', data: { userId: member.userId, previousRole: 'FINANCE' } });
-      expect((await refresh(member.session.refreshToken).expect(401)).body.code).toBe('AUTH.SESSION_ENDED');
       expect((await me(member.session.accessToken).expect(401)).body.code).toBe('AUTH.SESSION_ENDED');
+      expect((await refresh(member.session.refreshToken).expect(401)).body.code).toBe('AUTH.SESSION_ENDED');
       expect((await login(member.email, INITIAL, owner.tenantId).expect(401)).body.code).toBe('AUTH.INVALID_CREDENTIALS');
     });
 
@@ -118,7 +134,7 @@ describe('identity over HTTP: members, password resets and API keys', () => {
       const owner = await signUp(t.infrastructure);
       const member = await memberOf(owner, 'FINANCE');
       const before = (await workspaceEvents(owner.tenantId)).length;
-      const refused = await addMember(owner, { email: newEmail('sneaky'), role: 'FINANCE', initialPassword: INITIAL }, member.session.accessToken).expect(403);
+      const refused = await addMember(owner, { email: newEmail('sneaky'), role: 'FINANCE' }, member.session.accessToken).expect(403);
       expect(refused.body).toMatchObject({ code: 'AUTH.ROLE_REQUIRED', details: { required: ['ADMIN', 'CUSTOMER_ADMIN'], roles: ['FINANCE'] } });
       expect(await securityEvents(owner.tenantId, 'security.access-denied')).toEqual([
         expect.objectContaining({
@@ -129,27 +145,50 @@ describe('identity over HTTP: members, password resets and API keys', () => {
       expect(await workspaceEvents(owner.tenantId)).toHaveLength(before);
     });
 
-    it('adds an account that exists (signed up elsewhere) without a password; it then signs in to either workspace', async () => {
+    it('an account that exists (signed up elsewhere) joins only by accepting with its own password; it then signs in to either workspace', async () => {
       const owner = await signUp(t.infrastructure);
       const other = await signUp(t.infrastructure, 'Their Own');
-      const added = await addMember(owner, { email: other.email.toUpperCase(), role: 'FINANCE' }).expect(201);
-      expect(added.body).toMatchObject({ userId: other.ownerId, accountCreated: false });
+      const invited = await addMember(owner, { email: other.email.toUpperCase(), role: 'FINANCE' }).expect(201);
+      expect((await login(other.email, TEST_PASSWORD, owner.tenantId).expect(401)).body.code).toBe('AUTH.INVALID_CREDENTIALS'); // not a member until accepted
+      expect((await accept(invited.body.invitationToken, 'not the accounts password').expect(401)).body.code).toBe('AUTH.INVALID_CREDENTIALS');
+      const joined = await accept(invited.body.invitationToken, TEST_PASSWORD).expect(200);
+      expect(joined.body).toMatchObject({ userId: other.ownerId, accountCreated: false, tenantId: owner.tenantId, role: 'FINANCE' });
       expect((await login(other.email, TEST_PASSWORD, owner.tenantId).expect(200)).body).toMatchObject({ tenantId: owner.tenantId, role: 'FINANCE' });
       expect((await login(other.email, TEST_PASSWORD, other.tenantId).expect(200)).body).toMatchObject({ tenantId: other.tenantId, role: 'CUSTOMER_ADMIN' });
       expect((await login(other.email, TEST_PASSWORD).expect(200)).body.tenantId).toBe(other.tenantId); // home by default
     });
 
-    it.each([
-      ['no initial password', undefined, 'required-for-new-account'],
-      ['a weak initial password', 'password1234', 'not-common'],
-    ])('refuses a new address with %s (400 naming initialPassword) and creates nothing', async (_case, initialPassword, rule) => {
+    it('refuses an initialPassword (400 naming it): nobody sets another person\'s password; creates nothing', async () => {
       const owner = await signUp(t.infrastructure);
       const before = await eventCount();
       const email = newEmail('newcomer');
-      const refused = await addMember(owner, { email, role: 'FINANCE', ...(initialPassword ? { initialPassword } : {}) }).expect(400);
-      expect(refused.body).toMatchObject({ code: 'REQUEST.INVALID', details: { fields: [{ field: 'initialPassword', rule }] } });
+      const refused = await addMember(owner, { email, role: 'FINANCE', initialPassword: INITIAL }).expect(400);
+      expect(refused.body).toMatchObject({ code: 'REQUEST.INVALID', details: { fields: [{ field: 'initialPassword', rule: 'not-accepted' }] } });
       expect(await eventCount()).toBe(before);
       expect(await accountRow(email)).toBeUndefined();
+    });
+
+    it('refuses a weak password when a new account accepts (400 naming password): no account, the invitation still pending', async () => {
+      const owner = await signUp(t.infrastructure);
+      const email = newEmail('newcomer');
+      const invited = await addMember(owner, { email, role: 'FINANCE' }).expect(201);
+      const refused = await accept(invited.body.invitationToken, 'password1234').expect(400);
+      expect(refused.body).toMatchObject({ code: 'REQUEST.INVALID', details: { fields: [{ field: 'password', rule: 'not-common' }] } });
+      expect(await accountRow(email)).toBeUndefined();
+      await accept(invited.body.invitationToken, INITIAL).expect(200);
+    });
+
+    it('a revoked invitation, or one replaced by a newer invitation, no longer works', async () => {
+      const owner = await signUp(t.infrastructure);
+      const email = newEmail('twice');
+      const first = await addMember(owner, { email, role: 'FINANCE' }).expect(201);
+      const second = await addMember(owner, { email, role: 'AUDITOR' }).expect(201);
+      expect((await accept(first.body.invitationToken, INITIAL).expect(422)).body.code).toBe('INVITATION.INVALID');
+      await http('post', `/workspaces/${owner.tenantId}/invitations/${second.body.invitationId}/revoke`, owner.accessToken, { reason: 'wrong address' }).expect(200);
+      expect((await accept(second.body.invitationToken, INITIAL).expect(422)).body.code).toBe('INVITATION.INVALID');
+      expect(await accountRow(email)).toBeUndefined();
+      const statuses = (await http('get', `/workspaces/${owner.tenantId}/invitations`, owner.accessToken).expect(200)).body.invitations.map((i: { status: string }) => i.status);
+      expect(statuses).toEqual(['revoked', 'revoked']);
     });
   });
 
@@ -198,7 +237,8 @@ describe('identity over HTTP: members, password resets and API keys', () => {
     it('refuses a reset for an account created in another workspace (403 AUTH.RESET_OUTSIDE_HOME_WORKSPACE)', async () => {
       const owner = await signUp(t.infrastructure);
       const other = await signUp(t.infrastructure, 'Their Own');
-      await addMember(owner, { email: other.email, role: 'FINANCE' }).expect(201);
+      const invited = await addMember(owner, { email: other.email, role: 'FINANCE' }).expect(201);
+      await accept(invited.body.invitationToken, TEST_PASSWORD).expect(200);
       const refused = await http('post', `${members(owner)}/${other.ownerId}/password-reset`, owner.accessToken).expect(403);
       expect(refused.body.code).toBe('AUTH.RESET_OUTSIDE_HOME_WORKSPACE');
       expect(await securityEvents(owner.tenantId, 'security.password-reset-issued')).toEqual([]);

@@ -18,10 +18,13 @@ describe('operator accounts and idempotency across callers', () => {
     const customer = await signUp(t.infrastructure, 'Customer Co');
     const operators = await signUp(t.infrastructure, 'Operators Co');
     const admin = await accessTokenFor(t.infrastructure, operators.tenantId, 'ADMIN');
-    const added = await request(t.server).post(`/workspaces/${operators.tenantId}/members`).set(bearer(admin)).send({ email: customer.email, role: 'ADMIN' }).expect(409);
-    expect(added.body.code).toBe('MEMBER.ADMIN_OUTSIDE_HOME_WORKSPACE');
+    // The invitation answers as for any address (it must not tell whether one has an account); accepting is refused.
+    const asAdmin = await request(t.server).post(`/workspaces/${operators.tenantId}/members`).set(bearer(admin)).send({ email: customer.email, role: 'ADMIN' }).expect(201);
+    const accepted = await request(t.server).post('/auth/invitations/accept').send({ invitationToken: asAdmin.body.invitationToken, password: TEST_PASSWORD }).expect(409);
+    expect(accepted.body.code).toBe('MEMBER.ADMIN_OUTSIDE_HOME_WORKSPACE');
 
-    const asFinance = await request(t.server).post(`/workspaces/${operators.tenantId}/members`).set(bearer(admin)).send({ email: customer.email, role: 'FINANCE' }).expect(201);
+    const invited = await request(t.server).post(`/workspaces/${operators.tenantId}/members`).set(bearer(admin)).send({ email: customer.email, role: 'FINANCE' }).expect(201);
+    const asFinance = await request(t.server).post('/auth/invitations/accept').send({ invitationToken: invited.body.invitationToken, password: TEST_PASSWORD }).expect(200);
     const promoted = await request(t.server).put(`/workspaces/${operators.tenantId}/members/${asFinance.body.userId}/role`).set(bearer(admin)).send({ role: 'ADMIN' }).expect(409);
     expect(promoted.body.code).toBe('MEMBER.ADMIN_OUTSIDE_HOME_WORKSPACE');
 
@@ -32,7 +35,8 @@ describe('operator accounts and idempotency across callers', () => {
     const customer = await signUp(t.infrastructure, 'Claimed Co');
     const owner = bearer(customer.accessToken);
     const email = `new-operator-${randomUUID().slice(0, 8)}@example.test`;
-    await request(t.server).post(`/workspaces/${customer.tenantId}/members`).set(owner).send({ email, role: 'FINANCE', initialPassword: 'a passphrase the customer knows' }).expect(201);
+    const invited = await request(t.server).post(`/workspaces/${customer.tenantId}/members`).set(owner).send({ email, role: 'FINANCE' }).expect(201);
+    await request(t.server).post('/auth/invitations/accept').send({ invitationToken: invited.body.invitationToken, password: 'a passphrase the customer knows' }).expect(200);
     await expect(ensureAdmin(deps(), { email, password: 'the operators own passphrase' })).rejects.toMatchObject({ code: 'AUTH.NOT_AN_ADMIN' });
   });
 

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Infrastructure } from '../../src/app/infrastructure';
+import { streamIdFor } from '../../src/commands/stream-id';
+import { SYSTEM_ACTOR_ID } from '../../src/workspaces/authority';
 import type { Role } from '../../src/workspaces/events';
+import { workspaceDecider } from '../../src/workspaces/workspace.decider';
 
 let signUps = 0;
 
@@ -26,9 +29,31 @@ export async function signUp(infrastructure: Infrastructure, workspaceName = 'Te
   return { tenantId: session.workspaceId, ownerId: session.userId, email, accessToken: session.accessToken, refreshToken: session.refreshToken };
 }
 
-/** An access token for (tenant, role) without an account: a session started as sign-in would start it. */
+/**
+ * An access token for (tenant, role) without an account: the user is made a member with that
+ * role (added, or its role changed) by the system, as the workspace's events must say for the
+ * token to carry any authority, then a session is started as sign-in would start it.
+ */
 export async function accessTokenFor(infrastructure: Infrastructure, tenantId: string, role: Role, userId: string = randomUUID()): Promise<string> {
+  await makeMember(infrastructure, tenantId, userId, role);
   return (await infrastructure.identity.sessions.start(userId, tenantId, role, new Date())).accessToken;
+}
+
+/** Records `userId` as a member of the workspace with `role`, as the system (the actor of start-up's own accounts). */
+export async function makeMember(infrastructure: Infrastructure, tenantId: string, userId: string, role: Role): Promise<void> {
+  const streamId = streamIdFor('workspace', tenantId);
+  const { state } = await infrastructure.states.loadCurrent(workspaceDecider, streamId);
+  if (state.status === 'unregistered') throw new Error(`workspace ${tenantId} is not registered: sign it up first`);
+  const current = state.members[userId];
+  if (current?.role === role) return;
+  const grantor = { grantedBy: 'ADMIN' as const, actorId: SYSTEM_ACTOR_ID };
+  const command = current ? { type: 'ChangeMemberRole' as const, userId, role, ...grantor } : { type: 'AddMember' as const, userId, email: `${userId}@example.test`, role, ...grantor };
+  const commandId = randomUUID();
+  await infrastructure.pipeline.handle(workspaceDecider, {
+    streamId,
+    command,
+    context: { tenantId, actor: { id: SYSTEM_ACTOR_ID, role: 'ADMIN' }, correlationId: commandId, causationId: commandId, commandId, now: new Date().toISOString() },
+  });
 }
 
 export function bearer(token: string): Record<string, string> {

@@ -5,6 +5,7 @@ import { MAX_ACTIVE_API_KEYS, type MembershipCommand } from '../../../src/worksp
 import { ADMINISTRATIVE_ROLES, ROLES, type Role, type WorkspaceEvent } from '../../../src/workspaces/events';
 import { administratorCount, type RegisteredWorkspace, type WorkspaceState } from '../../../src/workspaces/state';
 import { workspaceDecider } from '../../../src/workspaces/workspace.decider';
+import { apiKeyActorId, couldCreateKey, rolesHeldBy, SYSTEM_ACTOR_ID } from '../../../src/workspaces/authority';
 import { decide, givenWhenThen } from '../../support/given-when-then';
 import { deepFreeze } from '../../support/deep-freeze';
 
@@ -21,26 +22,28 @@ const registered = (owner: Owner | null): WorkspaceEvent => ({
 const memberAdded = (userId: string, role: Role, email = `${userId}@acme.test`): WorkspaceEvent => ({ type: 'workspaces.member-added', data: { userId, email, role } });
 const roleChanged = (userId: string, role: Role, previousRole: Role): WorkspaceEvent => ({ type: 'workspaces.member-role-changed', data: { userId, role, previousRole } });
 const memberRemoved = (userId: string, previousRole: Role): WorkspaceEvent => ({ type: 'workspaces.member-removed', data: { userId, previousRole } });
-const keyCreated = (keyId: string, roles: Role[] = ['TECHNICAL'], name = `key ${keyId}`): WorkspaceEvent => ({
+const keyCreated = (keyId: string, roles: Role[] = ['TECHNICAL'], name = `key ${keyId}`, createdBy: string | null = SYSTEM_ACTOR_ID): WorkspaceEvent => ({
   type: 'workspaces.api-key-created',
-  data: { keyId, name, roles, secretSha256: SECRET },
+  data: { keyId, name, roles, secretSha256: SECRET, createdBy },
 });
 const keyRevoked = (keyId: string, reason = 'rotated'): WorkspaceEvent => ({ type: 'workspaces.api-key-revoked', data: { keyId, reason } });
 const closed = (): WorkspaceEvent => ({ type: 'workspaces.closed', data: { reason: 'bye' } });
 
-// Commands
-const addMember = (grantedBy: Role, userId: string, role: Role, email = `${userId}@acme.test`): MembershipCommand => ({ type: 'AddMember', userId, email, role, grantedBy });
-const changeRole = (grantedBy: Role, userId: string, role: Role): MembershipCommand => ({ type: 'ChangeMemberRole', userId, role, grantedBy });
-const removeMember = (grantedBy: Role, userId: string): MembershipCommand => ({ type: 'RemoveMember', userId, grantedBy });
-const createKey = (grantedBy: Role, keyId: string, roles: Role[] = ['TECHNICAL'], name = `key ${keyId}`): MembershipCommand => ({
+// Commands. By default the actor is the system, which holds whatever role it acts under: these
+// scenarios are about what a role may do. The ones about who holds a role name a member.
+const addMember = (grantedBy: Role, userId: string, role: Role, email = `${userId}@acme.test`, actorId = SYSTEM_ACTOR_ID): MembershipCommand => ({ type: 'AddMember', userId, email, role, grantedBy, actorId });
+const changeRole = (grantedBy: Role, userId: string, role: Role, actorId = SYSTEM_ACTOR_ID): MembershipCommand => ({ type: 'ChangeMemberRole', userId, role, grantedBy, actorId });
+const removeMember = (grantedBy: Role, userId: string, actorId = SYSTEM_ACTOR_ID): MembershipCommand => ({ type: 'RemoveMember', userId, grantedBy, actorId });
+const createKey = (grantedBy: Role, keyId: string, roles: Role[] = ['TECHNICAL'], name = `key ${keyId}`, actorId = SYSTEM_ACTOR_ID): MembershipCommand => ({
   type: 'CreateApiKey',
   keyId,
   name,
   roles,
   secretSha256: SECRET,
   grantedBy,
+  actorId,
 });
-const revokeKey = (keyId: string, reason = 'rotated', grantedBy: Role = 'CUSTOMER_ADMIN'): MembershipCommand => ({ type: 'RevokeApiKey', keyId, reason, grantedBy });
+const revokeKey = (keyId: string, reason = 'rotated', grantedBy: Role = 'CUSTOMER_ADMIN', actorId = SYSTEM_ACTOR_ID): MembershipCommand => ({ type: 'RevokeApiKey', keyId, reason, grantedBy, actorId });
 
 const NOT_FOUND = { code: 'WORKSPACE.NOT_FOUND', status: 404 } as const;
 const CLOSED = { code: 'WORKSPACE.CLOSED', status: 409 } as const;
@@ -52,6 +55,7 @@ const LAST_ADMINISTRATOR = { code: 'MEMBER.LAST_ADMINISTRATOR', status: 409 } as
 const KEY_EXISTS = { code: 'API_KEY.ALREADY_EXISTS', status: 409 } as const;
 const KEY_LIMIT = { code: 'API_KEY.LIMIT_REACHED', status: 409 } as const;
 const KEY_NOT_FOUND = { code: 'API_KEY.NOT_FOUND', status: 404 } as const;
+const AUTHORITY_CHANGED = { code: 'AUTH.AUTHORITY_CHANGED', status: 403 } as const;
 
 const OWNER: Owner = { userId: 'u-owner', email: 'u-owner@acme.test', role: 'CUSTOMER_ADMIN' };
 const OPERATOR: Owner = { userId: 'u-op', email: 'u-op@acme.test', role: 'ADMIN' };
@@ -378,9 +382,10 @@ describe('workspace members and API keys: given events, when command, then event
           'u-aud': { email: 'u-aud@acme.test', role: 'AUDITOR' },
         },
         apiKeys: {
-          'k-1': { name: 'key k-1', roles: ['TECHNICAL'], secretSha256: SECRET, revoked: false },
-          'k-2': { name: 'key k-2', roles: ['FINANCE', 'AUDITOR'], secretSha256: SECRET, revoked: true },
+          'k-1': { name: 'key k-1', roles: ['TECHNICAL'], secretSha256: SECRET, revoked: false, createdBy: SYSTEM_ACTOR_ID },
+          'k-2': { name: 'key k-2', roles: ['FINANCE', 'AUDITOR'], secretSha256: SECRET, revoked: true, createdBy: SYSTEM_ACTOR_ID },
         },
+        invitations: {},
       });
     });
 
@@ -420,6 +425,13 @@ describe('workspace members and API keys: properties', () => {
   // Mostly administrators, so that most commands get past the authority check and change the state.
   const grantor: fc.Arbitrary<Role> = fc.oneof({ arbitrary: fc.constantFrom(...ADMINISTRATIVE_ROLES), weight: 3 }, { arbitrary: role, weight: 1 });
   const keyId = fc.constantFrom('k-1', 'k-2', 'k-3');
+  // The system (which holds whatever role it acts under), members, non-members and keys, so that
+  // commands come from actors whose roles came and went.
+  const actor: fc.Arbitrary<string> = fc.oneof(
+    { arbitrary: fc.constant(SYSTEM_ACTOR_ID), weight: 2 },
+    { arbitrary: userId, weight: 3 },
+    { arbitrary: keyId.map(apiKeyActorId), weight: 1 },
+  );
   const owner: fc.Arbitrary<Owner> = fc.record({ userId, email, role: fc.constantFrom('ADMIN' as const, 'CUSTOMER_ADMIN' as const) });
   const registration: fc.Arbitrary<RegisterWorkspace> = fc.record({
     type: fc.constant('RegisterWorkspace' as const),
@@ -430,9 +442,9 @@ describe('workspace members and API keys: properties', () => {
   });
   const membershipCommand = (keyIds: fc.Arbitrary<string>): fc.Arbitrary<MembershipCommand> =>
     fc.oneof(
-      fc.record({ type: fc.constant('AddMember' as const), userId, email, role, grantedBy: grantor }),
-      fc.record({ type: fc.constant('ChangeMemberRole' as const), userId, role, grantedBy: grantor }),
-      fc.record({ type: fc.constant('RemoveMember' as const), userId, grantedBy: grantor }),
+      fc.record({ type: fc.constant('AddMember' as const), userId, email, role, grantedBy: grantor, actorId: actor }),
+      fc.record({ type: fc.constant('ChangeMemberRole' as const), userId, role, grantedBy: grantor, actorId: actor }),
+      fc.record({ type: fc.constant('RemoveMember' as const), userId, grantedBy: grantor, actorId: actor }),
       fc.record({
         type: fc.constant('CreateApiKey' as const),
         keyId: keyIds,
@@ -440,8 +452,9 @@ describe('workspace members and API keys: properties', () => {
         roles: fc.uniqueArray(role, { minLength: 1, maxLength: 3 }),
         secretSha256: fc.constant(SECRET),
         grantedBy: grantor,
+        actorId: actor,
       }),
-      fc.record({ type: fc.constant('RevokeApiKey' as const), keyId: keyIds, reason: fc.constant('r'), grantedBy: grantor }),
+      fc.record({ type: fc.constant('RevokeApiKey' as const), keyId: keyIds, reason: fc.constant('r'), grantedBy: grantor, actorId: actor }),
     );
   const command: fc.Arbitrary<WorkspaceCommand> = fc.oneof(
     { arbitrary: membershipCommand(keyId), weight: 60 },
@@ -451,6 +464,7 @@ describe('workspace members and API keys: properties', () => {
 
   const ACCEPTED = new Set([
     'WORKSPACE.ALREADY_REGISTERED',
+    AUTHORITY_CHANGED.code,
     CLOSED.code,
     ADMINISTRATOR_REQUIRED.code,
     ADMIN_ROLE_REQUIRED.code,
@@ -545,6 +559,30 @@ describe('workspace members and API keys: properties', () => {
     );
   });
 
+  it('no sequence of commands leaves an actor with authority its current membership does not give', () => {
+    fc.assert(
+      fc.property(registration, fc.array(membershipCommand(keyId), { maxLength: 60, size: 'max' }), (first, commands) => {
+        let state: WorkspaceState = workspaceDecider.initialState;
+        for (const next of [first, ...commands]) {
+          const outcome = decide(workspaceDecider, next, state);
+          if ('rejected' in outcome) continue;
+          // whoever a command succeeded for held, in the state it was decided on, the role it acted under
+          if ('actorId' in next && state.status !== 'unregistered') {
+            const held = rolesHeldBy(state, next.actorId);
+            if (held !== 'system') expect(held).toContain(next.grantedBy);
+          }
+          state = outcome.events.reduce(workspaceDecider.evolve, state);
+          // and after it, every active key is one its creator could still create
+          const workspace = state as RegisteredWorkspace;
+          for (const [id, key] of Object.entries(workspace.apiKeys)) {
+            if (!key.revoked && key.createdBy !== null) expect({ id, creatorCouldCreateIt: couldCreateKey(rolesHeldBy(workspace, key.createdBy), key) }).toEqual({ id, creatorCouldCreateIt: true });
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it(`never holds more than ${MAX_ACTIVE_API_KEYS} active keys, and refuses the next only at the limit`, () => {
     const manyKeys = fc.integer({ min: 0, max: 69 }).map((i) => `k-${i}`);
     const keyCommand = fc.oneof(
@@ -556,10 +594,11 @@ describe('workspace members and API keys: properties', () => {
           roles: fc.constant(['TECHNICAL'] as Role[]),
           secretSha256: fc.constant(SECRET),
           grantedBy: fc.constant('CUSTOMER_ADMIN' as const),
+          actorId: fc.constant(SYSTEM_ACTOR_ID),
         }),
         weight: 6,
       },
-      { arbitrary: fc.record({ type: fc.constant('RevokeApiKey' as const), keyId: manyKeys, reason: fc.constant('r'), grantedBy: fc.constant('CUSTOMER_ADMIN' as const) }), weight: 1 },
+      { arbitrary: fc.record({ type: fc.constant('RevokeApiKey' as const), keyId: manyKeys, reason: fc.constant('r'), grantedBy: fc.constant('CUSTOMER_ADMIN' as const), actorId: fc.constant(SYSTEM_ACTOR_ID) }), weight: 1 },
     );
     fc.assert(
       fc.property(fc.array(keyCommand, { minLength: 100, maxLength: 200, size: 'max' }), (commands) => {

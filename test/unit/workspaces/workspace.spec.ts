@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { upcast } from '../../../contracts/upcasters';
 import { DomainError } from '../../../src/errors/proofline-error';
 import type { RegisterWorkspace, WorkspaceCommand } from '../../../src/workspaces/decide';
+import { SYSTEM_ACTOR_ID } from '../../../src/workspaces/authority';
 import { PLAN_TIERS, ROLES, WORKSPACE_SCHEMA_VERSIONS, type PlanTier, type WorkspaceEvent } from '../../../src/workspaces/events';
 import { initialWorkspaceState, type WorkspaceState } from '../../../src/workspaces/state';
 import { workspaceDecider } from '../../../src/workspaces/workspace.decider';
@@ -203,6 +204,7 @@ describe('workspace aggregate: given events, when command, then events | error c
         planTier: 'PLUS',
         members: { 'u-owner': { email: 'owner@acme.test', role: 'CUSTOMER_ADMIN' } },
         apiKeys: {},
+        invitations: {},
       });
     });
 
@@ -223,11 +225,11 @@ describe('workspace aggregate: given events, when command, then events | error c
     it('decide does not mutate the state it is given', () => {
       const state = deepFreeze(given(histories.active).state);
       const membership: WorkspaceCommand[] = [
-        { type: 'AddMember', userId: 'u-2', email: 'two@acme.test', role: 'FINANCE', grantedBy: 'CUSTOMER_ADMIN' },
-        { type: 'ChangeMemberRole', userId: 'u-owner', role: 'AUDITOR', grantedBy: 'CUSTOMER_ADMIN' },
-        { type: 'RemoveMember', userId: 'u-owner', grantedBy: 'CUSTOMER_ADMIN' },
-        { type: 'CreateApiKey', keyId: 'k-1', name: 'ci', roles: ['TECHNICAL'], secretSha256: 'ab'.repeat(32), grantedBy: 'CUSTOMER_ADMIN' },
-        { type: 'RevokeApiKey', keyId: 'k-1', reason: 'x', grantedBy: 'ADMIN' },
+        { type: 'AddMember', userId: 'u-2', email: 'two@acme.test', role: 'FINANCE', grantedBy: 'CUSTOMER_ADMIN', actorId: 'u-owner' },
+        { type: 'ChangeMemberRole', userId: 'u-owner', role: 'AUDITOR', grantedBy: 'CUSTOMER_ADMIN', actorId: 'u-owner' },
+        { type: 'RemoveMember', userId: 'u-owner', grantedBy: 'CUSTOMER_ADMIN', actorId: 'u-owner' },
+        { type: 'CreateApiKey', keyId: 'k-1', name: 'ci', roles: ['TECHNICAL'], secretSha256: 'ab'.repeat(32), grantedBy: 'CUSTOMER_ADMIN', actorId: 'u-owner' },
+        { type: 'RevokeApiKey', keyId: 'k-1', reason: 'x', grantedBy: 'ADMIN', actorId: SYSTEM_ACTOR_ID },
       ];
       for (const command of [register(), rename('B'), changePlan('PRO'), close(), ...membership]) {
         expect(() => decide(workspaceDecider, command, state)).not.toThrow();
@@ -250,7 +252,7 @@ describe('workspace aggregate: given events, when command, then events | error c
 
       const event = { type: 'workspaces.registered', data: read.data } as WorkspaceEvent;
       const state = given([event]).state;
-      expect(state).toEqual({ status: 'active', workspaceId: 'ws-old', name: 'Legacy', planTier: 'PLUS', members: {}, apiKeys: {}, segregationOfDuties: true });
+      expect(state).toEqual({ status: 'active', workspaceId: 'ws-old', name: 'Legacy', planTier: 'PLUS', members: {}, apiKeys: {}, invitations: {}, segregationOfDuties: true });
     });
 
     it('a v2 workspaces.registered passes through upcast unchanged', () => {
@@ -273,9 +275,9 @@ describe('workspace aggregate: properties', () => {
     fc.record({ type: fc.constant('RenameWorkspace' as const), name: names }),
     fc.record({ type: fc.constant('ChangePlan' as const), planTier }),
     fc.record({ type: fc.constant('CloseWorkspace' as const), reason: fc.string({ maxLength: 8 }) }),
-    fc.record({ type: fc.constant('AddMember' as const), userId, email, role, grantedBy: role }),
-    fc.record({ type: fc.constant('ChangeMemberRole' as const), userId, role, grantedBy: role }),
-    fc.record({ type: fc.constant('RemoveMember' as const), userId, grantedBy: role }),
+    fc.record({ type: fc.constant('AddMember' as const), userId, email, role, grantedBy: role, actorId: fc.constant(SYSTEM_ACTOR_ID) }),
+    fc.record({ type: fc.constant('ChangeMemberRole' as const), userId, role, grantedBy: role, actorId: fc.constant(SYSTEM_ACTOR_ID) }),
+    fc.record({ type: fc.constant('RemoveMember' as const), userId, grantedBy: role, actorId: fc.constant(SYSTEM_ACTOR_ID) }),
     fc.record({
       type: fc.constant('CreateApiKey' as const),
       keyId,
@@ -283,8 +285,9 @@ describe('workspace aggregate: properties', () => {
       roles: fc.uniqueArray(role, { minLength: 1, maxLength: 3 }),
       secretSha256: fc.constant('00'.repeat(32)),
       grantedBy: role,
+      actorId: fc.constant(SYSTEM_ACTOR_ID),
     }),
-    fc.record({ type: fc.constant('RevokeApiKey' as const), keyId, reason: fc.string({ maxLength: 8 }), grantedBy: fc.constantFrom(...ROLES) }),
+    fc.record({ type: fc.constant('RevokeApiKey' as const), keyId, reason: fc.string({ maxLength: 8 }), grantedBy: fc.constantFrom(...ROLES), actorId: fc.constant(SYSTEM_ACTOR_ID) }),
   );
   const ACCEPTED_REJECTIONS = [
     ALREADY_REGISTERED.code,

@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { newEventId } from '../../contracts';
+import type { CommandPipeline } from '../commands/command-pipeline';
+import { streamIdFor } from '../commands/stream-id';
+import type { StateLoader } from '../commands/state-loader';
+import { DomainError } from '../errors/proofline-error';
+import { invitationInvalid } from '../workspaces/decide-members';
+import { workspaceDecider } from '../workspaces/workspace.decider';
+import { sha256Hex } from './api-keys';
+import { requireAdminAtHome } from './bootstrap';
+import { hashPassword, passwordMatches } from './passwords';
+import { enforceRateLimit, RATE_LIMITS } from './rate-limits';
+import { requireAcceptablePassword, type Client, type Sessions, type SessionTokens } from './sessions';
+import type { RateLimiter } from './state/rate-limiter';
+import { unauthenticated } from './unauthenticated';
+import type { UserRepository } from './user-repository';
+
+const PREFIX = 'pli';
+/** Long enough to reach someone on holiday, short enough that a forgotten token dies. */
+export const INVITATION_LIFETIME_MS = 7 * 24 * 60 * 60_000;
+
+export interface IssuedInvitation {
+  readonly invitationId: string;
+  /** The whole token, shown once: `pli.<tenantId>.<invitationId>.<secret>`. */
+  readonly token: string;
+  readonly secretSha256: string;
+}
+
+/** Like an API key: names its workspace and invitation in the clear, carries 256 random bits, kept only as SHA-256. */
+export function issueInvitationToken(tenantId: string): IssuedInvitation {
+  const invitationId = newEventId();
+  const secret = randomBytes(32).toString('base64url');
+  return { invitationId, token: `${PREFIX}.${tenantId}.${invitationId}.${secret}`, secretSha256: sha256Hex(secret) };
+}
+
+function parseInvitationToken(token: string): { tenantId: string; invitationId: string; secret: string } | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 4 || parts[0] !== PREFIX || !/^[A-Za-z0-9][A-Za-z0-9_:@-]{0,127}$/.test(parts[1]) || !/^[0-9a-f-]{36}$/.test(parts[2]) || !/^[A-Za-z0-9_-]{43}$/.test(parts[3])) {
+    return undefined;
+  }
+  return { tenantId: parts[1], invitationId: parts[2], secret: parts[3] };
+}
+
+/**
+ * Joining a workspace: the holder of an invitation token proves the account too. An address
+ * without an account gets one with the password given here (its home is the inviting
+ * workspace); an address with an account joins only with that account's password. So a person
+ * who registered someone else's address first cannot be handed that person's membership: they
+ * never hold the token, and the token's holder never knows their password.
+ */
+export class Invitations {
+  constructor(
+    private readonly deps: { users: UserRepository; states: StateLoader; pipeline: CommandPipeline; limiter: RateLimiter; sessions: Sessions },
+  ) {}
+
+  async accept(input: { invitationToken: string; password: string }, client: Client): Promise<SessionTokens & { accountCreated: boolean }> {
+    await enforceRateLimit(this.deps.limiter, RATE_LIMITS.invitationPerIp, client.ip);
+    const presented = parseInvitationToken(input.invitationToken);
+    if (!presented) throw invitationInvalid();
+    const { state } = await this.deps.states.loadCurrent(workspaceDecider, streamIdFor('workspace', presented.tenantId));
+    const invitation = state.status === 'active' ? state.invitations[presented.invitationId] : undefined;
+    if (!invitation || invitation.status !== 'pending') throw invitationInvalid();
+    const email = invitation.email;
+    const existing = await this.deps.users.findByEmail(email);
+    let userId: string;
+    let created = false;
+    if (existing) {
+      // Guessing an account's password through invitations costs the same as through sign-in.
+      await enforceRateLimit(this.deps.limiter, RATE_LIMITS.signinPerAccount, email);
+      if (existing.status !== 'active' || !(await passwordMatches(existing.passwordHash, input.password))) {
+        throw unauthenticated('AUTH.INVALID_CREDENTIALS', 'this address already has an account: accept with its password');
+      }
+      if (invitation.role === 'ADMIN') requireAdminAtHome(existing.homeTenantId, presented.tenantId, email);
+      userId = existing.id;
+    } else {
+      requireAcceptablePassword(input.password, email, 'password');
+      userId = newEventId();
+      created = await this.deps.users.insertPending({ id: userId, email, passwordHash: await hashPassword(input.password), homeTenantId: presented.tenantId }, new Date());
+      if (!created) throw invitationInvalid();
+    }
+    const now = new Date();
+    try {
+      await this.deps.pipeline.handle(workspaceDecider, {
+        streamId: streamIdFor('workspace', presented.tenantId),
+        command: { type: 'AcceptInvitation', invitationId: presented.invitationId, secretSha256: sha256Hex(presented.secret), userId, email, at: now.toISOString() },
+        context: {
+          tenantId: presented.tenantId,
+          actor: { id: userId, role: invitation.role },
+          correlationId: client.correlationId,
+          causationId: client.correlationId,
+          commandId: newEventId(),
+          now: now.toISOString(),
+        },
+      });
+    } catch (error) {
+      // The account existed only for this membership: a refused acceptance leaves no account behind.
+      if (created && error instanceof DomainError) await this.deps.users.deletePending(userId);
+      throw error;
+    }
+    if (created) await this.deps.users.activate(userId);
+    const account = (await this.deps.users.findById(userId))!;
+    const session = await this.deps.sessions.start(userId, presented.tenantId, invitation.role, now, account.passwordChangedAt.getTime());
+    return { ...session, accountCreated: created };
+  }
+}
