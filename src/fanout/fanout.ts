@@ -8,13 +8,14 @@ import type { Projector } from '../../projections/runtime/projector';
 import { readPosition } from '../../projections/runtime/positions';
 import type { BatchOutcome } from '../../projections/runtime/apply-batch';
 import type { ProoflineConfig } from '../config/proofline-config';
+import { blameSetting } from '../config/setting-failure';
 import type { EventStore } from '../eventstore/event-store.port';
 import { formatPosition } from '../eventstore/global-position';
 import type { Metrics } from '../observability/metrics';
 import { eventsAfter } from './lag';
 import { AdvisoryLease } from './lease';
 import { Relay } from './relay';
-import { TopicAdmin } from './topic-admin';
+import { KAFKA_UNREACHABLE, TopicAdmin } from './topic-admin';
 import { TopicNames } from './topics';
 
 export type FanoutMode = 'kafka' | 'in-process';
@@ -61,8 +62,10 @@ export class Fanout {
   ) {
     this.names = new TopicNames(config.PROOFLINE_KAFKA_TOPIC_PREFIX);
     if (mode === 'kafka') {
-      this.kafka = new Kafka({ clientId: `proofline-${config.PROOFLINE_INSTANCE_NAME}`, brokers: config.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING, retry: { retries: 8, maxRetryTime: 5000 } });
-      this.topics = new TopicAdmin(this.kafka, config.PROOFLINE_KAFKA_PARTITIONS);
+      const client = { clientId: `proofline-${config.PROOFLINE_INSTANCE_NAME}`, brokers: config.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING };
+      this.kafka = new Kafka({ ...client, retry: { retries: 8, maxRetryTime: 5000 } });
+      // The topic admin paces its own retries and names KAFKA_BROKERS when it gives up: its client does not retry by itself.
+      this.topics = new TopicAdmin(new Kafka({ ...client, retry: { retries: 0 } }), { partitions: config.PROOFLINE_KAFKA_PARTITIONS, brokers: config.KAFKA_BROKERS! });
       this.relay = new Relay(knex, store, this.kafka, this.topics, this.names, new AdvisoryLease(knex, `relay.${this.names.prefix}`), metrics);
     }
   }
@@ -79,13 +82,17 @@ export class Fanout {
         onError: (projector, error) => this.logger.error(`projector ${projector} batch failed; retrying from its position: ${error instanceof Error ? error.message : String(error)}`),
       });
     }
-    await this.runner.start();
+    // The topic admin names KAFKA_BROKERS itself when it gives up; a consumer kafkajs could not connect says so here.
+    await blameSetting((error) => (error instanceof Error && error.name.startsWith('KafkaJS') ? KAFKA_UNREACHABLE : undefined), () => this.runner!.start());
   }
 
   async close(): Promise<void> {
+    // Relay and topic admin stop together: a relay or projector waiting for the broker stops waiting.
+    const relay = this.relay?.close();
+    const topics = this.topics?.close();
     await this.runner?.close();
-    await this.relay?.close();
-    await this.topics?.close();
+    await relay;
+    await topics;
   }
 
   async status(): Promise<FanoutStatus> {

@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port';
 import { formatPosition, START, type GlobalPosition } from '../eventstore/global-position';
 import type { Metrics } from '../observability/metrics';
+import { abortableSleep } from './abortable-sleep';
 import type { AdvisoryLease } from './lease';
 import { HEADERS, type TopicNames } from './topics';
 import type { TopicAdmin } from './topic-admin';
@@ -61,7 +62,7 @@ export class Relay {
   private async run(): Promise<void> {
     while (!this.stop.signal.aborted) {
       if (!(await this.lease.tryAcquire())) {
-        await sleep(this.options.leaseRetryMs ?? 1000, this.stop.signal);
+        await abortableSleep(this.options.leaseRetryMs ?? 1000, this.stop.signal);
         continue;
       }
       const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
@@ -71,9 +72,10 @@ export class Relay {
         this.lastError = undefined;
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        if (message !== this.lastError) this.logger.error(`relay round failed (it resumes from its checkpoint): ${message}`);
+        // A round cut short by close() is no failure to report.
+        if (message !== this.lastError && !this.stop.signal.aborted) this.logger.error(`relay round failed (it resumes from its checkpoint): ${message}`);
         this.lastError = message;
-        await sleep(1000, this.stop.signal);
+        await abortableSleep(1000, this.stop.signal);
       } finally {
         await producer.disconnect().catch(() => undefined);
         if (this.stop.signal.aborted) await this.lease.release();
@@ -162,16 +164,4 @@ export function messageOf(event: RecordedEvent): Message {
       [HEADERS.position]: formatPosition(event.position),
     },
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }
