@@ -3,7 +3,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { ProoflineExceptionFilter } from '../http/exception.filter';
-import { refuseDeepJson } from '../http/json-depth';
+import { refuseOversizedJson } from '../http/json-limits';
 import { createValidationPipe } from '../http/validation';
 import { correlationIdOf } from '../observability/logging';
 import { trustProxyOf } from '../config/proofline-config';
@@ -42,7 +42,7 @@ export async function createHttpApp(infrastructure: Infrastructure, options: Htt
   // Commands take JSON only: any other body is a 415 naming the content type, not a string the validator trips on.
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeContentTypeParser('text/plain');
-  refuseDeepJson(fastify);
+  refuseOversizedJson(fastify);
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-correlation-id', request.id);
   });

@@ -1,9 +1,9 @@
 import { streamIdFor } from '../commands/stream-id';
 import type { StateLoader } from '../commands/state-loader';
-import { apiKeyActorId } from '../workspaces/authority';
+import { apiKeyActorId } from '../workspaces/decide-authority';
 import { workspaceDecider } from '../workspaces/workspace.decider';
 import { isApiKey, parseApiKey, secretMatches } from './api-keys';
-import { membershipOf } from './membership';
+import { membershipOrLastKnown, sessionPredates } from './membership';
 import type { Principal } from './principal';
 import type { TokenFamilyStore } from './state/token-family-store';
 import type { TokenIssuer } from './tokens';
@@ -41,10 +41,11 @@ export class Authenticator {
   private async accessToken(token: string): Promise<Principal> {
     const claims = await this.tokens.verifyAccess(token);
     if (!(await this.families.isActive(claims.familyId))) throw unauthenticated('AUTH.SESSION_ENDED', 'the session of this access token has ended (logged out, or its refresh token was reused); sign in again');
-    const member = await membershipOf(this.states, claims.tenantId, claims.userId);
-    if (!member) {
+    const member = await membershipOrLastKnown(this.states, claims.tenantId, claims.userId);
+    // A removed member's session ends here; so does one from before a removal, presented after the member rejoined.
+    if (!member || sessionPredates(member, claims.issuedAt)) {
       await this.families.revoke(claims.familyId);
-      throw unauthenticated('AUTH.SESSION_ENDED', 'the session has ended: the account is no longer a member of this workspace');
+      throw unauthenticated('AUTH.SESSION_ENDED', 'the session has ended: the account is no longer a member of this workspace, or was removed since this session began');
     }
     return { tenantId: claims.tenantId, actor: { id: claims.userId, role: member.role }, roles: [member.role], via: 'access-token', familyId: claims.familyId };
   }

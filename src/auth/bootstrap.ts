@@ -4,7 +4,7 @@ import type { CommandContext } from '../commands/command-context';
 import { streamIdFor } from '../commands/stream-id';
 import type { StateLoader } from '../commands/state-loader';
 import type { PlanTier, Role } from '../workspaces/events';
-import { SYSTEM_ACTOR_ID } from '../workspaces/authority';
+import { SYSTEM_ACTOR_ID } from '../workspaces/decide-authority';
 import { workspaceDecider } from '../workspaces/workspace.decider';
 import { membershipOf } from './membership';
 import { hashPassword } from './passwords';
@@ -44,6 +44,8 @@ export async function ensureAccount(deps: { users: UserRepository; states: State
   }
   const { state } = await deps.states.loadCurrent(workspaceDecider, streamIdFor('workspace', spec.tenantId));
   const context = bootstrapContext(spec.tenantId, now);
+  // Joining a workspace beyond its home ends its home administrators' power to reset its password.
+  if (!created && account.homeTenantId !== spec.tenantId) await deps.users.markShared(account.id, now);
   if (state.status === 'unregistered') {
     const owner = { userId: account.id, email, role: spec.role === 'ADMIN' ? ('ADMIN' as const) : ('CUSTOMER_ADMIN' as const) };
     await deps.pipeline.handle(workspaceDecider, {
@@ -53,7 +55,7 @@ export async function ensureAccount(deps: { users: UserRepository; states: State
     });
     if (owner.role !== spec.role) await addMember(deps.pipeline, spec.tenantId, { type: 'ChangeMemberRole', userId: account.id, role: spec.role, grantedBy: 'ADMIN', actorId: SYSTEM_ACTOR_ID }, context);
   } else {
-    await addMember(deps.pipeline, spec.tenantId, { type: 'AddMember', userId: account.id, email, role: spec.role, grantedBy: 'ADMIN', actorId: SYSTEM_ACTOR_ID }, context);
+    await addMember(deps.pipeline, spec.tenantId, { type: 'AddMember', userId: account.id, email, role: spec.role, at: now.toISOString(), grantedBy: 'ADMIN', actorId: SYSTEM_ACTOR_ID }, context);
   }
   if (account.status === 'pending') await deps.users.activate(account.id);
   return created ? 'created' : 'added-to-workspace';

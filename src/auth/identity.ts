@@ -64,7 +64,7 @@ export async function createIdentity(config: ProoflineConfig, deps: IdentityDepe
     authenticator: new Authenticator(tokens, families, deps.states, users),
     sessions,
     passwordResets: new PasswordResets(users, deps.states, limiter, securityLog),
-    invitations: new Invitations({ users, states: deps.states, pipeline: deps.pipeline, limiter, sessions }),
+    invitations: new Invitations({ users, states: deps.states, pipeline: deps.pipeline, limiter, sessions, securityLog }),
     store: storeKind,
     close: async () => {
       await limiter.close();

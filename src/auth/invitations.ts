@@ -4,13 +4,15 @@ import type { CommandPipeline } from '../commands/command-pipeline';
 import { streamIdFor } from '../commands/stream-id';
 import type { StateLoader } from '../commands/state-loader';
 import { DomainError } from '../errors/proofline-error';
-import { invitationInvalid } from '../workspaces/decide-members';
+import { invitationInvalid, invitationStatus } from '../workspaces/decide-members';
+import type { RegisteredWorkspace } from '../workspaces/state';
 import { workspaceDecider } from '../workspaces/workspace.decider';
-import { sha256Hex } from './api-keys';
+import { secretMatches, sha256Hex } from './api-keys';
 import { requireAdminAtHome } from './bootstrap';
 import { hashPassword, passwordMatches } from './passwords';
 import { enforceRateLimit, RATE_LIMITS } from './rate-limits';
 import { requireAcceptablePassword, type Client, type Sessions, type SessionTokens } from './sessions';
+import type { SecurityLog } from './security-log';
 import type { RateLimiter } from './state/rate-limiter';
 import { unauthenticated } from './unauthenticated';
 import type { UserRepository } from './user-repository';
@@ -50,7 +52,7 @@ function parseInvitationToken(token: string): { tenantId: string; invitationId: 
  */
 export class Invitations {
   constructor(
-    private readonly deps: { users: UserRepository; states: StateLoader; pipeline: CommandPipeline; limiter: RateLimiter; sessions: Sessions },
+    private readonly deps: { users: UserRepository; states: StateLoader; pipeline: CommandPipeline; limiter: RateLimiter; sessions: Sessions; securityLog: SecurityLog },
   ) {}
 
   async accept(input: { invitationToken: string; password: string }, client: Client): Promise<SessionTokens & { accountCreated: boolean }> {
@@ -59,26 +61,38 @@ export class Invitations {
     if (!presented) throw invitationInvalid();
     const { state } = await this.deps.states.loadCurrent(workspaceDecider, streamIdFor('workspace', presented.tenantId));
     const invitation = state.status === 'active' ? state.invitations[presented.invitationId] : undefined;
-    if (!invitation || invitation.status !== 'pending') throw invitationInvalid();
+    const now = new Date();
+    // The token first: without it, nothing about the address or its account is looked at or said.
+    if (!invitation || invitationStatus(state as RegisteredWorkspace, invitation, now.getTime()) !== 'pending' || !secretMatches(presented.secret, invitation.secretSha256)) {
+      throw invitationInvalid();
+    }
     const email = invitation.email;
     const existing = await this.deps.users.findByEmail(email);
+    // A pending account this workspace's invitation created, left by an acceptance cut off half-way: resumed with its password.
+    const resumable = existing?.status === 'pending' && existing.homeTenantId === presented.tenantId;
     let userId: string;
     let created = false;
     if (existing) {
-      // Guessing an account's password through invitations costs the same as through sign-in.
+      // Guessing an account's password through invitations costs the same as through sign-in, and is recorded the same way.
       await enforceRateLimit(this.deps.limiter, RATE_LIMITS.signinPerAccount, email);
-      if (existing.status !== 'active' || !(await passwordMatches(existing.passwordHash, input.password))) {
+      if ((existing.status !== 'active' && !resumable) || !(await passwordMatches(existing.passwordHash, input.password))) {
+        await this.deps.securityLog.record(
+          { tenantId: existing.homeTenantId, actor: { id: 'anonymous', role: 'ANONYMOUS' }, correlationId: client.correlationId },
+          { type: 'security.login-failed', data: { email, reason: 'invitation-wrong-password', ip: client.ip } },
+        );
         throw unauthenticated('AUTH.INVALID_CREDENTIALS', 'this address already has an account: accept with its password');
       }
       if (invitation.role === 'ADMIN') requireAdminAtHome(existing.homeTenantId, presented.tenantId, email);
       userId = existing.id;
+      created = resumable;
+      // Another workspace's administrators must not be able to reset this account any more (docs/security.md, "Password reset").
+      if (existing.homeTenantId !== presented.tenantId) await this.deps.users.markShared(existing.id, now);
     } else {
       requireAcceptablePassword(input.password, email, 'password');
       userId = newEventId();
       created = await this.deps.users.insertPending({ id: userId, email, passwordHash: await hashPassword(input.password), homeTenantId: presented.tenantId }, new Date());
       if (!created) throw invitationInvalid();
     }
-    const now = new Date();
     try {
       await this.deps.pipeline.handle(workspaceDecider, {
         streamId: streamIdFor('workspace', presented.tenantId),

@@ -3,7 +3,7 @@ import type { StateLoader } from '../commands/state-loader';
 import { ProoflineError, rejected } from '../errors/proofline-error';
 import { sha256Hex } from './api-keys';
 import { streamIdFor } from '../commands/stream-id';
-import { requireCurrentRole } from '../workspaces/authority';
+import { requireCurrentRole } from '../workspaces/decide-authority';
 import type { Role } from '../workspaces/events';
 import { workspaceDecider } from '../workspaces/workspace.decider';
 import { hashPassword } from './passwords';
@@ -39,6 +39,13 @@ export class PasswordResets {
     if (!member || !account) throw rejected.notFound('MEMBER.NOT_FOUND', `user ${userId} is not a member of this workspace`, { userId });
     if (account.homeTenantId !== tenantId) {
       throw rejected.forbidden('AUTH.RESET_OUTSIDE_HOME_WORKSPACE', 'only administrators of the workspace the account was created in may reset its password', { userId });
+    }
+    if (account.sharedSince) {
+      throw rejected.forbidden(
+        'AUTH.RESET_SHARED_ACCOUNT',
+        "this account also belongs to other workspaces: a password set here would open those too, so no single workspace's administrators may reset it",
+        { userId },
+      );
     }
     if (member.role === 'ADMIN' && by.actor.role !== 'ADMIN') throw rejected.forbidden('MEMBER.ADMIN_ROLE_REQUIRED', "only an ADMIN may reset an ADMIN's password", { userId });
     await enforceRateLimit(this.limiter, RATE_LIMITS.passwordResetPerAccount, userId);

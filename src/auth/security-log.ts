@@ -7,7 +7,7 @@ import type { EventSigner } from '../signing/event-signer';
 export const SYSTEM_TENANT_ID = 'proofline-system';
 
 export type SecurityEvent =
-  | { type: 'security.login-failed'; data: { email: string; reason: 'unknown-account' | 'wrong-password' | 'not-a-member' | 'account-pending'; ip: string } }
+  | { type: 'security.login-failed'; data: { email: string; reason: 'unknown-account' | 'wrong-password' | 'not-a-member' | 'account-pending' | 'invitation-wrong-password'; ip: string } }
   | { type: 'security.token-reuse-detected'; data: { userId: string; familyId: string; ip: string } }
   | { type: 'security.access-denied'; data: { method: string; route: string; reason: 'role' | 'foreign-tenant'; role: string; requiredRoles: string[]; ip: string } }
   | { type: 'security.password-reset-issued'; data: { userId: string; expiresAt: string } }

@@ -5,7 +5,7 @@ import type { StateLoader } from '../commands/state-loader';
 import { ProoflineError } from '../errors/proofline-error';
 import type { PlanTier, Role } from '../workspaces/events';
 import { workspaceDecider } from '../workspaces/workspace.decider';
-import { membershipOf } from './membership';
+import { membershipOf, sessionPredates } from './membership';
 import { hashPassword, passwordMatches, passwordProblem, unknownAccountHash } from './passwords';
 import type { Principal } from './principal';
 import { enforceRateLimit, RATE_LIMITS } from './rate-limits';
@@ -130,7 +130,9 @@ export class Sessions {
         ? 'the password was changed since sign-in'
         : !member
           ? 'the account is no longer a member of this workspace'
-          : undefined;
+          : sessionPredates(member, claims.authTime)
+            ? 'the account was removed from this workspace since this session began'
+            : undefined;
     if (reason || !member) {
       await this.deps.families.revoke(claims.familyId);
       throw sessionEnded(reason ?? 'the account is no longer a member of this workspace');

@@ -17,6 +17,8 @@ export interface AccessClaims {
   /** The refresh-token family (sign-in session) the token belongs to; revoking the family ends it. */
   readonly familyId: string;
   readonly tokenId: string;
+  /** When the token was issued (epoch seconds). */
+  readonly issuedAt: number;
 }
 
 export interface RefreshClaims {
@@ -47,7 +49,7 @@ export class TokenIssuer {
     readonly lifetimes: TokenLifetimes,
   ) {}
 
-  async issueAccess(claims: Omit<AccessClaims, 'tokenId'>, now: Date): Promise<{ token: string; expiresAt: Date }> {
+  async issueAccess(claims: Omit<AccessClaims, 'tokenId' | 'issuedAt'>, now: Date): Promise<{ token: string; expiresAt: Date }> {
     const issuedAt = Math.floor(now.getTime() / 1000);
     const expiresAt = issuedAt + this.lifetimes.accessSeconds;
     const token = await new SignJWT({ tid: claims.tenantId, role: claims.role, fam: claims.familyId })
@@ -78,7 +80,7 @@ export class TokenIssuer {
     const payload = await this.verify(token, ACCESS_TYPE, 'access');
     const role = payload.role;
     if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) throw invalid('access', 'it names no known role');
-    return { userId: payload.sub!, tenantId: stringClaim(payload, 'tid', 'access'), role: role as Role, familyId: stringClaim(payload, 'fam', 'access'), tokenId: payload.jti! };
+    return { userId: payload.sub!, tenantId: stringClaim(payload, 'tid', 'access'), role: role as Role, familyId: stringClaim(payload, 'fam', 'access'), tokenId: payload.jti!, issuedAt: payload.iat! };
   }
 
   async verifyRefresh(token: string): Promise<RefreshClaims> {

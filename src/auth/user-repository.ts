@@ -7,6 +7,8 @@ export interface UserAccount {
   readonly homeTenantId: string;
   readonly status: 'pending' | 'active';
   readonly passwordChangedAt: Date;
+  /** Since when the account belongs to a workspace other than its home (null: only its home). */
+  readonly sharedSince: Date | null;
 }
 
 interface UserRow {
@@ -17,6 +19,7 @@ interface UserRow {
   status: 'pending' | 'active';
   created_at: Date | string;
   password_changed_at: Date | string;
+  shared_since: Date | string | null;
 }
 
 /** One address, one account: addresses are compared trimmed and lower-cased. */
@@ -39,7 +42,7 @@ export class UserRepository {
   }
 
   /** Inserts a pending account; false when the address already has one. */
-  async insertPending(account: Omit<UserAccount, 'status' | 'passwordChangedAt'>, now: Date): Promise<boolean> {
+  async insertPending(account: Omit<UserAccount, 'status' | 'passwordChangedAt' | 'sharedSince'>, now: Date): Promise<boolean> {
     const inserted = await this.knex('identity_users')
       .insert({ id: account.id, email: normalizeEmail(account.email), password_hash: account.passwordHash, home_tenant_id: account.homeTenantId, status: 'pending', created_at: now, password_changed_at: now })
       .onConflict('email')
@@ -52,6 +55,11 @@ export class UserRepository {
     await this.knex('identity_users').where({ id, status: 'pending' }).delete();
   }
 
+  /** Recorded before the membership outside the home is, so a crash in between errs on the safe side. */
+  async markShared(id: string, now: Date): Promise<void> {
+    await this.knex('identity_users').where({ id }).whereNull('shared_since').update({ shared_since: now });
+  }
+
   async activate(id: string): Promise<void> {
     await this.knex('identity_users').where({ id }).update({ status: 'active' });
   }
@@ -59,14 +67,19 @@ export class UserRepository {
   /** A new password ends every reset token still outstanding for the account: none may overwrite it later. */
   async changePassword(id: string, passwordHash: string, now: Date): Promise<void> {
     await this.knex.transaction(async (trx) => {
+      // The update locks the row: a concurrent issue waits, then voids, and its token is the only one left.
       await trx('identity_users').where({ id }).update({ password_hash: passwordHash, password_changed_at: now });
       await voidOutstandingResets(trx, id, now);
     });
   }
 
-  /** Only the newest reset token of an account is valid: issuing one ends the ones before it. */
+  /**
+   * Only the newest reset token of an account is valid: issuing one ends the ones before it. The
+   * account's row is locked first, so two concurrent issues cannot both leave a token valid.
+   */
   async savePasswordReset(reset: { tokenSha256: string; userId: string; tenantId: string; expiresAt: Date }, now: Date): Promise<void> {
     await this.knex.transaction(async (trx) => {
+      await trx('identity_users').where({ id: reset.userId }).forUpdate().first();
       await voidOutstandingResets(trx, reset.userId, now);
       await trx('identity_password_resets').insert({ token_sha256: reset.tokenSha256, user_id: reset.userId, tenant_id: reset.tenantId, expires_at: reset.expiresAt, created_at: now });
     });
@@ -103,5 +116,5 @@ function voidOutstandingResets(knex: Knex, userId: string, now: Date) {
 }
 
 function toAccount(row: UserRow): UserAccount {
-  return { id: row.id, email: row.email, passwordHash: row.password_hash, homeTenantId: row.home_tenant_id, status: row.status, passwordChangedAt: new Date(row.password_changed_at) };
+  return { id: row.id, email: row.email, passwordHash: row.password_hash, homeTenantId: row.home_tenant_id, status: row.status, passwordChangedAt: new Date(row.password_changed_at), sharedSince: row.shared_since === null || row.shared_since === undefined ? null : new Date(row.shared_since) };
 }

@@ -65,6 +65,12 @@ export class StateLoader {
     return this.load(decider, streamId);
   }
 
+  /** The state this process last read or decided for the stream, without asking the store; undefined if none. */
+  lastKnown<C, E extends DomainEvent, S>(decider: Decider<C, E, S>, streamId: string): S | undefined {
+    const cached = this.cache.get(streamId);
+    return cached && cached.stateSchema === decider.stateSchema ? (cached.state as S) : undefined;
+  }
+
   /** Records the state after an append; takes a snapshot when the append crossed a multiple of snapshotEvery. */
   async remember<S>(decider: { stateSchema: string }, streamId: string, state: S, previousVersion: number | undefined, version: number): Promise<void> {
     this.cache.set(streamId, { stateSchema: decider.stateSchema, version, state });
@@ -93,7 +99,7 @@ export class StateLoader {
         fault: verification.fault,
       });
     }
-    const { type, schemaVersion, data } = recorded.envelope;
-    return { type, data: upcast(decider.upcasters, type, schemaVersion, data).data } as E;
+    const { type, schemaVersion, data, actor, occurredAt } = recorded.envelope;
+    return { type, data: upcast(decider.upcasters, type, schemaVersion, data, { actor, occurredAt }).data } as E;
   }
 }

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { rejected } from '../errors/proofline-error';
-import { couldCreateKey, requireCurrentRole, rolesHeldBy } from './authority';
+import { couldCreateKey, requireCurrentRole, rolesHeldBy } from './decide-authority';
 import { ADMINISTRATIVE_ROLES, type Role, type WorkspaceEvent } from './events';
 import { administratorCount, evolveWorkspace, type Invitation, type RegisteredWorkspace } from './state';
 
@@ -11,7 +11,8 @@ import { administratorCount, evolveWorkspace, type Invitation, type RegisteredWo
  */
 type Grantor = { readonly grantedBy: Role; readonly actorId: string };
 
-export type AddMember = { readonly type: 'AddMember'; readonly userId: string; readonly email: string; readonly role: Role } & Grantor;
+/** Recorded directly, by the system only (operators' own accounts); everyone else joins by invitation. `at`: when. */
+export type AddMember = { readonly type: 'AddMember'; readonly userId: string; readonly email: string; readonly role: Role; readonly at: string } & Grantor;
 export type ChangeMemberRole = { readonly type: 'ChangeMemberRole'; readonly userId: string; readonly role: Role } & Grantor;
 export type RemoveMember = { readonly type: 'RemoveMember'; readonly userId: string } & Grantor;
 export type CreateApiKey = { readonly type: 'CreateApiKey'; readonly keyId: string; readonly name: string; readonly roles: readonly Role[]; readonly secretSha256: string } & Grantor;
@@ -69,7 +70,7 @@ export function decideMembership(command: MembershipCommand, workspace: Register
 function addMember(command: AddMember, workspace: RegisteredWorkspace): WorkspaceEvent[] {
   requireAuthority(workspace, command, [command.role]);
   requireNotMember(workspace, command.userId, command.email);
-  return [{ type: 'workspaces.member-added', data: { userId: command.userId, email: command.email, role: command.role } }];
+  return [{ type: 'workspaces.member-added', data: { userId: command.userId, email: command.email, role: command.role, since: command.at } }];
 }
 
 function changeMemberRole(command: ChangeMemberRole, workspace: RegisteredWorkspace): WorkspaceEvent[] {
@@ -122,8 +123,10 @@ function revokeApiKey(command: RevokeApiKey, workspace: RegisteredWorkspace): Wo
 function inviteMember(command: InviteMember, workspace: RegisteredWorkspace): WorkspaceEvent[] {
   requireAuthority(workspace, command, [command.role]);
   requireNotMember(workspace, undefined, command.email);
-  const superseded = Object.entries(workspace.invitations)
-    .filter(([, invitation]) => invitation.status === 'pending' && invitation.email === command.email)
+  const pending = Object.entries(workspace.invitations).filter(([, invitation]) => invitation.status === 'pending' && invitation.email === command.email);
+  // Replacing an invitation is revoking it: an ADMIN invitation is an ADMIN's to replace.
+  for (const [, invitation] of pending) requireAuthority(workspace, command, [invitation.role]);
+  const superseded = pending
     .map(([invitationId]): WorkspaceEvent => ({ type: 'workspaces.invitation-revoked', data: { invitationId, reason: `superseded by invitation ${command.invitationId}` } }));
   const { invitationId, email, role, secretSha256, expiresAt } = command;
   return [...superseded, { type: 'workspaces.member-invited', data: { invitationId, email, role, secretSha256, expiresAt, invitedBy: command.actorId } }];
@@ -152,18 +155,22 @@ function acceptInvitation(command: AcceptInvitation, workspace: RegisteredWorksp
   requireNotMember(workspace, command.userId, invitation.email);
   return [
     { type: 'workspaces.invitation-accepted', data: { invitationId: command.invitationId, userId: command.userId } },
-    { type: 'workspaces.member-added', data: { userId: command.userId, email: invitation.email, role: invitation.role } },
+    { type: 'workspaces.member-added', data: { userId: command.userId, email: invitation.email, role: invitation.role, since: command.at } },
   ];
 }
 
 function invitationHolds(invitation: Invitation, command: AcceptInvitation, workspace: RegisteredWorkspace): boolean {
-  return (
-    invitation.status === 'pending' &&
-    Date.parse(command.at) < Date.parse(invitation.expiresAt) &&
-    sameHex(invitation.secretSha256, command.secretSha256) &&
-    invitation.email === command.email &&
-    couldGrant(rolesHeldBy(workspace, invitation.invitedBy), invitation.role)
-  );
+  return invitationStatus(workspace, invitation, Date.parse(command.at)) === 'pending' && sameHex(invitation.secretSha256, command.secretSha256) && invitation.email === command.email;
+}
+
+/**
+ * An invitation as it stands at `now` (epoch ms): `void` once whoever invited can no longer grant
+ * its role (removed, demoted, or a key since revoked), like a key whose creator lost authority.
+ */
+export function invitationStatus(workspace: RegisteredWorkspace, invitation: Invitation, now: number): Invitation['status'] | 'expired' | 'void' {
+  if (invitation.status !== 'pending') return invitation.status;
+  if (now >= Date.parse(invitation.expiresAt)) return 'expired';
+  return couldGrant(rolesHeldBy(workspace, invitation.invitedBy), invitation.role) ? 'pending' : 'void';
 }
 
 export function invitationInvalid() {

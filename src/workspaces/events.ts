@@ -24,7 +24,11 @@ export type WorkspaceRenamed = DomainEvent<'workspaces.renamed', { name: string;
 export type WorkspacePlanChanged = DomainEvent<'workspaces.plan-changed', { planTier: PlanTier; previousPlanTier: PlanTier }>;
 export type WorkspaceClosed = DomainEvent<'workspaces.closed', { reason: string }>;
 
-export type MemberAdded = DomainEvent<'workspaces.member-added', { userId: string; email: string; role: Role }>;
+/**
+ * Version 2 records when the membership began (`since`): a session started before it — from an
+ * earlier membership that was removed — carries no authority in this one.
+ */
+export type MemberAdded = DomainEvent<'workspaces.member-added', { userId: string; email: string; role: Role; since: string }>;
 export type MemberRoleChanged = DomainEvent<'workspaces.member-role-changed', { userId: string; role: Role; previousRole: Role }>;
 export type MemberRemoved = DomainEvent<'workspaces.member-removed', { userId: string; previousRole: Role }>;
 /**
@@ -55,7 +59,7 @@ export const WORKSPACE_SCHEMA_VERSIONS: Record<WorkspaceEvent['type'], number> =
   'workspaces.plan-changed': 1,
   'workspaces.closed': 1,
   'workspaces.approval-policy-set': 1,
-  'workspaces.member-added': 1,
+  'workspaces.member-added': 2,
   'workspaces.member-role-changed': 1,
   'workspaces.member-removed': 1,
   'workspaces.api-key-created': 2,

@@ -15,7 +15,8 @@ import { streamIdFor } from '../commands/stream-id';
 import { ProoflineError } from '../errors/proofline-error';
 import { commandResponse } from '../http/command-response';
 import { Caller, Client, commandContext, type RequestContext } from '../http/request-context';
-import { requireGrantAuthority, type MembershipCommand } from './decide-members';
+import { invitationStatus, requireGrantAuthority, type MembershipCommand } from './decide-members';
+import type { RegisteredWorkspace } from './state';
 import { ADMINISTRATIVE_ROLES } from './events';
 import { AddMemberDto, ChangeRoleDto, InvitationParams, MemberParams, RevokeInvitationDto } from './members.dto';
 import { workspaceDecider } from './workspace.decider';
@@ -78,7 +79,7 @@ export class MembersController {
 
   @Get('invitations')
   @Allow([...ADMINISTRATIVE_ROLES, 'AUDITOR'], MANAGE)
-  @ApiOperation({ summary: "The workspace's invitations (never their tokens): pending, accepted, revoked or expired" })
+  @ApiOperation({ summary: "The workspace's invitations (never their tokens): pending, accepted, revoked, expired, or void (whoever invited can no longer grant the role)" })
   async invitations(@Caller() caller: RequestContext) {
     const workspace = await this.workspace(caller);
     const invitations = workspace.status === 'unregistered' ? {} : workspace.invitations;
@@ -88,7 +89,7 @@ export class MembersController {
         invitationId,
         email: invitation.email,
         role: invitation.role,
-        status: invitation.status === 'pending' && Date.parse(invitation.expiresAt) <= now ? 'expired' : invitation.status,
+        status: invitationStatus(workspace as RegisteredWorkspace, invitation, now),
         expiresAt: invitation.expiresAt,
         invitedBy: invitation.invitedBy,
       })),

@@ -3,6 +3,8 @@ import type { PlanTier, Role, WorkspaceEvent } from './events';
 export interface Member {
   readonly email: string;
   readonly role: Role;
+  /** When this membership began (ISO 8601); null for a workspace's owner, a member since its registration. */
+  readonly since: string | null;
 }
 
 export interface ApiKey {
@@ -44,7 +46,7 @@ export const initialWorkspaceState: WorkspaceState = { status: 'unregistered' };
 export function evolveWorkspace(state: WorkspaceState, event: WorkspaceEvent): WorkspaceState {
   if (event.type === 'workspaces.registered') {
     const { workspaceId, name, planTier, owner } = event.data;
-    const members = owner ? { [owner.userId]: { email: owner.email, role: owner.role } } : {};
+    const members = owner ? { [owner.userId]: { email: owner.email, role: owner.role, since: null } } : {};
     return { status: 'active', workspaceId, name, planTier, members, apiKeys: {}, invitations: {}, segregationOfDuties: true };
   }
   if (state.status === 'unregistered') return state;
@@ -58,7 +60,7 @@ export function evolveWorkspace(state: WorkspaceState, event: WorkspaceEvent): W
     case 'workspaces.approval-policy-set':
       return { ...state, segregationOfDuties: event.data.segregationOfDuties };
     case 'workspaces.member-added':
-      return { ...state, members: { ...state.members, [event.data.userId]: { email: event.data.email, role: event.data.role } } };
+      return { ...state, members: { ...state.members, [event.data.userId]: { email: event.data.email, role: event.data.role, since: event.data.since } } };
     case 'workspaces.member-role-changed': {
       const member = state.members[event.data.userId];
       return member ? { ...state, members: { ...state.members, [event.data.userId]: { ...member, role: event.data.role } } } : state;

@@ -11,8 +11,10 @@ export const workspaceDecider: Decider<WorkspaceCommand, WorkspaceEvent, Workspa
   upcasters: {
     // Registered before accounts existed: no owner was recorded, and none is invented.
     'workspaces.registered': [(data) => ({ ...data, owner: null })],
-    // Created before keys named their creator: tied to none, so no one's removal revokes them.
-    'workspaces.api-key-created': [(data) => ({ ...data, createdBy: null })],
+    // Recorded before memberships named their start: the event's own time is when it began.
+    'workspaces.member-added': [(data, context) => ({ ...data, since: context?.occurredAt ?? '1970-01-01T00:00:00.000Z' })],
+    // Created before keys named their creator in the data: the signed envelope's actor created it.
+    'workspaces.api-key-created': [(data, context) => ({ ...data, createdBy: context?.actor.id ?? null })],
   },
   decide: decideWorkspace,
   evolve: evolveWorkspace,

@@ -3,9 +3,9 @@ import request from 'supertest';
 import { CONTROLLERS } from '../../src/app/app.module';
 import { registeredRoutes } from '../../src/http/registered-routes';
 import { routeTable, type Route } from '../../src/http/route-table';
-import { ROLES, type Role } from '../../src/workspaces/events';
+import { ADMINISTRATIVE_ROLES, ROLES, type Role } from '../../src/workspaces/events';
 import { startTestApp, type TestApp } from '../support/app';
-import { accessTokenFor, bearer, signUp } from '../support/identity';
+import { accessTokenFor, bearer, makeMember, removeMember, signUp } from '../support/identity';
 
 /**
  * Generated from the application's route table: a new endpoint is covered the moment it is
@@ -20,6 +20,8 @@ const DOCUMENTATION = /^\/docs([/-]|$)/;
 const guarded = ROUTES.filter((route): route is Route & { policy: { kind: 'roles'; roles: readonly Role[]; tenantParam?: string } } => route.policy?.kind === 'roles');
 const publicRoutes = ROUTES.filter((route) => route.policy?.kind === 'public');
 const name = (route: Route) => `${route.method} ${route.path}`;
+/** A write only administrators may make: members, invitations, API keys, password resets, the workspace itself. */
+const changesAccess = (route: Route & { policy: { roles: readonly Role[] } }) => route.method !== 'GET' && route.policy.roles.every((role) => ADMINISTRATIVE_ROLES.includes(role));
 
 describe('access matrix over the route table', () => {
   let t: TestApp;
@@ -78,6 +80,25 @@ describe('access matrix over the route table', () => {
         const response = await call(route, home, await as(foreign, role));
         expect({ status: response.status, code: response.body.code }).toEqual({ status: 404, code: 'RESOURCE.NOT_FOUND' });
         expect(response.text).not.toContain(home);
+      });
+    }
+
+    // Routes that change who may do what: an administrator's token outlives neither removal nor demotion.
+    if (changesAccess(route)) {
+      it("with a removed administrator's old token: 401 AUTH.SESSION_ENDED", async () => {
+        const userId = randomUUID();
+        const token = await accessTokenFor(t.infrastructure, home, 'CUSTOMER_ADMIN', userId);
+        await removeMember(t.infrastructure, home, userId);
+        const response = await call(route, home, bearer(token));
+        expect({ status: response.status, code: response.body.code }).toEqual({ status: 401, code: 'AUTH.SESSION_ENDED' });
+      });
+
+      it("with a demoted administrator's old token (now FINANCE): 403 AUTH.ROLE_REQUIRED", async () => {
+        const userId = randomUUID();
+        const token = await accessTokenFor(t.infrastructure, home, 'CUSTOMER_ADMIN', userId);
+        await makeMember(t.infrastructure, home, userId, 'FINANCE');
+        const response = await call(route, home, bearer(token));
+        expect({ status: response.status, code: response.body.code, roles: response.body.details?.roles }).toEqual({ status: 403, code: 'AUTH.ROLE_REQUIRED', roles: ['FINANCE'] });
       });
     }
 

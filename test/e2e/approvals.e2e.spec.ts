@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { startTestApp, type TestApp } from '../support/app';
 import { eventually } from '../support/eventually';
-import { accessTokenFor, bearer, signUp } from '../support/identity';
+import { accessTokenFor, bearer, makeMember, signUp } from '../support/identity';
 
 const DEFINITION = { name: 'Energy saved', unit: 'kWh', formula: 'baseline kWh − metered kWh, per month', unitPriceMinor: 1250, currency: 'EUR', baseline: 120000 };
 const DECISION_TYPES: Record<string, string> = { 'approvals.stage-approved': 'APPROVED', 'approvals.changes-requested': 'CHANGES_REQUESTED', 'approvals.rejected': 'REJECTED' };
@@ -156,13 +156,16 @@ describe('value definitions and their approval over HTTP (embedded profile)', ()
 
   it('segregation of duties: one person, one stage, unless the policy at submission said otherwise', async () => {
     const team = await newTeam('Segregated Co');
-    const both = { id: team.finance.id, token: await accessTokenFor(t.infrastructure, team.tenantId, 'TECHNICAL', team.finance.id) };
+    // One person who moves between roles: a member has one role at a time, and each request acts under the current one.
+    const both = team.finance;
+    const become = (role: 'FINANCE' | 'TECHNICAL') => makeMember(t.infrastructure, team.tenantId, both.id, role);
     const created = await call('post', `/workspaces/${team.tenantId}/api-keys`, team.owner, { name: 'dual-role robot', roles: ['FINANCE', 'TECHNICAL'] }).expect(201);
     const robot: string = created.body.apiKey;
 
     const first = await draft(team, { name: 'Same person twice' });
     await submit(team, first).expect(200);
     await decide(team.finance, first, 'FINANCE').expect(200);
+    await become('TECHNICAL');
     const before = (await streamOf(team.tenantId, first)).length;
     const refused = await decide(both, first, 'TECHNICAL').expect(403);
     expect(refused.body).toMatchObject({ code: 'APPROVAL.SEGREGATION_OF_DUTIES', details: { stage: 'TECHNICAL', decidedStages: ['FINANCE'] } });
@@ -183,7 +186,9 @@ describe('value definitions and their approval over HTTP (embedded profile)', ()
     const third = await draft(team, { name: 'Small team' });
     await submit(team, third).expect(200);
     expect((await call('get', `/value-definitions/${third}`, team.owner).expect(200)).body.segregationOfDuties).toBe(false);
+    await become('FINANCE');
     await decide(team.finance, third, 'FINANCE').expect(200);
+    await become('TECHNICAL');
     await decide(both, third, 'TECHNICAL').expect(200);
     await decide(team.owner, third, 'FINAL').expect(200);
     const decided = (await streamOf(team.tenantId, third)).filter((event) => event.envelope.type === 'approvals.stage-approved').map((event) => event.envelope.data.decidedBy);

@@ -23,6 +23,15 @@ const CLI_ENV = { PROOFLINE_SIGNING_KEY_TYPE: 'ed25519' };
 
 const hex = (value: string) => Buffer.from(value, 'hex');
 
+/**
+ * The tenant's history before the first checkpoint: its registration, one member per role (the
+ * people whose tokens the tests use), and four renames; then the checkpoint's own event and
+ * three more renames before the second.
+ */
+const FIRST = 1 + ROLES.length + 4;
+const RENAMED = 1 + ROLES.length + 2;
+const SECOND = FIRST + 1 + 3;
+
 describe('the ledger over HTTP (embedded profile)', () => {
   let t: TestApp;
   let tenant: string;
@@ -66,7 +75,7 @@ describe('the ledger over HTTP (embedded profile)', () => {
     for (const path of [`/ledger/${tenant}/checkpoint`, `/ledger/${tenant}/receipts/0`, `/ledger/${tenant}/receipts/0/proof`]) {
       expect({ path, code: (await get(path).expect(404)).body.code }).toEqual({ path, code: 'LEDGER.NO_CHECKPOINT' });
     }
-    expect((await get(`/ledger/${tenant}/status`).expect(200)).body).toMatchObject({ tenantId: tenant, receipts: 5, latestCheckpoint: null });
+    expect((await get(`/ledger/${tenant}/status`).expect(200)).body).toMatchObject({ tenantId: tenant, receipts: FIRST, latestCheckpoint: null });
   });
 
   it('given a checkpoint, then GET checkpoint serves the signed tree head, and its signature verifies with the published key', async () => {
@@ -75,47 +84,47 @@ describe('the ledger over HTTP (embedded profile)', () => {
     const response = await get(`/ledger/${tenant}/checkpoint`).expect(200);
 
     firstCheckpoint = response.body;
-    expect(firstCheckpoint).toEqual({ ...issued, origin: `proofline/${tenant}`, treeSize: 5 });
+    expect(firstCheckpoint).toEqual({ ...issued, origin: `proofline/${tenant}`, treeSize: FIRST });
     expect(verifyWithKey(await publishedKey(), firstCheckpoint.signature.alg, checkpointBytes(firstCheckpoint), firstCheckpoint.signature.value)).toBe(true);
   });
 
   it('given a receipt under the checkpoint, then GET receipts/:seq is a document that verifies offline with the published key', async () => {
-    const response = await get(`/ledger/${tenant}/receipts/3`).expect(200);
+    const response = await get(`/ledger/${tenant}/receipts/${RENAMED}`).expect(200);
     const document = response.body as ReceiptDocument;
 
-    expect(document).toMatchObject({ receipt: { tenantId: tenant, sequence: 3 }, event: { tenantId: tenant, type: 'workspaces.renamed' }, checkpoint: firstCheckpoint });
+    expect(document).toMatchObject({ receipt: { tenantId: tenant, sequence: RENAMED }, event: { tenantId: tenant, type: 'workspaces.renamed' }, checkpoint: firstCheckpoint });
     expect(verifyReceiptDocument(document, [await publishedKey()])).toMatchObject({ valid: true });
   });
 
   it('given a receipt newer than the latest checkpoint (the checkpoint event itself), then 409 LEDGER.NOT_YET_ANCHORED', async () => {
-    const response = await get(`/ledger/${tenant}/receipts/5`).expect(409);
-    expect(response.body).toMatchObject({ code: 'LEDGER.NOT_YET_ANCHORED', details: { sequence: 5, latestTreeSize: 5 } });
-    expect((await get(`/ledger/${tenant}/receipts/6`).expect(404)).body.code).toBe('LEDGER.NO_SUCH_RECEIPT');
+    const response = await get(`/ledger/${tenant}/receipts/${FIRST}`).expect(409);
+    expect(response.body).toMatchObject({ code: 'LEDGER.NOT_YET_ANCHORED', details: { sequence: FIRST, latestTreeSize: FIRST } });
+    expect((await get(`/ledger/${tenant}/receipts/${FIRST + 1}`).expect(404)).body.code).toBe('LEDGER.NO_SUCH_RECEIPT');
   });
 
   it('given a second checkpoint, then inclusion proofs verify against either root and the consistency proof links the two', async () => {
     for (const name of ['Ledger Co 5', 'Ledger Co 6', 'Ledger Co 7']) await request(t.server).patch(`/workspaces/${tenant}`).set(as(tenant)).send({ name }).expect(200);
     await build();
     secondCheckpoint = (await checkpoint()) as SignedCheckpoint;
-    expect(secondCheckpoint.treeSize).toBe(9); // five events, the first checkpoint's event, three more
+    expect(secondCheckpoint.treeSize).toBe(SECOND); // the first tree, the first checkpoint's event, three more
     expect((await get(`/ledger/${tenant}/checkpoint`).expect(200)).body).toEqual(secondCheckpoint);
     const receipts = await t.infrastructure.ledger.repository.receipts(tenant);
 
     for (const [sequence, query, root] of [
       [2, '', secondCheckpoint.rootHash],
-      [2, '?treeSize=5', firstCheckpoint.rootHash],
-      [7, '?treeSize=9', secondCheckpoint.rootHash],
-      [4, '?treeSize=5', firstCheckpoint.rootHash],
+      [2, `?treeSize=${FIRST}`, firstCheckpoint.rootHash],
+      [SECOND - 2, `?treeSize=${SECOND}`, secondCheckpoint.rootHash],
+      [4, `?treeSize=${FIRST}`, firstCheckpoint.rootHash],
     ] as const) {
       const proof = (await get(`/ledger/${tenant}/receipts/${sequence}/proof${query}`).expect(200)).body;
       expect(proof).toMatchObject({ leafIndex: sequence, rootHash: root });
       expect(() => verifyInclusion(leafHash(receiptBytes(receipts[sequence])), sequence, proof.treeSize, proof.hashes.map(hex), hex(root))).not.toThrow();
     }
 
-    const consistency = (await get(`/ledger/${tenant}/consistency?from=5&to=9`).expect(200)).body;
-    expect(consistency).toMatchObject({ fromSize: 5, toSize: 9, fromRoot: firstCheckpoint.rootHash, toRoot: secondCheckpoint.rootHash });
-    expect(() => verifyConsistency(5, 9, hex(firstCheckpoint.rootHash), hex(secondCheckpoint.rootHash), consistency.hashes.map(hex))).not.toThrow();
-    const same = (await get(`/ledger/${tenant}/consistency?from=9&to=9`).expect(200)).body;
+    const consistency = (await get(`/ledger/${tenant}/consistency?from=${FIRST}&to=${SECOND}`).expect(200)).body;
+    expect(consistency).toMatchObject({ fromSize: FIRST, toSize: SECOND, fromRoot: firstCheckpoint.rootHash, toRoot: secondCheckpoint.rootHash });
+    expect(() => verifyConsistency(FIRST, SECOND, hex(firstCheckpoint.rootHash), hex(secondCheckpoint.rootHash), consistency.hashes.map(hex))).not.toThrow();
+    const same = (await get(`/ledger/${tenant}/consistency?from=${SECOND}&to=${SECOND}`).expect(200)).body;
     expect(same).toMatchObject({ fromRoot: secondCheckpoint.rootHash, toRoot: secondCheckpoint.rootHash, hashes: [] });
   });
 
@@ -152,7 +161,7 @@ describe('the ledger over HTTP (embedded profile)', () => {
   describe('POST /ledger/:tenant/verify', () => {
     it.each(['ADMIN', 'AUDITOR'] as const)('given the %s role, then 200 with ok and the counts', async (role) => {
       const response = await request(t.server).post(`/ledger/${tenant}/verify`).set(as(tenant, role)).expect(200);
-      expect(response.body).toEqual({ ok: true, tenantId: tenant, receipts: 10, events: 10, checkpoints: 2, pendingEvents: 0 });
+      expect(response.body).toEqual({ ok: true, tenantId: tenant, receipts: SECOND + 1, events: SECOND + 1, checkpoints: 2, pendingEvents: 0 });
     });
 
     it('given the FINANCE role, then 403 AUTH.ROLE_REQUIRED naming the roles that may', async () => {
@@ -168,8 +177,8 @@ describe('the ledger over HTTP (embedded profile)', () => {
         () => request(t.server).get(`/ledger/${tenant}/checkpoint`),
         () => request(t.server).get(`/ledger/${tenant}/status`),
         () => request(t.server).get(`/ledger/${tenant}/receipts/0`),
-        () => request(t.server).get(`/ledger/${tenant}/receipts/0/proof?treeSize=5`),
-        () => request(t.server).get(`/ledger/${tenant}/consistency?from=5&to=9`),
+        () => request(t.server).get(`/ledger/${tenant}/receipts/0/proof?treeSize=${FIRST}`),
+        () => request(t.server).get(`/ledger/${tenant}/consistency?from=${FIRST}&to=${SECOND}`),
         () => request(t.server).post(`/ledger/${tenant}/verify`),
       ];
       for (const [headers, status, code] of [
@@ -188,14 +197,15 @@ describe('the ledger over HTTP (embedded profile)', () => {
 
   it('given an event changed in the database behind the store, then POST verify answers ok=false with the first bad position and kind', async () => {
     const receipts = await t.infrastructure.ledger.repository.receipts(tenant);
+    const renamedTo2 = RENAMED - 1; // the rename to "Ledger Co 2"
     const knex = t.infrastructure.database.knex;
     await knex.raw('ALTER TABLE events DISABLE TRIGGER USER');
-    await knex.raw(`UPDATE events SET envelope = replace(envelope, '"name":"Ledger Co 2"', '"name":"Ledger Co 9"') WHERE event_id = ?`, [receipts[2].eventId]);
+    await knex.raw(`UPDATE events SET envelope = replace(envelope, '"name":"Ledger Co 2"', '"name":"Ledger Co 9"') WHERE event_id = ?`, [receipts[renamedTo2].eventId]);
     await knex.raw('ALTER TABLE events ENABLE TRIGGER USER');
 
     const response = await request(t.server).post(`/ledger/${tenant}/verify`).set(as(tenant, 'AUDITOR')).expect(200);
 
-    expect(response.body).toMatchObject({ ok: false, fault: { kind: 'altered', position: 2, eventId: receipts[2].eventId } });
+    expect(response.body).toMatchObject({ ok: false, fault: { kind: 'altered', position: renamedTo2, eventId: receipts[renamedTo2].eventId } });
   });
 });
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Infrastructure } from '../../src/app/infrastructure';
 import { streamIdFor } from '../../src/commands/stream-id';
-import { SYSTEM_ACTOR_ID } from '../../src/workspaces/authority';
+import { SYSTEM_ACTOR_ID } from '../../src/workspaces/decide-authority';
+import type { MembershipCommand } from '../../src/workspaces/decide-members';
 import type { Role } from '../../src/workspaces/events';
 import { workspaceDecider } from '../../src/workspaces/workspace.decider';
 
@@ -41,16 +42,34 @@ export async function accessTokenFor(infrastructure: Infrastructure, tenantId: s
 
 /** Records `userId` as a member of the workspace with `role`, as the system (the actor of start-up's own accounts). */
 export async function makeMember(infrastructure: Infrastructure, tenantId: string, userId: string, role: Role): Promise<void> {
-  const streamId = streamIdFor('workspace', tenantId);
-  const { state } = await infrastructure.states.loadCurrent(workspaceDecider, streamId);
+  const { state } = await infrastructure.states.loadCurrent(workspaceDecider, streamIdFor('workspace', tenantId));
   if (state.status === 'unregistered') throw new Error(`workspace ${tenantId} is not registered: sign it up first`);
   const current = state.members[userId];
   if (current?.role === role) return;
-  const grantor = { grantedBy: 'ADMIN' as const, actorId: SYSTEM_ACTOR_ID };
-  const command = current ? { type: 'ChangeMemberRole' as const, userId, role, ...grantor } : { type: 'AddMember' as const, userId, email: `${userId}@example.test`, role, ...grantor };
+  await asSystem(infrastructure, tenantId, current ? { type: 'ChangeMemberRole', userId, role, ...SYSTEM_GRANT } : { type: 'AddMember', userId, email: `${userId}@example.test`, role, at: new Date().toISOString(), ...SYSTEM_GRANT });
+}
+
+/** Removes `userId` from the workspace, as the system. */
+export async function removeMember(infrastructure: Infrastructure, tenantId: string, userId: string): Promise<void> {
+  await asSystem(infrastructure, tenantId, { type: 'RemoveMember', userId, ...SYSTEM_GRANT });
+}
+
+const SYSTEM_GRANT = { grantedBy: 'ADMIN', actorId: SYSTEM_ACTOR_ID } as const;
+
+/** One membership change at a time per workspace: tests set up several people at once, and the pipeline does not retry a conflict. */
+const pendingChanges = new Map<string, Promise<unknown>>();
+
+async function asSystem(infrastructure: Infrastructure, tenantId: string, command: MembershipCommand): Promise<void> {
+  const previous = pendingChanges.get(tenantId) ?? Promise.resolve();
+  const next = previous.catch(() => undefined).then(() => appendAsSystem(infrastructure, tenantId, command));
+  pendingChanges.set(tenantId, next);
+  await next;
+}
+
+async function appendAsSystem(infrastructure: Infrastructure, tenantId: string, command: MembershipCommand): Promise<void> {
   const commandId = randomUUID();
   await infrastructure.pipeline.handle(workspaceDecider, {
-    streamId,
+    streamId: streamIdFor('workspace', tenantId),
     command,
     context: { tenantId, actor: { id: SYSTEM_ACTOR_ID, role: 'ADMIN' }, correlationId: commandId, causationId: commandId, commandId, now: new Date().toISOString() },
   });

@@ -1,15 +1,17 @@
 import { createHash } from 'node:crypto';
 import type { MembershipCommand } from '../../../src/workspaces/decide-members';
-import { apiKeyActorId, SYSTEM_ACTOR_ID } from '../../../src/workspaces/authority';
+import { apiKeyActorId, SYSTEM_ACTOR_ID } from '../../../src/workspaces/decide-authority';
 import type { Role, WorkspaceEvent } from '../../../src/workspaces/events';
 import { workspaceDecider } from '../../../src/workspaces/workspace.decider';
+import { upcast } from '../../../contracts';
 import { givenWhenThen } from '../../support/given-when-then';
 
 const { given } = givenWhenThen(workspaceDecider);
 const SECRET = 'cd'.repeat(32);
 
 const registered: WorkspaceEvent = { type: 'workspaces.registered', data: { workspaceId: 'ws-1', name: 'Acme', planTier: 'FREE', owner: { userId: 'u-ca', email: 'ca@acme.test', role: 'CUSTOMER_ADMIN' } } };
-const added = (userId: string, role: Role): WorkspaceEvent => ({ type: 'workspaces.member-added', data: { userId, email: `${userId}@acme.test`, role } });
+const AT = '2029-05-01T00:00:00.000Z';
+const added = (userId: string, role: Role): WorkspaceEvent => ({ type: 'workspaces.member-added', data: { userId, email: `${userId}@acme.test`, role, since: AT } });
 const removed = (userId: string, previousRole: Role): WorkspaceEvent => ({ type: 'workspaces.member-removed', data: { userId, previousRole } });
 const roleChanged = (userId: string, role: Role, previousRole: Role): WorkspaceEvent => ({ type: 'workspaces.member-role-changed', data: { userId, role, previousRole } });
 const keyCreated = (keyId: string, roles: Role[], createdBy: string | null): WorkspaceEvent => ({ type: 'workspaces.api-key-created', data: { keyId, name: keyId, roles, secretSha256: SECRET, createdBy } });
@@ -26,7 +28,7 @@ describe('authority comes from the workspace as it is now', () => {
   describe('given an administrator who was removed, when they act with their old role', () => {
     const commands: Array<[string, MembershipCommand]> = [
       ['creates a CUSTOMER_ADMIN key', { type: 'CreateApiKey', keyId: 'k-x', name: 'x', roles: ['CUSTOMER_ADMIN'], secretSha256: SECRET, ...as('u-admin2', 'CUSTOMER_ADMIN') }],
-      ['adds themselves back', { type: 'AddMember', userId: 'u-admin2', email: 'u-admin2@acme.test', role: 'CUSTOMER_ADMIN', ...as('u-admin2', 'CUSTOMER_ADMIN') }],
+      ['adds themselves back', { type: 'AddMember', userId: 'u-admin2', email: 'u-admin2@acme.test', role: 'CUSTOMER_ADMIN', at: AT, ...as('u-admin2', 'CUSTOMER_ADMIN') }],
       ['removes the owner', { type: 'RemoveMember', userId: 'u-ca', ...as('u-admin2', 'CUSTOMER_ADMIN') }],
       ['changes the owner role', { type: 'ChangeMemberRole', userId: 'u-ca', role: 'AUDITOR', ...as('u-admin2', 'CUSTOMER_ADMIN') }],
       ['invites someone', { type: 'InviteMember', invitationId: 'i-1', email: 'x@acme.test', role: 'FINANCE', secretSha256: SECRET, expiresAt: '2030-01-01T00:00:00.000Z', ...as('u-admin2', 'CUSTOMER_ADMIN') }],
@@ -55,7 +57,7 @@ describe('authority comes from the workspace as it is now', () => {
   });
 
   it('given a current member, when they act under their role, then it is decided as before', () => {
-    given([registered]).when({ type: 'AddMember', userId: 'u-f', email: 'f@acme.test', role: 'FINANCE', ...as('u-ca', 'CUSTOMER_ADMIN') }).then([{ type: 'workspaces.member-added', data: { userId: 'u-f', email: 'f@acme.test', role: 'FINANCE' } }]);
+    given([registered]).when({ type: 'AddMember', userId: 'u-f', email: 'f@acme.test', role: 'FINANCE', at: AT, ...as('u-ca', 'CUSTOMER_ADMIN') }).then([{ type: 'workspaces.member-added', data: { userId: 'u-f', email: 'f@acme.test', role: 'FINANCE', since: AT } }]);
   });
 });
 
@@ -125,7 +127,7 @@ describe('invitations', () => {
       .when(accept())
       .then([
         { type: 'workspaces.invitation-accepted', data: { invitationId: 'i-1', userId: 'u-cfo' } },
-        { type: 'workspaces.member-added', data: { userId: 'u-cfo', email: 'cfo@bigcorp.test', role: 'CUSTOMER_ADMIN' } },
+        { type: 'workspaces.member-added', data: { userId: 'u-cfo', email: 'cfo@bigcorp.test', role: 'CUSTOMER_ADMIN', since: '2029-06-01T00:00:00.000Z' } },
       ]);
   });
 
@@ -143,9 +145,31 @@ describe('invitations', () => {
     given(history).when(command).thenRejects('INVITATION.INVALID', 422);
   });
 
+  it('given a pending ADMIN invitation, when a CUSTOMER_ADMIN invites the same address, then refused: replacing is revoking', () => {
+    given([registered, added('u-op', 'ADMIN'), invite('i-1', 'cfo@bigcorp.test', 'ADMIN', 'u-op')])
+      .when({ type: 'InviteMember', invitationId: 'i-2', email: 'cfo@bigcorp.test', role: 'FINANCE', secretSha256: sha, expiresAt: '2030-01-01T00:00:00.000Z', ...as('u-ca', 'CUSTOMER_ADMIN') })
+      .thenRejects('MEMBER.ADMIN_ROLE_REQUIRED', 403);
+  });
+
   it('given FINANCE, when they invite, then MEMBER.ADMINISTRATOR_REQUIRED (authority before anything else)', () => {
     given([registered, added('u-f', 'FINANCE')])
       .when({ type: 'InviteMember', invitationId: 'i-1', email: 'x@acme.test', role: 'FINANCE', secretSha256: sha, expiresAt: '2030-01-01T00:00:00.000Z', ...as('u-f', 'FINANCE') })
       .thenRejects('MEMBER.ADMINISTRATOR_REQUIRED', 403);
+  });
+});
+
+describe('events from before this version', () => {
+  it('a v1 api-key-created names its creator from the signed envelope, so the key is tied to it', () => {
+    const v1 = { keyId: 'k-1', name: 'k-1', roles: ['CUSTOMER_ADMIN'], secretSha256: SECRET };
+    const read = upcast(workspaceDecider.upcasters, 'workspaces.api-key-created', 1, v1, { actor: { id: 'u-admin2', role: 'CUSTOMER_ADMIN' }, occurredAt: AT });
+    expect(read).toEqual({ schemaVersion: 2, data: { ...v1, createdBy: 'u-admin2' } });
+    given([registered, added('u-admin2', 'CUSTOMER_ADMIN'), { type: 'workspaces.api-key-created', data: read.data } as WorkspaceEvent])
+      .when({ type: 'RemoveMember', userId: 'u-admin2', ...as('u-ca', 'CUSTOMER_ADMIN') })
+      .then([removed('u-admin2', 'CUSTOMER_ADMIN'), cascade('k-1', 'u-admin2')]);
+  });
+
+  it('a v1 member-added began when it was recorded', () => {
+    const v1 = { userId: 'u-1', email: 'one@acme.test', role: 'FINANCE' };
+    expect(upcast(workspaceDecider.upcasters, 'workspaces.member-added', 1, v1, { actor: { id: 'x', role: 'ADMIN' }, occurredAt: AT })).toEqual({ schemaVersion: 2, data: { ...v1, since: AT } });
   });
 });

@@ -5,7 +5,7 @@ import { MAX_ACTIVE_API_KEYS, type MembershipCommand } from '../../../src/worksp
 import { ADMINISTRATIVE_ROLES, ROLES, type Role, type WorkspaceEvent } from '../../../src/workspaces/events';
 import { administratorCount, type RegisteredWorkspace, type WorkspaceState } from '../../../src/workspaces/state';
 import { workspaceDecider } from '../../../src/workspaces/workspace.decider';
-import { apiKeyActorId, couldCreateKey, rolesHeldBy, SYSTEM_ACTOR_ID } from '../../../src/workspaces/authority';
+import { apiKeyActorId, couldCreateKey, rolesHeldBy, SYSTEM_ACTOR_ID } from '../../../src/workspaces/decide-authority';
 import { decide, givenWhenThen } from '../../support/given-when-then';
 import { deepFreeze } from '../../support/deep-freeze';
 
@@ -19,7 +19,8 @@ const registered = (owner: Owner | null): WorkspaceEvent => ({
   type: 'workspaces.registered',
   data: { workspaceId: 'ws-1', name: 'Acme', planTier: 'FREE', owner: owner && { ...owner } },
 });
-const memberAdded = (userId: string, role: Role, email = `${userId}@acme.test`): WorkspaceEvent => ({ type: 'workspaces.member-added', data: { userId, email, role } });
+const AT = '2029-05-01T00:00:00.000Z';
+const memberAdded = (userId: string, role: Role, email = `${userId}@acme.test`): WorkspaceEvent => ({ type: 'workspaces.member-added', data: { userId, email, role, since: AT } });
 const roleChanged = (userId: string, role: Role, previousRole: Role): WorkspaceEvent => ({ type: 'workspaces.member-role-changed', data: { userId, role, previousRole } });
 const memberRemoved = (userId: string, previousRole: Role): WorkspaceEvent => ({ type: 'workspaces.member-removed', data: { userId, previousRole } });
 const keyCreated = (keyId: string, roles: Role[] = ['TECHNICAL'], name = `key ${keyId}`, createdBy: string | null = SYSTEM_ACTOR_ID): WorkspaceEvent => ({
@@ -31,7 +32,7 @@ const closed = (): WorkspaceEvent => ({ type: 'workspaces.closed', data: { reaso
 
 // Commands. By default the actor is the system, which holds whatever role it acts under: these
 // scenarios are about what a role may do. The ones about who holds a role name a member.
-const addMember = (grantedBy: Role, userId: string, role: Role, email = `${userId}@acme.test`, actorId = SYSTEM_ACTOR_ID): MembershipCommand => ({ type: 'AddMember', userId, email, role, grantedBy, actorId });
+const addMember = (grantedBy: Role, userId: string, role: Role, email = `${userId}@acme.test`, actorId = SYSTEM_ACTOR_ID): MembershipCommand => ({ type: 'AddMember', userId, email, role, at: AT, grantedBy, actorId });
 const changeRole = (grantedBy: Role, userId: string, role: Role, actorId = SYSTEM_ACTOR_ID): MembershipCommand => ({ type: 'ChangeMemberRole', userId, role, grantedBy, actorId });
 const removeMember = (grantedBy: Role, userId: string, actorId = SYSTEM_ACTOR_ID): MembershipCommand => ({ type: 'RemoveMember', userId, grantedBy, actorId });
 const createKey = (grantedBy: Role, keyId: string, roles: Role[] = ['TECHNICAL'], name = `key ${keyId}`, actorId = SYSTEM_ACTOR_ID): MembershipCommand => ({
@@ -375,11 +376,11 @@ describe('workspace members and API keys: given events, when command, then event
         planTier: 'FREE',
         segregationOfDuties: true,
         members: {
-          'u-owner': { email: 'u-owner@acme.test', role: 'CUSTOMER_ADMIN' },
-          'u-op': { email: 'u-op@acme.test', role: 'ADMIN' },
-          'u-fin': { email: 'u-fin@acme.test', role: 'FINANCE' },
-          'u-tech': { email: 'u-tech@acme.test', role: 'TECHNICAL' },
-          'u-aud': { email: 'u-aud@acme.test', role: 'AUDITOR' },
+          'u-owner': { email: 'u-owner@acme.test', role: 'CUSTOMER_ADMIN', since: null },
+          'u-op': { email: 'u-op@acme.test', role: 'ADMIN', since: AT },
+          'u-fin': { email: 'u-fin@acme.test', role: 'FINANCE', since: AT },
+          'u-tech': { email: 'u-tech@acme.test', role: 'TECHNICAL', since: AT },
+          'u-aud': { email: 'u-aud@acme.test', role: 'AUDITOR', since: AT },
         },
         apiKeys: {
           'k-1': { name: 'key k-1', roles: ['TECHNICAL'], secretSha256: SECRET, revoked: false, createdBy: SYSTEM_ACTOR_ID },
@@ -392,9 +393,9 @@ describe('workspace members and API keys: given events, when command, then event
     it('folds role changes and removals', () => {
       const state = given(histories['active, administrators came and went']).state as RegisteredWorkspace;
       expect(state.members).toEqual({
-        'u-owner': { email: 'u-owner@acme.test', role: 'CUSTOMER_ADMIN' },
-        'u-ca2': { email: 'u-ca2@acme.test', role: 'AUDITOR' },
-        'u-fin': { email: 'u-fin@acme.test', role: 'FINANCE' },
+        'u-owner': { email: 'u-owner@acme.test', role: 'CUSTOMER_ADMIN', since: null },
+        'u-ca2': { email: 'u-ca2@acme.test', role: 'AUDITOR', since: AT },
+        'u-fin': { email: 'u-fin@acme.test', role: 'FINANCE', since: AT },
       });
       expect(administratorCount(state)).toBe(1);
     });
@@ -442,7 +443,7 @@ describe('workspace members and API keys: properties', () => {
   });
   const membershipCommand = (keyIds: fc.Arbitrary<string>): fc.Arbitrary<MembershipCommand> =>
     fc.oneof(
-      fc.record({ type: fc.constant('AddMember' as const), userId, email, role, grantedBy: grantor, actorId: actor }),
+      fc.record({ type: fc.constant('AddMember' as const), userId, email, role, at: fc.constant(AT), grantedBy: grantor, actorId: actor }),
       fc.record({ type: fc.constant('ChangeMemberRole' as const), userId, role, grantedBy: grantor, actorId: actor }),
       fc.record({ type: fc.constant('RemoveMember' as const), userId, grantedBy: grantor, actorId: actor }),
       fc.record({

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { upcast } from '../../../contracts/upcasters';
 import { DomainError } from '../../../src/errors/proofline-error';
 import type { RegisterWorkspace, WorkspaceCommand } from '../../../src/workspaces/decide';
-import { SYSTEM_ACTOR_ID } from '../../../src/workspaces/authority';
+import { SYSTEM_ACTOR_ID } from '../../../src/workspaces/decide-authority';
 import { PLAN_TIERS, ROLES, WORKSPACE_SCHEMA_VERSIONS, type PlanTier, type WorkspaceEvent } from '../../../src/workspaces/events';
 import { initialWorkspaceState, type WorkspaceState } from '../../../src/workspaces/state';
 import { workspaceDecider } from '../../../src/workspaces/workspace.decider';
@@ -202,7 +202,7 @@ describe('workspace aggregate: given events, when command, then events | error c
         segregationOfDuties: true,
         name: 'Acme Corp',
         planTier: 'PLUS',
-        members: { 'u-owner': { email: 'owner@acme.test', role: 'CUSTOMER_ADMIN' } },
+        members: { 'u-owner': { email: 'owner@acme.test', role: 'CUSTOMER_ADMIN', since: null } },
         apiKeys: {},
         invitations: {},
       });
@@ -225,7 +225,7 @@ describe('workspace aggregate: given events, when command, then events | error c
     it('decide does not mutate the state it is given', () => {
       const state = deepFreeze(given(histories.active).state);
       const membership: WorkspaceCommand[] = [
-        { type: 'AddMember', userId: 'u-2', email: 'two@acme.test', role: 'FINANCE', grantedBy: 'CUSTOMER_ADMIN', actorId: 'u-owner' },
+        { type: 'AddMember', userId: 'u-2', email: 'two@acme.test', role: 'FINANCE', at: '2029-05-01T00:00:00.000Z', grantedBy: 'CUSTOMER_ADMIN', actorId: 'u-owner' },
         { type: 'ChangeMemberRole', userId: 'u-owner', role: 'AUDITOR', grantedBy: 'CUSTOMER_ADMIN', actorId: 'u-owner' },
         { type: 'RemoveMember', userId: 'u-owner', grantedBy: 'CUSTOMER_ADMIN', actorId: 'u-owner' },
         { type: 'CreateApiKey', keyId: 'k-1', name: 'ci', roles: ['TECHNICAL'], secretSha256: 'ab'.repeat(32), grantedBy: 'CUSTOMER_ADMIN', actorId: 'u-owner' },
@@ -275,7 +275,7 @@ describe('workspace aggregate: properties', () => {
     fc.record({ type: fc.constant('RenameWorkspace' as const), name: names }),
     fc.record({ type: fc.constant('ChangePlan' as const), planTier }),
     fc.record({ type: fc.constant('CloseWorkspace' as const), reason: fc.string({ maxLength: 8 }) }),
-    fc.record({ type: fc.constant('AddMember' as const), userId, email, role, grantedBy: role, actorId: fc.constant(SYSTEM_ACTOR_ID) }),
+    fc.record({ type: fc.constant('AddMember' as const), userId, email, role, at: fc.constant('2029-05-01T00:00:00.000Z'), grantedBy: role, actorId: fc.constant(SYSTEM_ACTOR_ID) }),
     fc.record({ type: fc.constant('ChangeMemberRole' as const), userId, role, grantedBy: role, actorId: fc.constant(SYSTEM_ACTOR_ID) }),
     fc.record({ type: fc.constant('RemoveMember' as const), userId, grantedBy: role, actorId: fc.constant(SYSTEM_ACTOR_ID) }),
     fc.record({

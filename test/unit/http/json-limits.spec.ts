@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../../src/http/json-depth';
+import { jsonLimitBroken, MAX_JSON_DEPTH, MAX_JSON_VALUES, nestsDeeperThan } from '../../../src/http/json-limits';
 
 const nested = (depth: number): unknown => {
   let value: unknown = 1;
@@ -27,5 +27,19 @@ describe('nestsDeeperThan', () => {
         expect(nestsDeeperThan(value, limit)).toBe(depthOf(value) > limit);
       }),
     );
+  });
+});
+
+describe('jsonLimitBroken', () => {
+  const limits = { depth: MAX_JSON_DEPTH, values: MAX_JSON_VALUES };
+  it('counts every value: a flat object of 60,000 keys breaks max-values, one of 9,999 does not', () => {
+    const wide = (keys: number) => Object.fromEntries(Array.from({ length: keys }, (_, i) => [`k${i}`, 1]));
+    expect(jsonLimitBroken(wide(60_000), limits)).toBe('max-values');
+    expect(jsonLimitBroken(wide(MAX_JSON_VALUES - 1), limits)).toBeUndefined(); // the object itself is the last value
+    expect(jsonLimitBroken(wide(MAX_JSON_VALUES), limits)).toBe('max-values');
+  });
+
+  it('a long array of scalars counts too', () => {
+    expect(jsonLimitBroken(new Array(MAX_JSON_VALUES + 5).fill(0), limits)).toBe('max-values');
   });
 });
