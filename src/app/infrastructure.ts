@@ -7,6 +7,7 @@ import type { EventStore } from '../eventstore/event-store.port';
 import { PostgresEventStore } from '../eventstore/postgres/postgres-event-store';
 import { InstrumentedEventStore } from '../observability/instrumented-event-store';
 import { Metrics } from '../observability/metrics';
+import { Readiness } from '../observability/readiness';
 import { EventSigner } from '../signing/event-signer';
 import { KeyRegistry } from '../signing/key-registry';
 import { Ledger } from '../ledger/ledger';
@@ -16,6 +17,8 @@ import { Fanout } from '../fanout/fanout';
 import { createTables } from '../../projections/runtime/tables';
 import { eventStoreOf, fanoutOf } from '../config/proofline-config';
 import { EsdbEventStore } from '../eventstore/eventstoredb/esdb-event-store';
+import { blameSetting, isFileSystemError, type Blame } from '../config/setting-failure';
+import { ProoflineError } from '../errors/proofline-error';
 
 /** Everything Proofline runs on, wired once; the HTTP app, the CLI and the benchmarks share it. */
 export interface Infrastructure {
@@ -33,6 +36,8 @@ export interface Infrastructure {
   readonly identity: Identity;
   /** The read path (relay, projectors); started by the server, not by the CLI. */
   readonly fanout: Fanout;
+  /** Every configured dependency's readiness (GET /health). */
+  readonly readiness: Readiness;
   close(): Promise<void>;
 }
 
@@ -45,24 +50,33 @@ export interface InfrastructureOverrides {
   readonly dataDirForDatabase?: string;
 }
 
+/** What each start-up step needs from its setting; a failure is reported as `SETTING rule: what happened` (SettingFailure). */
+const DATA_DIR: Blame = ['PROOFLINE_DATA_DIR', 'must be a directory this process may write and no other Proofline process has open'];
+const DATABASE_URL: Blame = ['DATABASE_URL', 'must point at a reachable PostgreSQL server where Proofline may create its schema and tables'];
+const ESDB: Blame = ['ESDB_CONNECTION_STRING', 'must be an EventStoreDB connection string (esdb://host:2113?tls=false)'];
+const SIGNING_KEY: Blame = ['PROOFLINE_SIGNING_KEY', 'must be a PKCS#8 PEM private key (RSA or Ed25519)'];
+const REDIS: Blame = ['REDIS_URL', 'must point at a reachable Redis server'];
+
 export async function createInfrastructure(config: ProoflineConfig, overrides: InfrastructureOverrides = {}): Promise<Infrastructure> {
-  const database = await openDatabase({
-    url: config.PROOFLINE_PROFILE === 'services' || config.DATABASE_URL ? config.DATABASE_URL : undefined,
-    dataDir: overrides.dataDirForDatabase ?? config.PROOFLINE_DATA_DIR,
-    schema: config.DATABASE_SCHEMA,
-    poolSize: config.DATABASE_POOL_SIZE,
-  });
+  const url = config.PROOFLINE_PROFILE === 'services' || config.DATABASE_URL ? config.DATABASE_URL : undefined;
+  const database = await blameSetting(url ? DATABASE_URL : DATA_DIR, () =>
+    openDatabase({ url, dataDir: overrides.dataDirForDatabase ?? config.PROOFLINE_DATA_DIR, schema: config.DATABASE_SCHEMA, poolSize: config.DATABASE_POOL_SIZE }),
+  );
   const metrics = new Metrics();
   const store = new InstrumentedEventStore(
-    eventStoreOf(config) === 'eventstoredb' ? EsdbEventStore.fromConnectionString(config.ESDB_CONNECTION_STRING!) : new PostgresEventStore(database.knex),
+    eventStoreOf(config) === 'eventstoredb' ? await blameSetting(ESDB, () => EsdbEventStore.fromConnectionString(config.ESDB_CONNECTION_STRING!)) : new PostgresEventStore(database.knex),
     metrics,
   );
-  const keys = KeyRegistry.open({
-    dataDir: overrides.ephemeralKeys ? undefined : config.PROOFLINE_DATA_DIR,
-    keyType: config.PROOFLINE_SIGNING_KEY_TYPE,
-    privateKeyPem: config.PROOFLINE_SIGNING_KEY,
-    readOnly: overrides.readOnlyKeys,
-  });
+  const keys = await blameSetting(
+    (error) => (isFileSystemError(error) ? DATA_DIR : config.PROOFLINE_SIGNING_KEY ? SIGNING_KEY : undefined),
+    () =>
+      KeyRegistry.open({
+        dataDir: overrides.ephemeralKeys ? undefined : config.PROOFLINE_DATA_DIR,
+        keyType: config.PROOFLINE_SIGNING_KEY_TYPE,
+        privateKeyPem: config.PROOFLINE_SIGNING_KEY,
+        readOnly: overrides.readOnlyKeys,
+      }),
+  );
   const signer = new EventSigner(keys);
   const states = new StateLoader(store, new PostgresSnapshotStore(database.knex), signer, config.PROOFLINE_SNAPSHOT_EVERY);
   const pipeline = new CommandPipeline(store, signer, states);
@@ -72,14 +86,20 @@ export async function createInfrastructure(config: ProoflineConfig, overrides: I
     checkpointIntervalMs: config.PROOFLINE_LEDGER_CHECKPOINT_SECONDS * 1000,
   });
   const ledgerRunner = new LedgerRunner(ledger.builder);
-  const identity = await createIdentity(config, { database, store, signer, states, pipeline }, { ephemeralSecret: overrides.ephemeralKeys }).catch(async (error: unknown) => {
+  const identity = await blameSetting(
+    (error) => (isFileSystemError(error) ? DATA_DIR : isRedisFailure(error) ? REDIS : undefined),
+    () => createIdentity(config, { database, store, signer, states, pipeline }, { ephemeralSecret: overrides.ephemeralKeys }),
+  ).catch(async (error: unknown) => {
     await store.close();
     await database.close();
     throw error;
   });
   const fanout = new Fanout(fanoutOf(config), database.knex, store, metrics, config);
   // Read models exist from the start, so a query before the first event answers empty, not 500.
-  for (const projector of fanout.projectors) await createTables(database.knex, projector, 'live');
+  await blameSetting(url ? DATABASE_URL : DATA_DIR, async () => {
+    for (const projector of fanout.projectors) await createTables(database.knex, projector, 'live');
+  });
+  const readiness = new Readiness({ config, database, store, keys, fanout });
   return {
     config,
     database,
@@ -93,7 +113,9 @@ export async function createInfrastructure(config: ProoflineConfig, overrides: I
     ledgerRunner,
     identity,
     fanout,
+    readiness,
     close: async () => {
+      await readiness.close();
       await fanout.close();
       await ledgerRunner.stop();
       await identity.close();
@@ -101,4 +123,9 @@ export async function createInfrastructure(config: ProoflineConfig, overrides: I
       await database.close();
     },
   };
+}
+
+/** How the auth state stores report Redis being away (src/auth/state/redis-connection.ts). */
+function isRedisFailure(error: unknown): boolean {
+  return error instanceof ProoflineError && error.details.dependency === 'redis';
 }

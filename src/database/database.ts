@@ -53,6 +53,13 @@ function openServer(url: string, options: DatabaseOptions): Database {
     searchPath: options.schema ? [options.schema] : undefined,
     pool: { min: 0, max: options.poolSize ?? 10 },
     acquireConnectionTimeout: 10_000,
+    // A failed acquire reaches its caller, who reports it (start-up names DATABASE_URL, requests answer 503,
+    // /health says down); knex's own copy of it, with a stack trace on stdout, is noise.
+    log: {
+      warn(message: string) {
+        if (!message.startsWith('Acquire connection error')) process.stderr.write(`knex: ${message}\n`);
+      },
+    },
   });
   return { kind: 'postgres', knex: connection, close: () => connection.destroy() };
 }

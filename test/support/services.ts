@@ -65,9 +65,15 @@ export function isAvailable(service: ServiceName): boolean {
  * failed the run in global setup).
  */
 export function describeWithService(service: ServiceName, name: string, body: () => void): void {
-  if (isAvailable(service)) {
-    describe(`${name} [${service}]`, body);
+  describeWithServices([service], name, body);
+}
+
+/** A suite that needs several real services: it runs when every one answered, else it is skipped naming those that did not. */
+export function describeWithServices(services: readonly ServiceName[], name: string, body: () => void): void {
+  const missing = services.filter((service) => !isAvailable(service));
+  if (missing.length === 0) {
+    describe(`${name} [${services.join(', ')}]`, body);
   } else {
-    describe.skip(`${name} [${service} unreachable: skipped]`, body);
+    describe.skip(`${name} [${missing.join(', ')} unreachable: skipped]`, body);
   }
 }
