@@ -135,14 +135,15 @@ java_opts() { # common JVM options (printed one per line)
 
 format_storage() {
   if [[ -f $DATA/meta.properties ]]; then return 0; fi
-  local cid
-  if [[ -s $CLUSTER_ID_FILE ]]; then
-    cid=$(cat "$CLUSTER_ID_FILE")
-  else
-    # 16 random bytes, URL-safe base64 without padding (what kafka-storage random-uuid prints).
+  local cid=''
+  if [[ -s $CLUSTER_ID_FILE ]]; then cid=$(cat "$CLUSTER_ID_FILE"); fi
+  # 16 random bytes, URL-safe base64 without padding (what kafka-storage random-uuid prints), and,
+  # like random-uuid, never starting with "-": the storage tool would take such an id (1 in 64)
+  # for an option and refuse to format. A stored id is replaced only here, before any format used it.
+  while [[ -z $cid || $cid == -* ]]; do
     cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-    echo "$cid" > "$CLUSTER_ID_FILE"
-  fi
+  done
+  echo "$cid" > "$CLUSTER_ID_FILE"
   say "formatting $DATA (cluster id $cid)"
   local opts=()
   mapfile -t opts < <(java_opts)
