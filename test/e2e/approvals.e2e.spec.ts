@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { startTestApp, type TestApp } from '../support/app';
 import { eventually } from '../support/eventually';
-import { accessTokenFor, bearer, makeMember, signUp } from '../support/identity';
+import { accessTokenFor, bearer, makeMember, removeMember, signUp } from '../support/identity';
 
 const DEFINITION = { name: 'Energy saved', unit: 'kWh', formula: 'baseline kWh − metered kWh, per month', unitPriceMinor: 1250, currency: 'EUR', baseline: 120000 };
 const DECISION_TYPES: Record<string, string> = { 'approvals.stage-approved': 'APPROVED', 'approvals.changes-requested': 'CHANGES_REQUESTED', 'approvals.rejected': 'REJECTED' };
@@ -152,6 +152,19 @@ describe('value definitions and their approval over HTTP (embedded profile)', ()
     expect((await call('get', `/value-definitions/${rejectedOne}`, team.owner).expect(200)).body).toMatchObject({ status: 'rejected', stage: null });
     await decide(team.finance, rejectedOne, 'FINANCE').expect(409, /APPROVAL.NOT_IN_REVIEW/);
     await decide(team.finance, randomUUID(), 'FINANCE').expect(404, /VALUE_DEFINITION.NOT_FOUND/);
+  });
+
+  it('a stage decision takes the decider\'s current role: demoted or removed since their token was issued, they decide nothing', async () => {
+    const team = await newTeam('Stale Role Co');
+    const id = await draft(team);
+    await submit(team, id).expect(200);
+    await decide(team.finance, id, 'FINANCE').expect(200);
+    const before = (await streamOf(team.tenantId, id)).length;
+    await makeMember(t.infrastructure, team.tenantId, team.technical.id, 'AUDITOR');
+    expect((await decide(team.technical, id, 'TECHNICAL').expect(403)).body).toMatchObject({ code: 'AUTH.ROLE_REQUIRED', details: { roles: ['AUDITOR'] } });
+    await removeMember(t.infrastructure, team.tenantId, team.technical.id);
+    expect((await decide(team.technical, id, 'TECHNICAL').expect(401)).body.code).toBe('AUTH.SESSION_ENDED');
+    expect((await streamOf(team.tenantId, id)).length).toBe(before);
   });
 
   it('segregation of duties: one person, one stage, unless the policy at submission said otherwise', async () => {

@@ -102,6 +102,17 @@ describe('setup, value calculations, alerts and go-live over HTTP (embedded prof
     expect((await post('/setup/steps/BASELINE', tenant.technical, { configuration: 'yes' }).expect(400)).body.details.fields[0].field).toBe('configuration');
   });
 
+  it('refuses a setup configuration holding a secret (422 naming the field), records nothing, and never echoes it', async () => {
+    const tenant = await newTenant('Secret Co');
+    const before = await tenantEvents(tenant.tenantId);
+    const refused = await post('/setup/steps/API_INTEGRATION', tenant.owner, { configuration: { endpointUrl: 'https://api.example.com', authType: 'api-key', apiKey: 'sk_live_51HxYzAbCdEf' } }).expect(422);
+    expect(refused.body).toMatchObject({ code: 'SETUP.SECRET_IN_CONFIGURATION', details: { fields: [{ field: 'configuration.apiKey', rule: 'no-secret-field' }] } });
+    expect(refused.text).not.toContain('sk_live_51HxYzAbCdEf');
+    expect(await tenantEvents(tenant.tenantId)).toBe(before);
+    const withReference = await post('/setup/steps/API_INTEGRATION', tenant.owner, { configuration: { endpointUrl: 'https://api.example.com', authType: 'api-key', apiKeyRef: 'vault://billing/api' } }).expect(200);
+    expect(withReference.body).toMatchObject({ passed: true, configuration: { apiKeyRef: 'vault://billing/api' } });
+  });
+
   it('records value calculations only for an approved definition, priced right, in disjoint periods, to two decimals', async () => {
     const tenant = await newTenant('Measured Co');
     const draftOnly: string = (await post('/value-definitions', tenant.owner, DEFINITION).expect(201)).body.definitionId;
