@@ -2,7 +2,8 @@ import { streamIdFor } from '../commands/stream-id';
 import type { StateLoader } from '../commands/state-loader';
 import { apiKeyActorId } from '../workspaces/decide-authority';
 import { workspaceDecider } from '../workspaces/workspace.decider';
-import { isApiKey, parseApiKey, secretMatches } from './api-keys';
+import { isApiKey, parseApiKey } from './api-keys';
+import { secretMatches } from './tenant-secrets';
 import { membershipOrLastKnown, sessionPredates } from './membership';
 import type { Principal } from './principal';
 import type { TokenFamilyStore } from './state/token-family-store';
@@ -52,14 +53,14 @@ export class Authenticator {
 
   private async apiKey(credential: string): Promise<Principal> {
     const presented = parseApiKey(credential);
-    if (!presented || presented.tenantId.includes('.')) throw unauthenticated('AUTH.INVALID_API_KEY', 'the API key is malformed');
+    if (!presented) throw unauthenticated('AUTH.INVALID_API_KEY', 'the API key is malformed');
     const { state } = await this.states.loadCurrent(workspaceDecider, streamIdFor('workspace', presented.tenantId));
-    const key = state.status === 'active' ? state.apiKeys[presented.keyId] : undefined;
+    const key = state.status === 'active' ? state.apiKeys[presented.id] : undefined;
     if (!key || key.revoked || !secretMatches(presented.secret, key.secretSha256)) {
       throw unauthenticated('AUTH.INVALID_API_KEY', 'the API key is unknown, revoked, or its workspace is closed');
     }
-    await this.noteKeyUse(presented.tenantId, presented.keyId);
-    return { tenantId: presented.tenantId, actor: { id: apiKeyActorId(presented.keyId), role: key.roles[0] }, roles: key.roles, via: 'api-key' };
+    await this.noteKeyUse(presented.tenantId, presented.id);
+    return { tenantId: presented.tenantId, actor: { id: apiKeyActorId(presented.id), role: key.roles[0] }, roles: key.roles, via: 'api-key' };
   }
 
   private async noteKeyUse(tenantId: string, keyId: string): Promise<void> {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { newEventId } from '../../contracts';
 import type { CommandPipeline } from '../commands/command-pipeline';
 import { streamIdFor } from '../commands/stream-id';
@@ -7,7 +6,7 @@ import { DomainError } from '../errors/proofline-error';
 import { invitationInvalid, invitationStatus } from '../workspaces/decide-members';
 import type { RegisteredWorkspace } from '../workspaces/state';
 import { workspaceDecider } from '../workspaces/workspace.decider';
-import { secretMatches, sha256Hex } from './api-keys';
+import { issueTenantSecret, parseTenantSecret, secretMatches, sha256Hex, type IssuedTenantSecret } from './tenant-secrets';
 import { requireAdminAtHome } from './bootstrap';
 import { hashPassword, passwordMatches } from './passwords';
 import { enforceRateLimit, RATE_LIMITS } from './rate-limits';
@@ -17,30 +16,13 @@ import type { RateLimiter } from './state/rate-limiter';
 import { unauthenticated } from './unauthenticated';
 import type { UserRepository } from './user-repository';
 
+/** Invitation tokens: `pli.<tenantId>.<invitationId>.<secret>` (see tenant-secrets.ts). */
 const PREFIX = 'pli';
 /** Long enough to reach someone on holiday, short enough that a forgotten token dies. */
 export const INVITATION_LIFETIME_MS = 7 * 24 * 60 * 60_000;
 
-export interface IssuedInvitation {
-  readonly invitationId: string;
-  /** The whole token, shown once: `pli.<tenantId>.<invitationId>.<secret>`. */
-  readonly token: string;
-  readonly secretSha256: string;
-}
-
-/** Like an API key: names its workspace and invitation in the clear, carries 256 random bits, kept only as SHA-256. */
-export function issueInvitationToken(tenantId: string): IssuedInvitation {
-  const invitationId = newEventId();
-  const secret = randomBytes(32).toString('base64url');
-  return { invitationId, token: `${PREFIX}.${tenantId}.${invitationId}.${secret}`, secretSha256: sha256Hex(secret) };
-}
-
-function parseInvitationToken(token: string): { tenantId: string; invitationId: string; secret: string } | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 4 || parts[0] !== PREFIX || !/^[A-Za-z0-9][A-Za-z0-9_:@-]{0,127}$/.test(parts[1]) || !/^[0-9a-f-]{36}$/.test(parts[2]) || !/^[A-Za-z0-9_-]{43}$/.test(parts[3])) {
-    return undefined;
-  }
-  return { tenantId: parts[1], invitationId: parts[2], secret: parts[3] };
+export function issueInvitationToken(tenantId: string): IssuedTenantSecret {
+  return issueTenantSecret(PREFIX, tenantId);
 }
 
 /**
@@ -57,10 +39,10 @@ export class Invitations {
 
   async accept(input: { invitationToken: string; password: string }, client: Client): Promise<SessionTokens & { accountCreated: boolean }> {
     await enforceRateLimit(this.deps.limiter, RATE_LIMITS.invitationPerIp, client.ip);
-    const presented = parseInvitationToken(input.invitationToken);
+    const presented = parseTenantSecret(PREFIX, input.invitationToken);
     if (!presented) throw invitationInvalid();
     const { state } = await this.deps.states.loadCurrent(workspaceDecider, streamIdFor('workspace', presented.tenantId));
-    const invitation = state.status === 'active' ? state.invitations[presented.invitationId] : undefined;
+    const invitation = state.status === 'active' ? state.invitations[presented.id] : undefined;
     const now = new Date();
     // The token first: without it, nothing about the address or its account is looked at or said.
     if (!invitation || invitationStatus(state as RegisteredWorkspace, invitation, now.getTime()) !== 'pending' || !secretMatches(presented.secret, invitation.secretSha256)) {
@@ -96,7 +78,7 @@ export class Invitations {
     try {
       await this.deps.pipeline.handle(workspaceDecider, {
         streamId: streamIdFor('workspace', presented.tenantId),
-        command: { type: 'AcceptInvitation', invitationId: presented.invitationId, secretSha256: sha256Hex(presented.secret), userId, email, at: now.toISOString() },
+        command: { type: 'AcceptInvitation', invitationId: presented.id, secretSha256: sha256Hex(presented.secret), userId, email, at: now.toISOString() },
         context: {
           tenantId: presented.tenantId,
           actor: { id: userId, role: invitation.role },

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { StateLoader } from '../commands/state-loader';
 import { ProoflineError, rejected } from '../errors/proofline-error';
-import { sha256Hex } from './api-keys';
+import { sha256Hex } from './tenant-secrets';
 import { streamIdFor } from '../commands/stream-id';
 import { requireCurrentRole } from '../workspaces/decide-authority';
 import type { Role } from '../workspaces/events';

@@ -48,10 +48,10 @@ export class ApiKeysController {
   @ApiOperation({ summary: 'Create an API key; the response is the only time its secret is shown' })
   async create(@Caller() caller: RequestContext, @Body() body: CreateApiKeyDto, @Res({ passthrough: true }) reply: FastifyReply) {
     const issued = issueApiKey(caller.tenantId);
-    const outcome = await this.execute(caller, { type: 'CreateApiKey', keyId: issued.keyId, name: body.name, roles: body.roles, secretSha256: issued.secretSha256, grantedBy: caller.role, actorId: caller.actor.id });
+    const outcome = await this.execute(caller, { type: 'CreateApiKey', keyId: issued.id, name: body.name, roles: body.roles, secretSha256: issued.secretSha256, grantedBy: caller.role, actorId: caller.actor.id });
     if (outcome.replayed) throw await this.secretAlreadyShown(outcome);
     void reply.status(201).header('cache-control', 'no-store');
-    return { keyId: issued.keyId, apiKey: issued.token, name: body.name, roles: body.roles, ...commandResponse(outcome, reply) };
+    return { keyId: issued.id, apiKey: issued.token, name: body.name, roles: body.roles, ...commandResponse(outcome, reply) };
   }
 
   @Post(':keyId/revoke')

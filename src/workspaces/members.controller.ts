@@ -64,7 +64,7 @@ export class MembersController {
     const email = normalizeEmail(body.email);
     const outcome = await this.execute(caller, {
       type: 'InviteMember',
-      invitationId: issued.invitationId,
+      invitationId: issued.id,
       email,
       role: body.role,
       secretSha256: issued.secretSha256,
@@ -74,7 +74,7 @@ export class MembersController {
     });
     if (outcome.replayed) throw await this.tokenAlreadyShown(outcome);
     void reply.status(201).header('cache-control', 'no-store');
-    return { invitationId: issued.invitationId, invitationToken: issued.token, email, role: body.role, expiresAt, ...commandResponse(outcome, reply) };
+    return { invitationId: issued.id, invitationToken: issued.token, email, role: body.role, expiresAt, ...commandResponse(outcome, reply) };
   }
 
   @Get('invitations')
