@@ -65,12 +65,25 @@ export class Readiness {
       checks.push(timed('redis', {}, () => redis.ping()));
     }
     if (fanoutOf(config) === 'kafka') checks.push(kafkaCheck(fanout));
-    this.checks = checks;
+    this.checks = checks.map(sharedWhileRunning);
   }
 
   async close(): Promise<void> {
     await this.redis?.close();
   }
+}
+
+/**
+ * /health is public: a flood of calls must not become a flood of probes (each a connection to a
+ * broker, a Redis round trip, a turn at the topic admin the relay also waits for). Calls that
+ * arrive while a check runs share its answer.
+ */
+export function sharedWhileRunning(check: DependencyCheck): DependencyCheck {
+  let running: Promise<DependencyReport> | undefined;
+  return {
+    name: check.name,
+    run: () => (running ??= check.run().finally(() => (running = undefined))),
+  };
 }
 
 /** A check that is up when `probe` answers within CHECK_TIMEOUT_MS; what it answers joins the details. */
