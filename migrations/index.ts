@@ -4,6 +4,7 @@ import * as ledger from './0002_ledger';
 import * as signedSnapshots from './0003_signed_snapshots';
 import * as identity from './0004_identity';
 import * as projections from './0005_projections';
+import * as ledgerHalts from './0006_ledger_halts';
 import * as identitySharedAccounts from './0007_identity_shared_accounts';
 
 interface Migration {
@@ -22,6 +23,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['0003_signed_snapshots', signedSnapshots],
   ['0004_identity', identity],
   ['0005_projections', projections],
+  ['0006_ledger_halts', ledgerHalts],
   ['0007_identity_shared_accounts', identitySharedAccounts],
 ];
 

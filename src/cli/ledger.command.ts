@@ -43,6 +43,31 @@ export function registerLedgerCommands(program: Command): void {
       try {
         const outcome = await infrastructure.ledger.builder.catchUp();
         process.stdout.write(`${outcome.receipts} receipts and ${outcome.checkpoints} checkpoints issued\n`);
+        for (const halt of infrastructure.ledger.builder.takeNewHalts()) process.stderr.write(`${halt.code}: receipts of tenant ${halt.tenantId} stop at ${halt.position}: ${halt.message}\n`);
+        for (const refusal of infrastructure.ledger.builder.forkRefusals()) process.stderr.write(`${refusal.message}\n`);
+        if (infrastructure.ledger.builder.forkRefusals().length > 0) process.exitCode = 1;
+      } finally {
+        await infrastructure.close();
+      }
+    });
+
+  registerLedgerRewindCommand(ledger);
+}
+
+function registerLedgerRewindCommand(ledger: Command): void {
+  ledger
+    .command('rewind')
+    .description(
+      "after restoring the database from a backup ON PURPOSE: accept the tenant's tree the database holds now as the head later checkpoints must extend (the signer refuses anything else with LEDGER.FORK_REFUSED). Run where the data dir holding the signing key is; the head given up is appended to keys/heads/rewinds.jsonl",
+    )
+    .requiredOption('--tenant <id>', 'the tenant whose log was rewound')
+    .requiredOption('--root <hex>', "the database tree's root, as the LEDGER.FORK_REFUSED alert printed it (nothing changes if it differs)")
+    .requiredOption('--reason <text>', 'why, for the record (e.g. the backup restored)')
+    .action(async (options: { tenant: string; root: string; reason: string }) => {
+      const infrastructure = await createInfrastructure(loadConfig(), { readOnlyKeys: true });
+      try {
+        const { gaveUp, accepted } = await infrastructure.ledger.rewindSigner(options.tenant, options.root, options.reason);
+        process.stdout.write(`the signer now extends size ${accepted.treeSize} root ${accepted.rootHash}${gaveUp ? `; it gave up size ${gaveUp.treeSize} root ${gaveUp.rootHash} (kept in keys/heads/rewinds.jsonl)` : ''}\n`);
       } finally {
         await infrastructure.close();
       }

@@ -5,6 +5,8 @@ import type { Receipt } from './receipt';
 
 export const RECEIPT_BUILDER = 'receipts';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export interface StoredReceipt extends Receipt {
   readonly leafHash: string;
 }
@@ -38,6 +40,15 @@ interface CheckpointRow {
 const RECEIPT_COLUMNS = `tenant_id, sequence::text AS sequence, event_id::text AS event_id, position_commit::text AS position_commit,
   position_prepare::text AS position_prepare, event_hash, prev_hash, receipt_hash, leaf_hash`;
 const CHECKPOINT_COLUMNS = `tenant_id, tree_size::text AS tree_size, origin, root_hash, issued_at, signature_alg, signature_key, signature_value, event_id::text AS event_id`;
+
+/** A tenant whose receipts stopped at a bad event (see migrations/0006_ledger_halts.ts). */
+export interface TenantHalt {
+  readonly tenantId: string;
+  readonly code: string;
+  readonly message: string;
+  readonly eventId?: string;
+  readonly position: string;
+}
 
 /** SQL for the ledger tables. `db` may be a transaction, so a batch of receipts and the progress land together. */
 export class LedgerRepository {
@@ -98,6 +109,45 @@ export class LedgerRepository {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, tree_size) DO NOTHING`,
       [tenantId, checkpoint.treeSize, checkpoint.origin, checkpoint.rootHash, checkpoint.issuedAt, checkpoint.signature.alg, checkpoint.signature.keyId, checkpoint.signature.value, eventId],
     );
+  }
+
+  async insertHalt(halt: TenantHalt): Promise<void> {
+    const [commit, prepare] = halt.position.split('/');
+    await this.db.raw(
+      `INSERT INTO ledger_halts (tenant_id, code, message, event_id, position_commit, position_prepare) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id) DO NOTHING`,
+      [halt.tenantId, halt.code, halt.message, halt.eventId ?? null, commit, prepare],
+    );
+  }
+
+  /** Every halted tenant, or only `tenantId`'s halt. */
+  async halts(tenantId?: string): Promise<TenantHalt[]> {
+    const where = tenantId === undefined ? '' : 'WHERE tenant_id = ?';
+    const rows = await this.db.raw(
+      `SELECT tenant_id, code, message, event_id, position_commit::text AS c, position_prepare::text AS p FROM ledger_halts ${where} ORDER BY tenant_id`,
+      tenantId === undefined ? [] : [tenantId],
+    );
+    return (rows.rows as Array<{ tenant_id: string; code: string; message: string; event_id: string | null; c: string; p: string }>).map((row) => ({
+      tenantId: row.tenant_id,
+      code: row.code,
+      message: row.message,
+      ...(row.event_id ? { eventId: row.event_id } : {}),
+      position: `${row.c}/${row.p}`,
+    }));
+  }
+
+  async halt(tenantId: string): Promise<TenantHalt | undefined> {
+    const [halt] = await this.halts(tenantId);
+    return halt;
+  }
+
+  /** The receipted position ("<commit>/<prepare>") of each of `eventIds` that already has a receipt. */
+  async receiptPositions(eventIds: readonly string[]): Promise<Map<string, string>> {
+    const ids = eventIds.filter((id) => UUID.test(id));
+    if (ids.length === 0) return new Map();
+    const rows = await this.db('ledger_receipts')
+      .whereIn('event_id', ids)
+      .select(this.db.raw('event_id::text AS event_id, position_commit::text AS c, position_prepare::text AS p'));
+    return new Map((rows as Array<{ event_id: string; c: string; p: string }>).map((row) => [row.event_id, `${row.c}/${row.p}`]));
   }
 
   /** Receipts of a tenant with sequence in [from, to), in order. */

@@ -36,10 +36,19 @@ export class LedgerRunner {
     }, delayMs);
   }
 
+  private readonly alerted = new Set<string>();
+
   private async round(): Promise<void> {
     try {
       await this.builder.catchUp();
       this.lastError = undefined;
+      for (const halt of this.builder.takeNewHalts()) this.logger.error(`${halt.code}: receipts of tenant ${halt.tenantId} stop at ${halt.position}: ${halt.message}`);
+      for (const refusal of this.builder.forkRefusals()) {
+        // Logged once per tenant and message; status and /metrics (proofline_ledger_fork_refused) keep saying it.
+        const key = `${refusal.tenantId}:${refusal.message}`;
+        if (!this.alerted.has(key)) this.logger.error(refusal.message);
+        this.alerted.add(key);
+      }
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (message !== this.lastError) this.logger.error(`receipt builder round failed: ${message}`);

@@ -1,15 +1,16 @@
 import { comparePositions, formatPosition, START, type GlobalPosition } from '../eventstore/global-position';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port';
 import { verifyBytes } from '../signing/detached-signature';
-import type { EventSigner, Verification } from '../signing/event-signer';
+import type { EventSigner, Verification, VerificationFault } from '../signing/event-signer';
 import type { KeyRegistry } from '../signing/key-registry';
+import { storedBytesFault } from '../signing/stored-event';
 import { checkpointBytes, originOf, type SignedCheckpoint } from './checkpoint';
 import type { LedgerRepository, StoredReceipt } from './ledger-repository';
 import { leafHash } from './merkle/hashes';
 import { MerkleAccumulator } from './merkle/accumulator';
 import { eventHashOf, GENESIS_PREV_HASH, receiptBytes, sha256Hex } from './receipt';
 
-export type LedgerFaultKind = 'altered' | 'missing' | 'inserted' | 'reordered' | 'bad-event-signature' | 'broken-chain' | 'bad-checkpoint';
+export type LedgerFaultKind = 'altered' | 'not-canonical' | 'missing' | 'inserted' | 'reordered' | 'bad-event-signature' | 'broken-chain' | 'bad-checkpoint';
 
 export interface LedgerFault {
   readonly kind: LedgerFaultKind;
@@ -51,7 +52,7 @@ export async function verifyLedger(deps: LedgerVerifierDeps, tenantId: string, o
   const events = await readTenant(deps.store, tenantId);
   const checkpoints = await deps.repository.checkpoints(tenantId);
   const chainFault = verifyChain(tenantId, receipts, events, { signer: deps.signer, onProgress });
-  const tailFault = receiptsRemovedFromTheEnd(receipts, events, builderPosition) ?? copiesAfterTheEnd(receipts, events);
+  const tailFault = receiptsRemovedFromTheEnd(deps.signer, receipts, events, builderPosition) ?? copiesAfterTheEnd(receipts, events);
   const checkpointFault = firstBadCheckpoint(deps.keys, originOf(deps.instance, tenantId), receipts, checkpoints);
   const fault = [chainFault, tailFault, checkpointFault].filter((f): f is LedgerFault => f !== undefined).sort((a, b) => a.position - b.position)[0];
   return {
@@ -106,11 +107,14 @@ export function verifyChain(tenantId: string, receipts: readonly StoredReceipt[]
 
 /**
  * An event after the last receipt is normally just new (pending). If the builder has already
- * passed it, its receipt existed and was removed — with every later one, or the chain would break.
+ * passed it, either it is a bad event the builder halted the tenant at (named by its own fault),
+ * or its receipt existed and was removed — with every later one, or the chain would break.
  */
-function receiptsRemovedFromTheEnd(receipts: readonly StoredReceipt[], events: readonly RecordedEvent[], builderPosition: GlobalPosition): LedgerFault | undefined {
+function receiptsRemovedFromTheEnd(signer: EventSigner, receipts: readonly StoredReceipt[], events: readonly RecordedEvent[], builderPosition: GlobalPosition): LedgerFault | undefined {
   const event = events[receipts.length];
   if (!event || comparePositions(event.position, builderPosition) > 0) return undefined;
+  const own = signer.verifyStored(event);
+  if (!own.valid) return { kind: faultKindOf(own.fault), position: receipts.length, eventId: event.storedAs.eventId, message: `the receipt builder halted this tenant here: ${own.message}` };
   return {
     kind: 'broken-chain',
     position: receipts.length,
@@ -148,12 +152,8 @@ function brokenLink(tenantId: string, receipt: StoredReceipt, i: number, expecte
 
 function eventFault(signer: EventSigner | undefined, event: RecordedEvent, receipt: StoredReceipt, i: number): LedgerFault | undefined {
   const eventId = event.envelope.id;
-  const verification = signer ? signer.verifyRecorded(event) : filingOnly(event);
-  if (!verification.valid) {
-    const altered = verification.fault === 'data-hash-mismatch' || verification.fault === 'malformed' || verification.fault === 'misfiled';
-    const kind = altered ? 'altered' : 'bad-event-signature';
-    return { kind, position: i, eventId, message: verification.message };
-  }
+  const verification = signer ? signer.verifyStored(event) : filingOnly(event);
+  if (!verification.valid) return { kind: faultKindOf(verification.fault), position: i, eventId, message: verification.message };
   if (eventHashOf(event) !== receipt.eventHash) return { kind: 'altered', position: i, eventId, message: `event ${eventId}: stored bytes do not hash to receipt ${i}'s eventHash` };
   if (formatPosition(event.position) !== receipt.position) {
     return { kind: 'reordered', position: i, eventId, message: `event ${eventId} is at ${formatPosition(event.position)}, receipt ${i} recorded ${receipt.position}` };
@@ -161,12 +161,19 @@ function eventFault(signer: EventSigner | undefined, event: RecordedEvent, recei
   return undefined;
 }
 
+function faultKindOf(fault: VerificationFault): LedgerFaultKind {
+  if (fault === 'not-canonical') return 'not-canonical';
+  return fault === 'data-hash-mismatch' || fault === 'malformed' || fault === 'misfiled' ? 'altered' : 'bad-event-signature';
+}
+
 /**
  * Hash-only mode: the event hash (checked next) covers the stored bytes, data included, so only
- * the row's filing is checked here — string compares, no hashing twice.
+ * the row's bytes (one canonical byte string of the v1 shape) and its filing are checked here.
  */
 function filingOnly(event: RecordedEvent): Verification {
   const { envelope, storedAs } = event;
+  const bytes = storedBytesFault(event);
+  if (bytes) return { valid: false, fault: bytes.fault, message: bytes.message };
   return storedAs.eventId === envelope.id && storedAs.streamId === envelope.streamId && storedAs.tenantId === envelope.tenantId
     ? { valid: true }
     : { valid: false, fault: 'misfiled', message: `event ${envelope.id} is stored as event ${storedAs.eventId} of stream ${storedAs.streamId}` };
@@ -189,7 +196,7 @@ function firstBadCheckpoint(keys: KeyRegistry, origin: string, receipts: readonl
   for (const checkpoint of [...checkpoints].sort((a, b) => a.treeSize - b.treeSize)) {
     const position = checkpoint.treeSize - 1;
     const bad = (message: string): LedgerFault => ({ kind: 'bad-checkpoint', position, message: `checkpoint of size ${checkpoint.treeSize}: ${message}` });
-    const signature = verifyBytes(keys, checkpointBytes(checkpoint), checkpoint.signature, `checkpoint of size ${checkpoint.treeSize}`);
+    const signature = verifyBytes(keys, checkpointBytes(checkpoint), checkpoint.signature, `checkpoint of size ${checkpoint.treeSize}`, checkpoint.issuedAt);
     if (!signature.valid) return bad(signature.message);
     if (checkpoint.origin !== origin) return bad(`origin ${checkpoint.origin} is not this log (${origin})`);
     if (checkpoint.treeSize > receipts.length) return bad(`covers ${checkpoint.treeSize} receipts, the chain has ${receipts.length}`);

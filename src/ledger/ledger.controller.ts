@@ -27,13 +27,11 @@ export class LedgerController {
   }
 
   @Get('status')
-  @ApiOperation({ summary: "Receipts, the latest checkpoint and the receipt builder's last error" })
-  async status(@Caller() caller: RequestContext, @Param() params: TenantParams) {
+  @ApiOperation({ summary: "Receipts, the latest checkpoint, and whether this tenant's receipts run, halted at a bad event, or its signing is refused (fork)" })
+  status(@Caller() caller: RequestContext, @Param() params: TenantParams) {
     const tenantId = requireTenant(caller, params.tenantId, tenantNotFound);
-    const { repository } = this.infrastructure.ledger;
-    const [receipts, checkpoint] = await Promise.all([repository.size(tenantId), repository.latestCheckpoint(tenantId)]);
-    // The builder is shared by all tenants: say whether it is stalled, never why (the reason may name another tenant's event).
-    return { tenantId, receipts, latestCheckpoint: checkpoint ?? null, builder: this.infrastructure.ledgerRunner.lastError ? 'stalled' : 'running' };
+    // A halt or a refused fork concerns this tenant and is shown; a failed shared round only as 'stalled' (its reason may name another tenant's event).
+    return this.infrastructure.ledger.status(tenantId, this.infrastructure.ledgerRunner.lastError);
   }
 
   @Get('receipts/:seq')

@@ -3,11 +3,12 @@ import { ProoflineError } from '../errors/proofline-error';
 import type { EventStore } from '../eventstore/event-store.port';
 import type { EventSigner } from '../signing/event-signer';
 import type { KeyRegistry } from '../signing/key-registry';
-import type { SignedCheckpoint } from './checkpoint';
-import { LedgerRepository } from './ledger-repository';
+import { originOf, type SignedCheckpoint } from './checkpoint';
+import { LedgerRepository, type TenantHalt } from './ledger-repository';
 import { verifyLedger, type LedgerVerification } from './ledger-verifier';
 import { consistencyProof, inclusionProof, rootFromLeafHashes } from './merkle/tree';
-import { ReceiptBuilder, type LedgerSettings } from './receipt-builder';
+import { ReceiptBuilder, type ForkRefusal, type LedgerSettings } from './receipt-builder';
+import { SignedHeads, type KeptHead } from './signed-heads';
 import { RECEIPT_DOCUMENT_FORMAT, type ReceiptDocument } from './receipt-document';
 
 export interface InclusionProofView {
@@ -23,6 +24,20 @@ export interface ConsistencyProofView {
   readonly fromRoot: string;
   readonly toRoot: string;
   readonly hashes: string[];
+}
+
+export interface LedgerStatus {
+  readonly tenantId: string;
+  readonly receipts: number;
+  readonly latestCheckpoint: SignedCheckpoint | null;
+  /**
+   * running; halted: this tenant's receipts stopped at a bad event (halt says which); fork-refused:
+   * the signer will not sign this tenant's tree (forkRefused has both heads); stalled: the shared
+   * builder's last round failed for a reason that may concern another tenant (not given here).
+   */
+  readonly builder: 'running' | 'halted' | 'fork-refused' | 'stalled';
+  readonly halt?: TenantHalt;
+  readonly forkRefused?: ForkRefusal;
 }
 
 const notAnchored = (tenantId: string) => new ProoflineError('LEDGER.NO_CHECKPOINT', `tenant ${tenantId} has no signed checkpoint yet`, 404, { tenantId });
@@ -48,6 +63,33 @@ export class Ledger {
     if (!latest) throw notAnchored(tenantId);
     const { eventId: _eventId, ...checkpoint } = latest;
     return checkpoint;
+  }
+
+  /** The tenant's ledger status; `sharedError` is the builder round's last error (LedgerRunner.lastError). */
+  async status(tenantId: string, sharedError?: string): Promise<LedgerStatus> {
+    const [receipts, latest, halt] = await Promise.all([this.repository.size(tenantId), this.repository.latestCheckpoint(tenantId), this.repository.halt(tenantId)]);
+    const forkRefused = this.builder.forkRefusal(tenantId);
+    const builder = halt ? 'halted' : forkRefused ? 'fork-refused' : sharedError ? 'stalled' : 'running';
+    const latestCheckpoint = latest ? (({ eventId: _eventId, ...checkpoint }) => checkpoint)(latest) : null;
+    return { tenantId, receipts, latestCheckpoint, builder, ...(halt ? { halt } : {}), ...(forkRefused ? { forkRefused } : {}) };
+  }
+
+  /**
+   * The operator's explicit rewind after a legitimate restore from backup (docs/ledger.md): the
+   * tree the database holds now becomes the head later checkpoints must extend, although it does
+   * not extend the last one signed. `expectedRoot` must be that tree's root, as the operator read
+   * it from the LEDGER.FORK_REFUSED alert, so a rewind never accepts a tree nobody looked at.
+   * Needs the data dir that holds the signing key (the heads live beside it).
+   */
+  async rewindSigner(tenantId: string, expectedRoot: string, reason: string, now = new Date()): Promise<{ gaveUp?: KeptHead; accepted: KeptHead }> {
+    const size = await this.repository.size(tenantId);
+    const root = rootFromLeafHashes(await this.repository.leafHashes(tenantId, size)).toString('hex');
+    if (root !== expectedRoot) {
+      throw new ProoflineError('LEDGER.REWIND_MISMATCH', `the database's tree of tenant ${tenantId} has size ${size} and root ${root}, not ${expectedRoot}: nothing was changed`, 409, { treeSize: size, rootHash: root });
+    }
+    const accepted: KeptHead = { origin: originOf(this.settings.instance, tenantId), treeSize: size, rootHash: root };
+    const gaveUp = SignedHeads.beside(this.keys).rewind(accepted, reason, now);
+    return { ...(gaveUp ? { gaveUp } : {}), accepted };
   }
 
   async inclusion(tenantId: string, sequence: number, treeSize?: number): Promise<InclusionProofView> {

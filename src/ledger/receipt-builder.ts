@@ -9,9 +9,12 @@ import { signBytes } from '../signing/detached-signature';
 import type { EventSigner } from '../signing/event-signer';
 import type { KeyRegistry } from '../signing/key-registry';
 import { CHECKPOINT_EVENT_TYPE, checkpointBytes, originOf, type CheckpointBody, type SignedCheckpoint } from './checkpoint';
-import { LedgerRepository, type StoredReceipt } from './ledger-repository';
+import { LedgerRepository, type StoredReceipt, type TenantHalt } from './ledger-repository';
 import { leafHash } from './merkle/hashes';
+import { consistencyProof, rootFromLeafHashes } from './merkle/tree';
+import { isValidConsistency } from './merkle/verify';
 import { receiptAndBytesFor } from './receipt';
+import { SignedHeads, type KeptHead } from './signed-heads';
 import { TenantChain } from './tenant-chain';
 
 const copiedEvent = (copy: RecordedEvent, original: string) =>
@@ -19,6 +22,19 @@ const copiedEvent = (copy: RecordedEvent, original: string) =>
     eventId: copy.envelope.id,
     position: formatPosition(copy.position),
   });
+
+/** Why the signer will not sign a tenant's current tree: it does not provably extend the head it kept. */
+export interface ForkRefusal {
+  readonly tenantId: string;
+  /** The last head signed (or accepted by an operator's rewind), kept beside the key. */
+  readonly kept: KeptHead;
+  /** The tree the database holds now. */
+  readonly database: { readonly treeSize: number; readonly rootHash: string };
+  readonly message: string;
+}
+
+const forkRefused = (refusal: ForkRefusal) =>
+  new ProoflineError('LEDGER.FORK_REFUSED', refusal.message, 500, { tenantId: refusal.tenantId, kept: refusal.kept, database: refusal.database });
 
 const concurrentBuilder = () =>
   new ProoflineError('LEDGER.CONCURRENT_BUILDER', 'another receipt builder wrote these receipts first; this batch was rolled back and will be read again', 409);
@@ -48,6 +64,11 @@ export interface BuildOutcome {
 export class ReceiptBuilder {
   private readonly chains = new Map<string, TenantChain>();
   private readonly repository: LedgerRepository;
+  private readonly heads: SignedHeads;
+  private readonly refusals = new Map<string, ForkRefusal>();
+  /** Tenants whose receipts stopped at a bad event (ledger_halts), loaded once. */
+  private halted?: Map<string, TenantHalt>;
+  private readonly newHalts: TenantHalt[] = [];
   private pendingLoaded = false;
 
   constructor(
@@ -59,6 +80,21 @@ export class ReceiptBuilder {
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.repository = new LedgerRepository(knex);
+    this.heads = SignedHeads.beside(keys);
+  }
+
+  /** Tenants this builder currently refuses to sign for (LEDGER.FORK_REFUSED), with both heads. */
+  forkRefusals(): ForkRefusal[] {
+    return [...this.refusals.values()];
+  }
+
+  forkRefusal(tenantId: string): ForkRefusal | undefined {
+    return this.refusals.get(tenantId);
+  }
+
+  /** The halts this builder wrote since the last call (for the server log; ledger_halts keeps them all). */
+  takeNewHalts(): TenantHalt[] {
+    return this.newHalts.splice(0);
   }
 
   /** Receipts every event readable now, then issues the checkpoints that are due. */
@@ -85,14 +121,24 @@ export class ReceiptBuilder {
     const from = await this.repository.progress();
     const events = await this.store.readAll(from, this.settings.batchSize ?? DEFAULT_BATCH_SIZE);
     if (events.length === 0) return 0;
+    const halted = await this.haltedTenants();
+    const receiptedAt = await this.repository.receiptPositions(events.map((event) => event.envelope?.id).filter((id): id is string => typeof id === 'string'));
     const drafts = new Map<string, { chain: TenantChain; lastHash: string; leaves: Buffer[]; activity: number }>();
     const receipts: StoredReceipt[] = [];
     const checkpoints: RecordedEvent[] = [];
+    const halts: TenantHalt[] = [];
     const inBatch = new Map<string, RecordedEvent>();
     for (const event of events) {
-      this.requireAuthentic(event);
-      const earlier = inBatch.get(event.envelope.id);
-      if (earlier) throw copiedEvent(event, `the event at ${formatPosition(earlier.position)}`);
+      // A bad event halts the tenant whose row it is; the others go on (issue 23, item 6).
+      const rowTenant = event.storedAs.tenantId;
+      if (halted.has(rowTenant)) continue;
+      const bad = this.faultOf(event, inBatch, receiptedAt);
+      if (bad) {
+        const halt: TenantHalt = { tenantId: rowTenant, code: bad.code, message: bad.message, eventId: event.storedAs.eventId, position: formatPosition(event.position) };
+        halted.set(rowTenant, halt);
+        halts.push(halt);
+        continue;
+      }
       inBatch.set(event.envelope.id, event);
       const tenantId = event.envelope.tenantId;
       const draft = drafts.get(tenantId) ?? (await this.draftFor(tenantId));
@@ -110,21 +156,52 @@ export class ReceiptBuilder {
         const repository = this.repository.within(trx);
         await repository.insertReceipts(receipts);
         for (const event of checkpoints) await repository.insertCheckpoint(event.envelope.tenantId, event.envelope.data as unknown as SignedCheckpoint, event.envelope.id);
+        for (const halt of halts) await repository.insertHalt(halt);
         if (!(await repository.advance(from, events[events.length - 1].position))) throw concurrentBuilder();
       });
     } catch (error) {
       this.chains.clear(); // the cached heads may be behind what another builder wrote
+      this.halted = undefined;
       const constraint = uniqueViolationOf(error);
       if (constraint === 'ledger_receipts_event_unique') throw (await this.copyOfReceipted(events)) ?? concurrentBuilder();
       if (constraint === 'ledger_receipts_pkey') throw concurrentBuilder();
       throw error;
     }
+    this.newHalts.push(...halts);
     for (const { chain, lastHash, leaves, activity } of drafts.values()) {
       for (const leaf of leaves) chain.tree.append(leaf);
       chain.lastReceiptHash = lastHash;
       chain.activity = activity;
     }
     return events.length;
+  }
+
+  /**
+   * Why `event` gets no receipt, if it does not: its bytes are not the one canonical byte string
+   * of a v1 envelope, it does not verify, or it copies an event already receipted (at another
+   * position: the same position means another builder got there first, which is a race).
+   */
+  private faultOf(event: RecordedEvent, inBatch: ReadonlyMap<string, RecordedEvent>, receiptedAt: ReadonlyMap<string, string>): { code: string; message: string } | undefined {
+    const verification = this.signer.verifyStored(event);
+    if (!verification.valid) {
+      const code = verification.fault === 'not-canonical' || verification.fault === 'malformed' ? 'LEDGER.NOT_CANONICAL' : 'LEDGER.UNVERIFIABLE_EVENT';
+      return { code, message: `no receipt is issued for an event that does not verify (${verification.fault}): ${verification.message}` };
+    }
+    const here = formatPosition(event.position);
+    const receipted = receiptedAt.get(event.envelope.id);
+    if (receipted !== undefined && receipted !== here) return copiedEvent(event, `receipted at ${receipted}`);
+    if (receipted === here) {
+      this.chains.clear(); // another builder receipted this batch first: read everything again
+      throw concurrentBuilder();
+    }
+    const earlier = inBatch.get(event.envelope.id);
+    if (earlier) return copiedEvent(event, `the event at ${formatPosition(earlier.position)}`);
+    return undefined;
+  }
+
+  private async haltedTenants(): Promise<Map<string, TenantHalt>> {
+    this.halted ??= new Map((await this.repository.halts()).map((halt) => [halt.tenantId, halt]));
+    return this.halted;
   }
 
   private async draftFor(tenantId: string) {
@@ -135,23 +212,43 @@ export class ReceiptBuilder {
   private async issueDueCheckpoints(): Promise<number> {
     const now = this.clock().getTime();
     let issued = 0;
-    for (const chain of this.chains.values()) {
+    for (const chain of [...this.chains.values()]) {
       if (!chain.isCheckpointDue(this.settings.checkpointEvery, this.settings.checkpointIntervalMs, now)) continue;
-      await this.issue(chain);
-      issued++;
+      try {
+        await this.issue(chain);
+        issued++;
+      } catch (error) {
+        // A refused tenant is reported (forkRefusals, status, metrics); the others are still signed.
+        if (!(error instanceof ProoflineError && error.code === 'LEDGER.FORK_REFUSED')) throw error;
+      }
     }
     return issued;
   }
 
+  /**
+   * Signs the tenant's current tree only if it provably extends the head kept beside the key:
+   * the in-memory tree grew by appends from a head already proven (chain.anchor), or an RFC 6962
+   * consistency proof computed from the receipts in the database verifies from the kept head to
+   * the tree about to be signed. The new head is kept (synced to disk) before it is published.
+   */
   private async issue(chain: TenantChain): Promise<SignedCheckpoint> {
+    const origin = originOf(this.settings.instance, chain.tenantId);
+    const refusal = await this.refusalToSign(chain, origin);
+    if (refusal) {
+      this.refusals.set(chain.tenantId, refusal);
+      throw forkRefused(refusal);
+    }
+    this.refusals.delete(chain.tenantId);
     const issuedAt = this.clock();
     const body: CheckpointBody = {
-      origin: originOf(this.settings.instance, chain.tenantId),
+      origin,
       treeSize: chain.size,
       rootHash: chain.tree.root().toString('hex'),
       issuedAt: issuedAt.toISOString(),
     };
     const checkpoint: SignedCheckpoint = { ...body, signature: signBytes(this.keys, checkpointBytes(body)) };
+    this.heads.write(checkpoint);
+    chain.anchor = { treeSize: body.treeSize, rootHash: body.rootHash };
     const commandId = newEventId();
     const envelope = this.signer.seal({
       id: newEventId(),
@@ -169,6 +266,32 @@ export class ReceiptBuilder {
     chain.checkpointedAt = issuedAt.getTime();
     chain.activity = 0;
     return checkpoint;
+  }
+
+  private async refusalToSign(chain: TenantChain, origin: string): Promise<ForkRefusal | undefined> {
+    const kept = this.heads.read(origin);
+    if (!kept) return undefined;
+    if (chain.anchor?.treeSize === kept.treeSize && chain.anchor.rootHash === kept.rootHash) return undefined;
+    const memoryRoot = chain.tree.root();
+    const refuse = (why: string, database = { treeSize: chain.size, rootHash: memoryRoot.toString('hex') }): ForkRefusal => ({
+      tenantId: chain.tenantId,
+      kept,
+      database,
+      message: `LEDGER.FORK_REFUSED: no checkpoint is signed for ${origin}: ${why}. The last signed head is size ${kept.treeSize} root ${kept.rootHash}; the database holds size ${database.treeSize} root ${database.rootHash}. If the database was restored from a backup on purpose, see 'proofline ledger rewind' (docs/ledger.md)`,
+    });
+    if (chain.size < kept.treeSize) return refuse(`the database's tree is smaller than the last signed head (receipts were removed, or the database was restored)`);
+    const leaves = await this.repository.leafHashes(chain.tenantId, chain.size);
+    const stored = rootFromLeafHashes(leaves);
+    if (leaves.length !== chain.size || !stored.equals(memoryRoot)) {
+      this.chains.delete(chain.tenantId); // the rows changed under this builder: reload them next round
+      return refuse('the receipts in the database changed under the builder', { treeSize: leaves.length, rootHash: stored.toString('hex') });
+    }
+    const proof = consistencyProof(leaves, kept.treeSize, chain.size);
+    if (!isValidConsistency(kept.treeSize, chain.size, Buffer.from(kept.rootHash, 'hex'), stored, proof)) {
+      return refuse(`the database's tree does not extend it (no valid consistency proof from size ${kept.treeSize} to ${chain.size}): a history was rewritten`);
+    }
+    chain.anchor = { treeSize: kept.treeSize, rootHash: kept.rootHash };
+    return undefined;
   }
 
   private async chain(tenantId: string): Promise<TenantChain> {
@@ -218,14 +341,5 @@ export class ReceiptBuilder {
     return undefined;
   }
 
-  private requireAuthentic(event: RecordedEvent): void {
-    const verification = this.signer.verifyRecorded(event);
-    if (!verification.valid) {
-      throw new ProoflineError('LEDGER.UNVERIFIABLE_EVENT', `no receipt is issued for an event that does not verify: ${verification.message}`, 500, {
-        eventId: event.envelope.id,
-        fault: verification.fault,
-      });
-    }
-  }
 }
 

@@ -13,6 +13,9 @@ export class TenantChain {
     public activity: number,
   ) {}
 
+  /** A head the in-memory tree is known to extend (the last one this builder signed or proved from the kept head). */
+  anchor?: { readonly treeSize: number; readonly rootHash: string };
+
   static empty(tenantId: string, now: number): TenantChain {
     return new TenantChain(tenantId, new MerkleAccumulator(), GENESIS_PREV_HASH, 0, now, 0);
   }

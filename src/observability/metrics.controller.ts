@@ -12,10 +12,22 @@ export class MetricsController {
 
   @Get()
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
-  @ApiOperation({ summary: 'Prometheus metrics: append latency and throughput, commands, relay and projection lag, process' })
+  @ApiOperation({ summary: 'Prometheus metrics: append latency and throughput, commands, relay and projection lag, halted ledger tenants and refused forks, process' })
   async metrics(): Promise<string> {
     // Lag is measured when scraped, so the gauges are as fresh as the scrape; a failure to measure leaves the last values.
     if (this.infrastructure.fanout.started) await this.infrastructure.fanout.status().catch(() => undefined);
+    await this.measureLedger().catch(() => undefined);
     return this.infrastructure.metrics.registry.metrics();
+  }
+
+  /** Halted tenants (from ledger_halts) and refused forks (the builder's memory), as alert gauges. */
+  private async measureLedger(): Promise<void> {
+    const { ledger, metrics } = this.infrastructure;
+    const refusals = ledger.builder.forkRefusals();
+    metrics.ledgerForkRefused.reset();
+    for (const refusal of refusals) metrics.ledgerForkRefused.set({ tenant: refusal.tenantId }, 1);
+    const halts = await ledger.repository.halts();
+    metrics.ledgerTenantHalted.reset();
+    for (const halt of halts) metrics.ledgerTenantHalted.set({ tenant: halt.tenantId, code: halt.code }, 1);
   }
 }

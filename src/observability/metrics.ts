@@ -80,6 +80,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly ledgerTenantHalted = new Gauge({
+    name: 'proofline_ledger_tenant_halted',
+    help: "1 for each tenant whose receipts stopped at a bad event (code: LEDGER.UNVERIFIABLE_EVENT, LEDGER.NOT_CANONICAL, LEDGER.DUPLICATE_EVENT); other tenants go on",
+    labelNames: ['tenant', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly ledgerForkRefused = new Gauge({
+    name: 'proofline_ledger_fork_refused',
+    help: "1 for each tenant whose tree the signer refuses to sign (LEDGER.FORK_REFUSED): it does not extend the last signed head kept beside the key. Alert on it",
+    labelNames: ['tenant'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'proofline_' });
   }

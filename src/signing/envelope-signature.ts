@@ -3,12 +3,16 @@ import { canonicalJson, signingInputOf, type EventEnvelope, type SignatureAlgori
 import { leafHash } from '../ledger/merkle/hashes';
 import { isValidInclusion } from '../ledger/merkle/verify';
 import { verifyWithKey, type DetachedVerification } from './detached-signature';
+import { lifecycleFault } from './signing-key';
 
 export const BATCH_STATEMENT_TYPE = 'proofline.event-batch.v1';
 
 export interface VerifyingKey {
   readonly publicKey: KeyObject;
   readonly alg: SignatureAlgorithm;
+  /** The key's lifecycle, when the verifier knows it (the registry does; a bare PEM does not). */
+  readonly retiredAt?: string;
+  readonly revokedAt?: string;
 }
 
 /** UTF-8 of the RFC 8785 JSON of the envelope without metadata.signature: what is signed, or hashed into a batch. */
@@ -48,13 +52,22 @@ export class VerifiedStatements {
 export function verifyEnvelopeSignature(
   envelope: EventEnvelope,
   keyFor: (keyId: string) => VerifyingKey | undefined,
-  verified?: VerifiedStatements,
+  verifiedStatements?: VerifiedStatements,
 ): DetachedVerification {
   const subject = `event ${envelope.id}`;
   const signature = envelope.metadata.signature;
   const key = keyFor(signature.keyId);
   if (!key) return { valid: false, fault: 'unknown-key', message: `${subject} is signed by unknown key ${signature.keyId}` };
   if (key.alg !== signature.alg) return { valid: false, fault: 'algorithm-mismatch', message: `${subject} claims ${signature.alg}, key ${signature.keyId} is ${key.alg}` };
+  const verified = verifySignatureOnly(envelope, key, subject, verifiedStatements);
+  if (!verified.valid) return verified;
+  // Only a signature that holds is judged by its date: a forgery stays a bad signature.
+  const late = lifecycleFault({ keyId: signature.keyId, retiredAt: key.retiredAt, revokedAt: key.revokedAt }, envelope.occurredAt);
+  return late ? { valid: false, fault: 'key-lifecycle', message: `${subject}: ${late}` } : verified;
+}
+
+function verifySignatureOnly(envelope: EventEnvelope, key: VerifyingKey, subject: string, verified?: VerifiedStatements): DetachedVerification {
+  const signature = envelope.metadata.signature;
   const input = signingInputBytes(signingInputOf(envelope));
   const bad = (why: string): DetachedVerification => ({ valid: false, fault: 'bad-signature', message: `${subject}: ${why}` });
   if (!signature.batch) {

@@ -6,8 +6,9 @@ import { signBytes, verifyBytes, type DetachedVerification } from './detached-si
 import { batchStatementBytes, signingInputBytes, verifyEnvelopeSignature, VerifiedStatements } from './envelope-signature';
 import type { RecordedEvent } from '../eventstore/event-store.port';
 import type { KeyRegistry } from './key-registry';
+import { storedBytesFault } from './stored-event';
 
-export type VerificationFault = 'data-hash-mismatch' | 'unknown-key' | 'algorithm-mismatch' | 'bad-signature' | 'malformed' | 'misfiled';
+export type VerificationFault = 'data-hash-mismatch' | 'unknown-key' | 'algorithm-mismatch' | 'bad-signature' | 'malformed' | 'misfiled' | 'not-canonical' | 'key-lifecycle';
 
 export type Verification = { readonly valid: true } | { readonly valid: false; readonly fault: VerificationFault; readonly message: string };
 
@@ -64,6 +65,16 @@ export class EventSigner {
       return fault('misfiled', `event ${envelope?.id} of stream ${envelope?.streamId} is stored as event ${storedAs.eventId} of stream ${storedAs.streamId} (tenant ${storedAs.tenantId})`);
     }
     return this.verify(envelope);
+  }
+
+  /**
+   * What the ledger and `events verify` require of a stored row: `verifyRecorded`, and before it
+   * one byte string per event (storedBytesFault: the envelope's schema, canonical bytes, strict
+   * signature encoding). Never throws.
+   */
+  verifyStored(recorded: RecordedEvent): Verification {
+    const bytes = storedBytesFault(recorded);
+    return bytes ? fault(bytes.fault, bytes.message) : this.verifyRecorded(recorded);
   }
 
   /** Never throws: an envelope of the wrong shape (written around Proofline) is a `malformed` fault. */

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { SigningKeyType } from '../config/proofline-config';
@@ -17,6 +17,11 @@ export interface KeyRegistryOptions {
    * is read as it is, never rotated or written, whatever PROOFLINE_SIGNING_KEY_TYPE says.
    */
   readonly readOnly?: boolean;
+  /**
+   * What rotation does with the retired key's private half: move it to `keys/retired/` (default),
+   * out of the signing path — it is never loaded again — or delete it.
+   */
+  readonly retiredPrivateKeys?: 'archive' | 'delete';
 }
 
 interface RegistryFile {
@@ -38,10 +43,12 @@ export class KeyRegistry {
   static open(options: KeyRegistryOptions): KeyRegistry {
     const registry = new KeyRegistry(options);
     registry.load();
+    // A read-only open neither adopts PROOFLINE_SIGNING_KEY (that retires the active key) nor rotates: it writes nothing.
+    if (options.readOnly) return registry;
     if (options.privateKeyPem) registry.adoptEnvironmentKey(options.privateKeyPem);
+    registry.archiveRetiredPrivateKeys();
     const active = registry.keys.get(registry.activeKeyId);
     // No private half: the active key came from PROOFLINE_SIGNING_KEY on an earlier boot and is never on disk.
-    if (options.readOnly) return registry;
     if (!active?.privateKey || (!options.privateKeyPem && keyTypeOf(active.alg) !== options.keyType)) registry.rotate();
     return registry;
   }
@@ -52,6 +59,11 @@ export class KeyRegistry {
     return key as SigningKey & { privateKey: KeyObject };
   }
 
+  /** `<dataDir>/keys`: the key holder's directory (the ledger keeps its signed heads there); undefined in memory. */
+  get directoryPath(): string | undefined {
+    return this.directory();
+  }
+
   get(keyId: string): SigningKey | undefined {
     return this.keys.get(keyId);
   }
@@ -60,7 +72,11 @@ export class KeyRegistry {
     return [...this.keys.values()].map(publish);
   }
 
-  /** Makes a fresh key of the configured type active; the previous one is retired, not removed. */
+  /**
+   * Makes a fresh key of the configured type active. The previous one is retired: its public half
+   * stays published (what it signed before keeps verifying; what is dated after its retirement
+   * does not), its private half leaves the signing path (keys/retired/, or deleted by option).
+   */
   rotate(): SigningKey {
     const pair = generateKeyPair(this.options.keyType);
     const key = this.describe(pair.publicKey, pair.privateKey);
@@ -68,7 +84,23 @@ export class KeyRegistry {
     this.keys.set(key.keyId, key);
     this.activeKeyId = key.keyId;
     this.persist(key);
+    this.archiveRetiredPrivateKeys();
     return key;
+  }
+
+  /**
+   * Revokes `keyId` from `from` on (a compromise): everything it signed dated from then on is
+   * invalid, and `ledger verify` flags it. Revoking the active key rotates first.
+   */
+  revoke(keyId: string, from: Date): SigningKey {
+    const key = this.keys.get(keyId);
+    if (!key) throw new Error(`no key ${keyId} in the registry`);
+    if (keyId === this.activeKeyId) this.rotate();
+    const revoked = { ...this.keys.get(keyId)!, status: 'revoked' as const, revokedAt: from.toISOString(), privateKey: undefined };
+    this.keys.set(keyId, revoked);
+    this.persist();
+    this.archiveRetiredPrivateKeys();
+    return revoked;
   }
 
   private adoptEnvironmentKey(pem: string): void {
@@ -80,7 +112,8 @@ export class KeyRegistry {
       return;
     }
     const known = this.keys.get(keyId);
-    const key = known ? { ...known, status: 'active' as const, retiredAt: undefined, privateKey } : this.describe(publicKey, privateKey);
+    if (known?.revokedAt) throw new Error(`PROOFLINE_SIGNING_KEY is key ${keyId}, revoked from ${known.revokedAt}: it never signs again`);
+    const key = known ? { ...known, status: 'active' as const, activeFrom: this.now().toISOString(), retiredAt: undefined, privateKey } : this.describe(publicKey, privateKey);
     this.retireActive();
     this.keys.set(keyId, key);
     this.activeKeyId = keyId;
@@ -95,6 +128,7 @@ export class KeyRegistry {
       alg: algorithmOf(publicKey),
       status: 'active',
       createdAt: now.toISOString(),
+      activeFrom: now.toISOString(),
       publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
       certificatePem: issueSelfSignedCertificate({
         privateKey,
@@ -110,18 +144,50 @@ export class KeyRegistry {
 
   private retireActive(): void {
     const current = this.keys.get(this.activeKeyId);
-    if (current) this.keys.set(current.keyId, { ...current, status: 'retired', retiredAt: this.now().toISOString() });
+    if (current) this.keys.set(current.keyId, { ...current, status: current.revokedAt ? 'revoked' : 'retired', retiredAt: this.now().toISOString(), privateKey: undefined });
   }
 
+  /**
+   * Moves the private half of every key that is not active out of the signing path (or deletes
+   * it): a retired key must not be able to sign what verifiers would take for the instance's.
+   */
+  private archiveRetiredPrivateKeys(): void {
+    const directory = this.directory();
+    if (!directory) return;
+    for (const key of this.keys.values()) {
+      if (key.keyId === this.activeKeyId) continue;
+      const path = join(directory, `${key.keyId}.pem`);
+      if (!existsSync(path)) continue;
+      if (this.options.retiredPrivateKeys === 'delete') {
+        rmSync(path);
+        continue;
+      }
+      mkdirSync(join(directory, 'retired'), { recursive: true, mode: 0o700 });
+      renameSync(path, join(directory, 'retired', `${key.keyId}.pem`));
+    }
+  }
+
+  /**
+   * Reads registry.json without trusting it: each entry's key id and algorithm are recomputed
+   * from its public key, and an entry whose stated ones differ (a planted or edited key) is
+   * refused with the whole registry. Only the active key's private half is loaded.
+   */
   private load(): void {
     const directory = this.directory();
     if (!directory || !existsSync(join(directory, 'registry.json'))) return;
     const file = JSON.parse(readFileSync(join(directory, 'registry.json'), 'utf8')) as RegistryFile;
     for (const entry of file.keys) {
-      const privatePath = join(directory, `${entry.keyId}.pem`);
-      const privateKey = existsSync(privatePath) ? createPrivateKey(readFileSync(privatePath)) : undefined;
-      this.keys.set(entry.keyId, { ...entry, publicKey: createPublicKey(entry.publicKeyPem), privateKey });
-      if (entry.status === 'active') this.activeKeyId = entry.keyId;
+      const publicKey = createPublicKey(entry.publicKeyPem);
+      const keyId = keyIdOf(publicKey);
+      const alg = algorithmOf(publicKey);
+      if (entry.keyId !== keyId || entry.alg !== alg) {
+        throw new Error(`${join(directory, 'registry.json')}: the entry named ${entry.keyId} (${entry.alg}) holds the public key ${keyId} (${alg}); key ids are computed from the key, so this entry was planted or edited and the registry is refused`);
+      }
+      const active = entry.status === 'active';
+      const privatePath = join(directory, `${keyId}.pem`);
+      const privateKey = active && existsSync(privatePath) ? createPrivateKey(readFileSync(privatePath)) : undefined;
+      this.keys.set(keyId, { ...entry, keyId, alg, activeFrom: entry.activeFrom ?? entry.createdAt, publicKey, privateKey });
+      if (active) this.activeKeyId = keyId;
     }
   }
 
@@ -150,6 +216,16 @@ export class KeyRegistry {
 }
 
 function publish(key: SigningKey): PublishedKey {
-  const { keyId, alg, status, createdAt, retiredAt, publicKeyPem, certificatePem } = key;
-  return retiredAt ? { keyId, alg, status, createdAt, retiredAt, publicKeyPem, certificatePem } : { keyId, alg, status, createdAt, publicKeyPem, certificatePem };
+  const { keyId, alg, status, createdAt, activeFrom, retiredAt, revokedAt, publicKeyPem, certificatePem } = key;
+  return {
+    keyId,
+    alg,
+    status,
+    createdAt,
+    ...(activeFrom ? { activeFrom } : {}),
+    ...(retiredAt ? { retiredAt } : {}),
+    ...(revokedAt ? { revokedAt } : {}),
+    publicKeyPem,
+    certificatePem,
+  };
 }

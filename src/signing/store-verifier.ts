@@ -1,4 +1,3 @@
-import { canonicalJson } from '../../contracts';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port';
 import { START, type GlobalPosition } from '../eventstore/global-position';
 import type { EventSigner, VerificationFault } from './event-signer';
@@ -8,7 +7,7 @@ export interface EventFault {
   readonly streamId: string;
   readonly streamVersion: number;
   readonly position: GlobalPosition;
-  readonly fault: VerificationFault | 'not-canonical';
+  readonly fault: VerificationFault;
   readonly message: string;
 }
 
@@ -47,10 +46,6 @@ export async function verifyStore(store: EventStore, signer: EventSigner, option
 
 function faultOf(signer: EventSigner, event: RecordedEvent): EventFault | undefined {
   const where = { eventId: event.envelope.id, streamId: event.envelope.streamId, streamVersion: event.streamVersion, position: event.position };
-  const verification = signer.verifyRecorded(event);
-  if (!verification.valid) return { ...where, fault: verification.fault, message: verification.message };
-  if (canonicalJson(event.envelope) !== event.raw) {
-    return { ...where, fault: 'not-canonical', message: `event ${event.envelope.id}: stored bytes are not the canonical form of the signed envelope` };
-  }
-  return undefined;
+  const verification = signer.verifyStored(event);
+  return verification.valid ? undefined : { ...where, fault: verification.fault, message: verification.message };
 }

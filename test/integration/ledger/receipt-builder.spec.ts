@@ -40,10 +40,9 @@ function receiptBuilderSuite(open: () => Promise<Database>): void {
   let repository: LedgerRepository;
   let signing: Signing;
 
-  beforeAll(() => {
-    signing = freshSigning();
-  });
   beforeEach(async () => {
+    // A key per test: each test has a fresh database, and one signer over two databases with the same origin is a fork it refuses.
+    signing = freshSigning();
     db = await open();
     knex = db.knex;
     store = storeOn(knex);
@@ -163,25 +162,26 @@ function receiptBuilderSuite(open: () => Promise<Database>): void {
       expect(rollbacks.filter((reason) => !['LEDGER.CONCURRENT_BUILDER', 'unique:ledger_receipts_pkey', 'unique:ledger_receipts_event_unique'].includes(reason))).toEqual([]);
     }, 60_000);
 
-    it('given an event that does not verify, then the builder halts on its batch with LEDGER.UNVERIFIABLE_EVENT, receipts nothing from it on, and stays halted', async () => {
+    it('given an event that does not verify, then its tenant halts at it with LEDGER.UNVERIFIABLE_EVENT, receipts nothing of that tenant from it on, and stays halted', async () => {
       const good = await appendInterleaved(store, signing.signer, [A, A]);
       const forged = { ...businessEvent(signing.signer, A, { amount: 100 }) };
       const tampered = { ...forged, data: { amount: 1_000_000 } };
       await store.append(tampered.streamId, [tampered], 'any');
       const after = await appendOne(store, signing.signer, A, { amount: 5 });
-      const builder = builderOn(knex, store, signing, { batchSize: 2 });
+      const ledger = ledgerOn(knex, store, signing, { batchSize: 2 });
 
-      const failure = await failureOf(settledCatchUp(builder, knex));
+      await catchUpFully(ledger.builder, knex);
 
-      expect(failure).toBeInstanceOf(ProoflineError);
-      expect(failure).toMatchObject({ code: 'LEDGER.UNVERIFIABLE_EVENT', details: { eventId: tampered.id, fault: 'data-hash-mismatch' } });
+      expect(await repository.halt(A)).toMatchObject({ code: 'LEDGER.UNVERIFIABLE_EVENT', eventId: tampered.id });
+      expect((await repository.halt(A))?.message).toContain('data-hash-mismatch');
       const receipted = (await repository.receipts(A)).map((r) => r.eventId);
       expect(receipted).toEqual(good.map((e) => e.id));
       expect(receipted).not.toContain(tampered.id);
       expect(receipted).not.toContain(after.id);
 
-      expect(await failureOf(settledCatchUp(builderOn(knex, store, signing), knex))).toMatchObject({ code: 'LEDGER.UNVERIFIABLE_EVENT' });
+      await catchUpFully(builderOn(knex, store, signing), knex);
       expect(await repository.size(A)).toBe(2);
+      expect(await ledger.status(A)).toMatchObject({ builder: 'halted' });
     });
   });
 
@@ -196,7 +196,7 @@ function receiptBuilderSuite(open: () => Promise<Database>): void {
       );
     }
 
-    it('given the original is receipted, then the builder halts naming the copy (not a concurrent builder), and verify reports it as inserted', async () => {
+    it('given the original is receipted, then the tenant halts naming the copy (not a concurrent builder), and verify reports it as inserted', async () => {
       const [original] = await appendInterleaved(store, signing.signer, [A, A]);
       await catchUpFully(builderOn(knex, store, signing), knex);
       await insertCopyOf(original.id);
@@ -204,21 +204,24 @@ function receiptBuilderSuite(open: () => Promise<Database>): void {
       expect(copy.envelope.id).toBe(original.id);
 
       // The copy sits in a row filed under another event id: it is refused as misfiled before any receipt is written.
-      const failure = await failureOf(settledCatchUp(builderOn(knex, store, signing), knex));
-      expect(failure).toMatchObject({ code: 'LEDGER.UNVERIFIABLE_EVENT', details: { eventId: original.id, fault: 'misfiled' } });
-      expect((failure as Error).message).toContain(copy.storedAs.eventId);
+      await catchUpFully(builderOn(knex, store, signing), knex);
+      const halt = await repository.halt(A);
+      expect(halt).toMatchObject({ code: 'LEDGER.UNVERIFIABLE_EVENT', eventId: copy.storedAs.eventId });
+      expect(halt?.message).toContain('misfiled');
+      expect(halt?.message).toContain(copy.storedAs.eventId);
       expect(await repository.size(A)).toBe(2);
-      expect(await ledgerOn(knex, store, signing).verify(A)).toMatchObject({ ok: false, fault: { kind: 'inserted', position: 2, eventId: original.id } });
+      // The builder passed the copy and halted there: verify names it by its own fault (filed under another id).
+      expect(await ledgerOn(knex, store, signing).verify(A)).toMatchObject({ ok: false, fault: { kind: 'altered', position: 2, eventId: copy.storedAs.eventId } });
     });
 
-    it('given the original and the copy in one batch, then the builder halts naming the copy and receipts neither', async () => {
+    it('given the original and the copy in one batch, then the original is receipted, the tenant halts at the copy, and another tenant goes on', async () => {
       const [original] = await appendInterleaved(store, signing.signer, [A]);
       await insertCopyOf(original.id);
-      expect(await failureOf(settledCatchUp(builderOn(knex, store, signing), knex))).toMatchObject({
-        code: 'LEDGER.UNVERIFIABLE_EVENT',
-        details: { eventId: original.id, fault: 'misfiled' },
-      });
-      expect(await repository.size(A)).toBe(0);
+      const [other] = await appendInterleaved(store, signing.signer, [B]);
+      await catchUpFully(builderOn(knex, store, signing), knex);
+      expect(await repository.halt(A)).toMatchObject({ code: 'LEDGER.UNVERIFIABLE_EVENT' });
+      expect((await repository.receipts(A)).map((r) => r.eventId)).toEqual([original.id]);
+      expect((await repository.receipts(B)).map((r) => r.eventId)).toEqual([other.id]);
     });
   });
 

@@ -66,6 +66,7 @@ describe('KeyRegistry', () => {
         alg,
         status: 'active',
         createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        activeFrom: keys[0].createdAt,
         publicKeyPem: active.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
         certificatePem: expect.stringMatching(/^-----BEGIN CERTIFICATE-----\n/),
       });
@@ -104,7 +105,8 @@ describe('KeyRegistry', () => {
       expect(byId[rotated.keyId]).toMatchObject({ status: 'active', createdAt: '2026-06-01T12:00:00.000Z' });
       expect(byId[rotated.keyId].retiredAt).toBeUndefined();
       expect(registryFile().keys).toEqual(registry.published());
-      expect(pemFiles()).toEqual([`${old.keyId}.pem`, `${rotated.keyId}.pem`].sort());
+      // the retired private half left the signing path (key-lifecycle.spec.ts)
+      expect(pemFiles()).toEqual([`${rotated.keyId}.pem`]);
       for (const file of pemFiles()) expect(mode(join(keysDir(), file))).toBe(0o600);
     });
 
@@ -168,8 +170,10 @@ describe('KeyRegistry', () => {
       expect(active.alg).toBe('EdDSA'); // the given key wins over the configured type, without a rotation
       expect(active.privateKey.equals(pair.privateKey)).toBe(true);
       expect(existsSync(join(keysDir(), `${active.keyId}.pem`))).toBe(false);
-      expect(pemFiles()).toEqual([`${generated.keyId}.pem`]);
-      for (const file of readdirSync(keysDir())) expect(readFileSync(join(keysDir(), file), 'utf8')).not.toContain(pkcs8(pair.privateKey).split('\n')[1]);
+      expect(pemFiles()).toEqual([]); // the generated key, now retired, was moved to keys/retired/
+      for (const file of readdirSync(keysDir(), { recursive: true, encoding: 'utf8' })) {
+        if (statSync(join(keysDir(), file)).isFile()) expect(readFileSync(join(keysDir(), file), 'utf8')).not.toContain(pkcs8(pair.privateKey).split('\n')[1]);
+      }
 
       // its public half is published so its events verify elsewhere; the generated key is retired
       const byId = Object.fromEntries(registryFile().keys.map((key) => [key.keyId, key]));

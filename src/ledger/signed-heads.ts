@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KeyRegistry } from '../signing/key-registry';
+import type { SignedCheckpoint } from './checkpoint';
+
+/** What a new checkpoint must extend: the last signed head, or the head an operator accepted by a rewind (unsigned). */
+export type KeptHead = Pick<SignedCheckpoint, 'origin' | 'treeSize' | 'rootHash'> & Partial<Pick<SignedCheckpoint, 'issuedAt' | 'signature'>>;
+
+/**
+ * The last head this signer signed for each log, kept OUTSIDE the database — beside the signing
+ * key, in `<dataDir>/keys/heads/` — so an operator who rewrites the database cannot make the
+ * signer forget what it signed. The builder signs a new head only with a valid consistency
+ * proof from this one (receipt-builder.ts). Each file is written to a temporary name, synced
+ * and renamed, so a crash leaves the old head or the new one, never half of either.
+ *
+ * A registry without a data dir (tests, benchmarks) keeps the heads in memory, shared by every
+ * builder over that registry: a "restart" in a test is a new builder over the same keys.
+ */
+export class SignedHeads {
+  private static readonly inMemory = new WeakMap<KeyRegistry, Map<string, KeptHead>>();
+
+  private constructor(
+    private readonly directory: string | undefined,
+    private readonly memory: Map<string, KeptHead>,
+  ) {}
+
+  static beside(keys: KeyRegistry): SignedHeads {
+    let memory = SignedHeads.inMemory.get(keys);
+    if (!memory) SignedHeads.inMemory.set(keys, (memory = new Map()));
+    const directory = keys.directoryPath;
+    return new SignedHeads(directory ? join(directory, 'heads') : undefined, memory);
+  }
+
+  /** The last head signed for `origin`, or undefined before the first. */
+  read(origin: string): KeptHead | undefined {
+    if (!this.directory) return this.memory.get(origin);
+    const path = this.pathOf(origin);
+    if (!existsSync(path)) return undefined;
+    const kept = JSON.parse(readFileSync(path, 'utf8')) as KeptHead;
+    if (kept.origin !== origin) throw new Error(`${path} holds the head of ${kept.origin}, not of ${origin}`);
+    return kept;
+  }
+
+  /** Records `head` as the last one signed for its origin; call before the signature leaves the process. */
+  write(head: KeptHead): void {
+    if (!this.directory) {
+      this.memory.set(head.origin, head);
+      return;
+    }
+    mkdirSync(this.directory, { recursive: true, mode: 0o700 });
+    const path = this.pathOf(head.origin);
+    const temporary = `${path}.tmp`;
+    const fd = openSync(temporary, 'w', 0o600);
+    try {
+      writeSync(fd, JSON.stringify(head, null, 2) + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, path);
+    const dir = openSync(this.directory, 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+  }
+
+  /**
+   * The operator's explicit rewind after a legitimate restore: `accepted` (the head of the
+   * restored database, which does not extend the kept one) becomes the head new checkpoints must
+   * extend. The head given up is appended to `heads/rewinds.jsonl` with the reason, never lost.
+   */
+  rewind(accepted: KeptHead, reason: string, now: Date): KeptHead | undefined {
+    const previous = this.read(accepted.origin);
+    if (this.directory) {
+      mkdirSync(this.directory, { recursive: true, mode: 0o700 });
+      appendFileSync(join(this.directory, 'rewinds.jsonl'), JSON.stringify({ at: now.toISOString(), reason, gaveUp: previous ?? null, accepted }) + '\n', { mode: 0o600 });
+    }
+    this.write(accepted);
+    return previous;
+  }
+
+  private pathOf(origin: string): string {
+    // The origin holds a tenant id, which may hold any character: the file is named by its hash.
+    return join(this.directory!, `${createHash('sha256').update(origin, 'utf8').digest('hex').slice(0, 32)}.json`);
+  }
+}

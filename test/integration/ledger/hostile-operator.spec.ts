@@ -1,0 +1,237 @@
+import type { Knex } from 'knex';
+import { canonicalJson, type EventEnvelope } from '../../../contracts';
+import type { Database } from '../../../src/database/database';
+import type { EventStore } from '../../../src/eventstore/event-store.port';
+import { LedgerRepository } from '../../../src/ledger/ledger-repository';
+import { failureOf } from '../../conformance/helpers';
+import { openEmbeddedTestDatabase } from '../../support/databases';
+import {
+  appendInterleaved,
+  appendOne,
+  businessEvent,
+  catchUpFully,
+  disableAppendOnly,
+  enableAppendOnly,
+  freshSigning,
+  ledgerOn,
+  storeOn,
+  tenantEvents,
+  type Signing,
+} from './ledger-fixture';
+
+/**
+ * The attacks of issue 23, played by an operator with superuser rights on the database but
+ * without the signing key: each test failed on the code before the fix it names.
+ */
+
+const T = 'tenant-victim';
+const B = 'tenant-bystander';
+
+let db: Database;
+let knex: Knex;
+let store: EventStore;
+let repository: LedgerRepository;
+let signing: Signing;
+
+beforeEach(async () => {
+  signing = freshSigning();
+  db = await openEmbeddedTestDatabase();
+  knex = db.knex;
+  store = storeOn(knex);
+  repository = new LedgerRepository(knex);
+});
+afterEach(async () => {
+  await db?.close();
+});
+
+/** Stores `bytes` as the row of an event appended now (the attacker rewrites the row, triggers off). */
+async function storeBytes(event: EventEnvelope, bytes: string): Promise<void> {
+  await store.append(event.streamId, [event], 'any');
+  await disableAppendOnly(knex);
+  await knex('events').where({ event_id: event.id }).update({ envelope: bytes });
+  await enableAppendOnly(knex);
+}
+
+const receiptedIds = async (tenantId: string) => (await repository.receipts(tenantId)).map((r) => r.eventId);
+
+describe('one byte string per event', () => {
+  it('given stored bytes with a duplicate key ("amount":999999,"amount":100), then the builder receipts nothing of that tenant from there, and verify names it', async () => {
+    const [good] = await appendInterleaved(store, signing.signer, [T]);
+    const event = businessEvent(signing.signer, T, { amount: 100 });
+    const canonical = canonicalJson(event);
+    const duplicated = canonical.replace('"amount":100', '"amount":999999,"amount":100');
+    expect(duplicated).not.toBe(canonical);
+    await storeBytes(event, duplicated);
+    const after = await appendOne(store, signing.signer, T, { amount: 5 });
+    const ledger = ledgerOn(knex, store, signing);
+
+    await catchUpFully(ledger.builder, knex);
+
+    expect(await receiptedIds(T)).toEqual([good.id]);
+    expect(await receiptedIds(T)).not.toContain(after.id);
+    expect(await ledger.status(T)).toMatchObject({ builder: 'halted', halt: { code: 'LEDGER.NOT_CANONICAL', eventId: event.id } });
+    expect(await ledger.verify(T)).toMatchObject({ ok: false, fault: { kind: 'not-canonical', position: 1, eventId: event.id } });
+  });
+
+  /** Each is a byte string other than the one signed, whose signature a lenient decoder still accepts. */
+  const malleable: ReadonlyArray<readonly [string, (envelope: EventEnvelope) => EventEnvelope]> = [
+    ['padding stripped', (e) => withSignature(e, { ...e.metadata.signature, value: e.metadata.signature.value.replace(/=+$/, '') })],
+    ['junk appended', (e) => withSignature(e, { ...e.metadata.signature, value: `${e.metadata.signature.value}!!` })],
+    ['base64url alphabet', (e) => withSignature(e, { ...e.metadata.signature, value: e.metadata.signature.value.replace(/\+/g, '-').replace(/\//g, '_') })],
+    ['white space inside', (e) => withSignature(e, { ...e.metadata.signature, value: `${e.metadata.signature.value.slice(0, 8)} ${e.metadata.signature.value.slice(8)}` })],
+    ['an extra field in the signature block', (e) => withSignature(e, { ...e.metadata.signature, note: 'x' } as never)],
+  ];
+
+  it.each(malleable)('given a signed event stored with its signature %s, then it is never receipted', async (_name, change) => {
+    let event = businessEvent(signing.signer, T, { amount: 100 });
+    // The base64url variant needs a '+' or '/' to change; an Ed25519 signature lacks both about one time in twenty.
+    while (!/[+/]/.test(event.metadata.signature.value)) event = businessEvent(signing.signer, T, { amount: 100 });
+    const variant = change(event);
+    expect(canonicalJson(variant)).not.toBe(canonicalJson(event));
+    await storeBytes(event, canonicalJson(variant));
+    const ledger = ledgerOn(knex, store, signing);
+
+    await catchUpFully(ledger.builder, knex);
+
+    expect(await receiptedIds(T)).toEqual([]);
+    expect(await ledger.status(T)).toMatchObject({ builder: 'halted', halt: { eventId: event.id } });
+    expect(signing.signer.verifyStored((await tenantEvents(store, T))[0])).toMatchObject({ valid: false });
+  });
+});
+
+describe('a bad event stops its tenant, not the world', () => {
+  it('given an event of T that does not verify, then T halts at it (and stays halted after a restart) while B keeps getting receipts and checkpoints', async () => {
+    const before = await appendInterleaved(store, signing.signer, [T, B]);
+    const forged = businessEvent(signing.signer, T, { amount: 100 });
+    const tampered = { ...forged, data: { amount: 1_000_000 } };
+    await store.append(tampered.streamId, [tampered], 'any');
+    const laterT = await appendOne(store, signing.signer, T, { amount: 5 });
+    const laterB = await appendOne(store, signing.signer, B, { amount: 6 });
+    const ledger = ledgerOn(knex, store, signing, { batchSize: 2 });
+
+    await catchUpFully(ledger.builder, knex);
+    const checkpointB = await ledger.builder.checkpointNow(B);
+
+    expect(await receiptedIds(T)).toEqual([before[0].id]);
+    expect(await receiptedIds(B)).toEqual([before[1].id, laterB.id]);
+    expect(checkpointB).toMatchObject({ treeSize: 2 });
+    expect(await ledger.status(T)).toMatchObject({ builder: 'halted', halt: { code: 'LEDGER.UNVERIFIABLE_EVENT', eventId: tampered.id } });
+    expect(await ledger.status(B)).toMatchObject({ builder: 'running' });
+
+    const restarted = ledgerOn(knex, store, signing);
+    await appendOne(store, signing.signer, B, { amount: 7 });
+    await appendOne(store, signing.signer, T, { amount: 8 });
+    await catchUpFully(restarted.builder, knex);
+    expect(await receiptedIds(T)).toEqual([before[0].id]);
+    expect(await receiptedIds(T)).not.toContain(laterT.id);
+    expect((await receiptedIds(B)).length).toBe(4); // two events, B's checkpoint event, one more
+    expect(await restarted.status(T)).toMatchObject({ builder: 'halted' });
+  });
+});
+
+describe('the signer never signs a fork', () => {
+  async function honestHistory(): Promise<{ checkpointSize: number; root: string }> {
+    await appendOne(store, signing.signer, T, { payee: 'alice' });
+    await appendOne(store, signing.signer, T, { payee: 'bob' });
+    await appendOne(store, signing.signer, T, { payee: 'carol' });
+    await appendOne(store, signing.signer, T, { payee: 'honest' });
+    const ledger = ledgerOn(knex, store, signing);
+    await catchUpFully(ledger.builder, knex);
+    const checkpoint = await ledger.builder.checkpointNow(T);
+    expect(checkpoint).toMatchObject({ treeSize: 4 });
+    return { checkpointSize: 4, root: checkpoint!.rootHash };
+  }
+
+  /** Deletes T's events from the k-th on (checkpoint events included), their receipts and T's checkpoint rows. */
+  async function forkByDeletion(k: number): Promise<void> {
+    const events = await tenantEvents(store, T);
+    const doomed = events.slice(k).map((e) => e.envelope.id);
+    await disableAppendOnly(knex);
+    await knex('events').whereIn('event_id', doomed).delete();
+    await knex('ledger_receipts').where({ tenant_id: T }).andWhere('sequence', '>=', k).delete();
+    await knex('ledger_checkpoints').where({ tenant_id: T }).delete();
+    await enableAppendOnly(knex);
+  }
+
+  it('given T\'s tail deleted and rewritten ({"payee":"mallory"} at 3), then after a restart the builder refuses to sign the same size with another root: LEDGER.FORK_REFUSED with both heads', async () => {
+    const honest = await honestHistory();
+    await forkByDeletion(3);
+    await appendOne(store, signing.signer, T, { payee: 'mallory' });
+    await appendOne(store, signing.signer, T, { payee: 'dave' });
+    const restarted = ledgerOn(knex, store, signing);
+    await catchUpFully(restarted.builder, knex);
+
+    const failure = await failureOf(restarted.builder.checkpointNow(T));
+
+    expect(failure).toMatchObject({ code: 'LEDGER.FORK_REFUSED', details: { kept: { treeSize: honest.checkpointSize, rootHash: honest.root } } });
+    expect(await repository.checkpoints(T)).toEqual([]);
+    expect(await restarted.status(T)).toMatchObject({ builder: 'fork-refused', forkRefused: { kept: { treeSize: 4, rootHash: honest.root } } });
+  });
+
+  it('given one event deleted from the middle with a bystander interleaved and the progress rewound for everyone, then T is refused while B, rebuilt bit for bit, is still signed', async () => {
+    await appendInterleaved(store, signing.signer, [T, B, T, B, T, B, T]);
+    const ledger = ledgerOn(knex, store, signing);
+    await catchUpFully(ledger.builder, knex);
+    const keptT = await ledger.builder.checkpointNow(T);
+    const keptB = await ledger.builder.checkpointNow(B);
+    const receiptsB = await repository.receipts(B);
+    const doomed = (await tenantEvents(store, T))[1];
+
+    await disableAppendOnly(knex);
+    await knex('events').where({ event_id: doomed.envelope.id }).delete();
+    await knex('events').whereIn('event_type', ['ledger.checkpoint-issued']).delete();
+    await knex('ledger_receipts').delete();
+    await knex('ledger_checkpoints').delete();
+    await knex('ledger_progress').delete();
+    await enableAppendOnly(knex);
+    await appendOne(store, signing.signer, T, { payee: 'mallory' });
+    await appendOne(store, signing.signer, B, { n: 99 });
+
+    const restarted = ledgerOn(knex, store, signing);
+    await catchUpFully(restarted.builder, knex);
+
+    expect((await repository.receipts(B)).slice(0, receiptsB.length)).toEqual(receiptsB.slice(0, 3));
+    expect(await failureOf(restarted.builder.checkpointNow(T))).toMatchObject({ code: 'LEDGER.FORK_REFUSED', details: { kept: { treeSize: keptT!.treeSize } } });
+    expect(await restarted.builder.checkpointNow(B)).toMatchObject({ treeSize: 4 });
+    expect(keptB).toMatchObject({ treeSize: 3 });
+    expect((await repository.checkpoints(T)).length).toBe(0);
+  });
+
+  it('given a refused fork, then only an explicit rewind naming the database root lets the signer go on, and the head given up is kept', async () => {
+    await honestHistory();
+    await forkByDeletion(2);
+    await appendOne(store, signing.signer, T, { payee: 'mallory' });
+    const restarted = ledgerOn(knex, store, signing);
+    await catchUpFully(restarted.builder, knex);
+    const refused = (await failureOf(restarted.builder.checkpointNow(T))) as { details: { database: { rootHash: string; treeSize: number } } };
+
+    expect(await failureOf(restarted.rewindSigner(T, '0'.repeat(64), 'restored the 2026-12-01 backup'))).toMatchObject({ code: 'LEDGER.REWIND_MISMATCH' });
+    expect(await failureOf(restarted.builder.checkpointNow(T))).toMatchObject({ code: 'LEDGER.FORK_REFUSED' });
+
+    const { gaveUp, accepted } = await restarted.rewindSigner(T, refused.details.database.rootHash, 'restored the 2026-12-01 backup');
+    expect(gaveUp).toMatchObject({ treeSize: 4 });
+    expect(accepted).toMatchObject({ treeSize: refused.details.database.treeSize, rootHash: refused.details.database.rootHash });
+    expect(await restarted.builder.checkpointNow(T)).toMatchObject({ treeSize: 3 });
+    expect(await restarted.status(T)).toMatchObject({ builder: 'running' });
+  });
+
+  it('given a database that only lost receipts (the events are intact), then the rebuilt tree extends the kept head and is signed', async () => {
+    const honest = await honestHistory();
+    await disableAppendOnly(knex);
+    await knex('ledger_receipts').delete();
+    await knex('ledger_checkpoints').delete();
+    await knex('ledger_progress').delete();
+    await enableAppendOnly(knex);
+    await appendOne(store, signing.signer, T, { payee: 'erin' });
+    const restarted = ledgerOn(knex, store, signing);
+    await catchUpFully(restarted.builder, knex);
+
+    const next = await restarted.builder.checkpointNow(T);
+
+    expect(next).toMatchObject({ treeSize: honest.checkpointSize + 2 }); // + the checkpoint's own event and erin's
+  });
+});
+
+function withSignature(envelope: EventEnvelope, signature: EventEnvelope['metadata']['signature']): EventEnvelope {
+  return { ...envelope, metadata: { ...envelope.metadata, signature } };
+}
