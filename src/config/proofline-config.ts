@@ -61,7 +61,9 @@ export class ProoflineConfig {
   REDIS_URL?: string;
 
   @ValidateIf((config: ProoflineConfig) => config.PROOFLINE_FANOUT === 'kafka' || config.KAFKA_BROKERS !== undefined)
-  @Matches(/^[^\s,]+:\d+(,[^\s,]+:\d+)*$/, { message: 'KAFKA_BROKERS must be a comma-separated list of host:port (required with PROOFLINE_FANOUT=kafka)' })
+  @Matches(/^([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}(,([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5})*$/, {
+    message: 'KAFKA_BROKERS must be a comma-separated list of host:port (a host name or IP address, no credentials; required with PROOFLINE_FANOUT=kafka)',
+  })
   KAFKA_BROKERS?: string;
 
   @ValidateIf((config: ProoflineConfig) => config.PROOFLINE_EVENT_STORE === 'eventstoredb' || config.ESDB_CONNECTION_STRING !== undefined)

@@ -54,12 +54,22 @@ function describe(error: unknown, depth: number): string {
   if (typeof error !== 'object' || error === null) return String(error);
   const { name, message, cause, errors } = error as { name?: string; message?: unknown; cause?: unknown; errors?: unknown };
   const text = typeof message === 'string' && message !== name ? message : '';
-  if (depth < 5 && Array.isArray(errors) && errors.length > 0 && text === '') {
-    return [...new Set(errors.map((inner) => describe(inner, depth + 1)))].join('; ');
+  if (depth < 5 && Array.isArray(errors) && errors.length > 0) {
+    // pg's AggregateError has no message of its own; kafkajs's says only "Topic creation errors": the inner errors say why.
+    const inner = [...new Set(errors.map((item) => describeInner(item, depth + 1)))].join('; ');
+    return text === '' ? inner : `${text} (${inner})`;
   }
   if (depth < 5 && cause !== undefined && (text === '' || /^KafkaJS/.test(name ?? ''))) {
     const inner = describe(cause, depth + 1);
     return text === '' || inner.includes(text) ? inner : `${text} (${inner})`;
   }
   return text || name || String(error);
+}
+
+/** An inner error, with the broker's error type and topic when it is a kafkajs protocol error. */
+function describeInner(error: unknown, depth: number): string {
+  const { type, topic } = (error ?? {}) as { type?: unknown; topic?: unknown };
+  const text = describe(error, depth);
+  const labels = [typeof type === 'string' ? type : undefined, typeof topic === 'string' ? `topic ${topic}` : undefined].filter(Boolean);
+  return labels.length > 0 && !labels.every((label) => text.includes(label!)) ? `${text} [${labels.join(', ')}]` : text;
 }

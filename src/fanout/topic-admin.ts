@@ -150,8 +150,9 @@ export class TopicAdmin {
 
 /** The broker answered, and said no (a policy, a limit, an authorization): asking again will not help. */
 function refusedByBroker(error: unknown): boolean {
-  const { name, retriable, errors, cause } = (error ?? {}) as { name?: string; retriable?: boolean; errors?: unknown[]; cause?: unknown };
-  if (name === 'KafkaJSProtocolError') return retriable === false;
+  const { name, retriable, type, errors, cause } = (error ?? {}) as { name?: string; retriable?: boolean; type?: unknown; errors?: unknown[]; cause?: unknown };
+  // A protocol error (KafkaJSProtocolError and its kind, such as KafkaJSCreateTopicError) carries the broker's error type.
+  if (typeof type === 'string' && typeof retriable === 'boolean') return retriable === false;
   if (name === 'KafkaJSAggregateError' && Array.isArray(errors) && errors.length > 0) return errors.every(refusedByBroker);
   return cause !== undefined && cause !== error && refusedByBroker(cause);
 }

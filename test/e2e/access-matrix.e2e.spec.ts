@@ -31,7 +31,7 @@ describe('access matrix over the route table', () => {
     t = await startTestApp({ env: { PROOFLINE_TENANT_REQUESTS_PER_MINUTE: '100000' } });
     home = (await signUp(t.infrastructure, 'Home')).tenantId;
     foreign = (await signUp(t.infrastructure, 'Foreign')).tenantId;
-  });
+  }, 120_000); // a guard, not a measure: it took over 30 s once on a loaded machine
   afterAll(() => t.close());
 
   /** The route's URL with the tenant parameter set to `tenantId` and any other parameter to a well-formed id that names nothing. */

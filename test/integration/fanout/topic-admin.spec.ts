@@ -53,6 +53,20 @@ describeWithService('kafka', 'the shared topic admin', () => {
     }
   }, 120_000);
 
+  it('a broker that answers but refuses the topics fails at once, naming KAFKA_BROKERS and the broker\'s reason (not "unreachable" after the patience)', async () => {
+    const admin = topicAdmin(brokers, 20_000);
+    try {
+      const failure = await failureOf(admin.ensure([`${prefix}.bad topic!`]));
+      expect(failure).toBeInstanceOf(SettingFailure);
+      expect((failure as SettingFailure).setting).toBe('KAFKA_BROKERS');
+      expect((failure as Error).message).toMatch(/the broker refused/);
+      expect((failure as Error).message).toMatch(/INVALID_TOPIC_EXCEPTION/);
+      expect((failure as Error).message).not.toMatch(/no broker .* answered/); // refused at once, not retried as if unreachable
+    } finally {
+      await admin.close();
+    }
+  }, 60_000);
+
   it('answers probe() with the cluster it reached; concurrent probes and ensures share the one connection', async () => {
     const admin = topicAdmin(brokers);
     try {

@@ -100,7 +100,7 @@ describe('loadConfig', () => {
         'undefined',
       ],
       ['PROOFLINE_TRUST_PROXY=on', { PROOFLINE_TRUST_PROXY: 'on' }, 'PROOFLINE_TRUST_PROXY', /number of proxy hops .* or a comma-separated list of proxy addresses/, '"on"'],
-      ['PROOFLINE_TOKEN_SECRET too short', { PROOFLINE_TOKEN_SECRET: 'short' }, 'PROOFLINE_TOKEN_SECRET', /32 to 512 characters/, '"short"'],
+      ['PROOFLINE_TOKEN_SECRET too short', { PROOFLINE_TOKEN_SECRET: 'short' }, 'PROOFLINE_TOKEN_SECRET', /32 to 512 characters/, '<redacted>'],
       ['PROOFLINE_ADMIN_PASSWORD without the e-mail', { PROOFLINE_ADMIN_PASSWORD: 'a-long-enough-password' }, 'PROOFLINE_ADMIN_EMAIL', /required with PROOFLINE_ADMIN_PASSWORD/, 'undefined'],
       ['PROOFLINE_PROFILE=cloud', { PROOFLINE_PROFILE: 'cloud' }, 'PROOFLINE_PROFILE', /one of the following values: embedded, services/, '"cloud"'],
       [
@@ -135,6 +135,30 @@ describe('loadConfig', () => {
       expect(problem).toMatch(rule);
       expect(problem).toContain(`(got ${shownValue})`);
       expect(error.message).toContain(problem);
+    });
+  });
+
+  describe('credentials in connection strings are never echoed', () => {
+    it.each([
+      ['DATABASE_URL', { DATABASE_URL: 'jdbc:postgresql://app:SuperSecret123@db:5432/prod' }, 'SuperSecret123'],
+      ['DATABASE_URL with a space', { DATABASE_URL: 'postgres://app:SuperSecret123@db:5432/prod extra' }, 'SuperSecret123'],
+      ['REDIS_URL', { REDIS_URL: 'rediss ://:RedisSecret456@cache:6379' }, 'RedisSecret456'],
+      ['KAFKA_BROKERS with credentials', { KAFKA_BROKERS: 'svc:KafkaSecret2@127.0.0.1:9092' }, 'KafkaSecret2'],
+      ['ESDB_CONNECTION_STRING with an @ in the password', { ESDB_CONNECTION_STRING: 'esdb://admin:Esdb@Secret1@127.0.0.1:2113?tls=false' }, 'Secret1'],
+      ['ESDB_CONNECTION_STRING with an unknown option', { ESDB_CONNECTION_STRING: 'esdb://admin:EsdbSecret@127.0.0.1:2113?ssl=false' }, 'EsdbSecret'],
+    ])('%s: refused, naming the setting, without the password', (_label, env, secret) => {
+      const error = rejectionOf(env);
+      expect(error.problems.join('\n')).toMatch(new RegExp(`^${Object.keys(env)[0]}: `));
+      expect(error.message).not.toContain(secret);
+    });
+
+    it('an unknown EventStoreDB option is named (the client would ignore ssl=false and keep TLS on)', () => {
+      expect(rejectionOf({ ESDB_CONNECTION_STRING: 'esdb://es:2113?ssl=false' }).problems).toEqual([expect.stringMatching(/^ESDB_CONNECTION_STRING: unknown option ssl; known: tls, /)]);
+      expect(eventStoreOf(loadConfig({ ESDB_CONNECTION_STRING: 'esdb://es:2113?tls=false&TlsVerifyCert=false&nodePreference=leader' }))).toBe('eventstoredb');
+    });
+
+    it('a value read from a secret file with a trailing newline is trimmed, not refused', () => {
+      expect(loadConfig({ DATABASE_URL: 'postgres://app:pw@db:5432/prod\n' }).DATABASE_URL).toBe('postgres://app:pw@db:5432/prod');
     });
   });
 
