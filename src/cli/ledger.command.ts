@@ -3,6 +3,9 @@ import type { Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
 import { createInfrastructure } from '../app/infrastructure';
 import { loadConfig } from '../config/load-config';
+import type { SignedCheckpoint } from '../ledger/checkpoint';
+import { verifyExtendsKept, type CheckpointCheck } from '../ledger/kept-checkpoint';
+import type { ConsistencyProofView } from '../ledger/ledger';
 import { publicKeysFromPem, verifyReceiptDocument, type ReceiptDocument } from '../ledger/receipt-document';
 
 export function registerLedgerCommands(program: Command): void {
@@ -52,6 +55,40 @@ export function registerLedgerCommands(program: Command): void {
     });
 
   registerLedgerRewindCommand(ledger);
+
+  ledger
+    .command('consistency')
+    .description("an auditor's check that today's signed head extends a checkpoint you kept: exit 0 when it does, 1 naming what failed")
+    .requiredOption('--from <checkpoint.json>', 'a signed checkpoint you archived earlier (GET /ledger/:tenant/checkpoint or /checkpoints)')
+    .requiredOption('--key <pem...>', 'PEM file(s) of the public key(s) you trust')
+    .option('--proof <consistency.json>', 'offline: a saved answer of GET /ledger/:tenant/consistency?from=<kept size>&to=<N> (its toCheckpoint must be signed)')
+    .option('--tenant <id>', "online: the tenant, read from this instance's database (the latest checkpoint, and the proof computed from the receipts)")
+    .option('--origin <origin>', "pin the log's full origin (<instance>/<tenant>)")
+    .action(async (options: { from: string; key: string[]; proof?: string; tenant?: string; origin?: string }) => {
+      const kept = JSON.parse(readFileSync(options.from, 'utf8')) as SignedCheckpoint;
+      const keys = publicKeysFromPem(options.key.map((path) => readFileSync(path, 'utf8')));
+      let checks: CheckpointCheck[];
+      if (options.proof) {
+        const answer = JSON.parse(readFileSync(options.proof, 'utf8')) as ConsistencyProofView;
+        checks = answer.toCheckpoint && answer.fromSize === kept.treeSize
+          ? verifyExtendsKept(kept, answer.toCheckpoint, answer.hashes, keys, options.origin)
+          : [{ name: 'proof file', ok: false, message: `it must be the consistency answer from size ${kept.treeSize} to a size with a signed checkpoint (toCheckpoint)` }];
+      } else {
+        if (!options.tenant) throw new Error('give --proof FILE (offline) or --tenant ID (online)');
+        const infrastructure = await createInfrastructure(loadConfig(), { readOnlyKeys: true });
+        try {
+          const today = await infrastructure.ledger.checkpoint(options.tenant);
+          const proof = today.treeSize >= kept.treeSize ? (await infrastructure.ledger.consistency(options.tenant, kept.treeSize, today.treeSize)).hashes : [];
+          checks = verifyExtendsKept(kept, today, proof, keys, options.origin);
+        } finally {
+          await infrastructure.close();
+        }
+      }
+      for (const check of checks) process.stdout.write(`${check.ok ? 'ok  ' : 'FAIL'}  ${check.name}: ${check.message}\n`);
+      const ok = checks.every((check) => check.ok);
+      process.stdout.write(ok ? "CONSISTENT: today's signed head extends the checkpoint you kept\n" : 'INCONSISTENT\n');
+      process.exitCode = ok ? 0 : 1;
+    });
 }
 
 function registerLedgerRewindCommand(ledger: Command): void {
@@ -79,9 +116,12 @@ export function registerVerifyReceiptCommand(program: Command): void {
     .command('verify-receipt <file>')
     .description('check a receipt document (GET /ledger/:tenant/receipts/:seq) offline: no database, no network')
     .requiredOption('--key <pem...>', 'PEM file(s) of the public key(s) or certificate(s) you trust')
-    .action((file: string, options: { key: string[] }) => {
+    .option('--since <checkpoint.json>', "a signed checkpoint you kept: the document's checkpoint must extend it (fetch the document with ?since=<its size>)")
+    .option('--origin <origin>', "pin the log's full origin (<instance>/<tenant>); without it only the tenant suffix is checked")
+    .action((file: string, options: { key: string[]; since?: string; origin?: string }) => {
       const document = JSON.parse(readFileSync(file, 'utf8')) as ReceiptDocument;
-      const result = verifyReceiptDocument(document, publicKeysFromPem(options.key.map((path) => readFileSync(path, 'utf8'))));
+      const since = options.since ? (JSON.parse(readFileSync(options.since, 'utf8')) as SignedCheckpoint) : undefined;
+      const result = verifyReceiptDocument(document, publicKeysFromPem(options.key.map((path) => readFileSync(path, 'utf8'))), { since, origin: options.origin });
       for (const check of result.checks) process.stdout.write(`${check.ok ? 'ok  ' : 'FAIL'}  ${check.name}: ${check.message}\n`);
       process.stdout.write(result.valid ? 'VALID: the receipt is in the signed ledger and names this event\n' : 'INVALID\n');
       process.exitCode = result.valid ? 0 : 1;

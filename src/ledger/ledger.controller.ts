@@ -6,7 +6,7 @@ import { rejected } from '../errors/proofline-error';
 import { Allow } from '../auth/access-policy';
 import type { Role } from '../workspaces/events';
 import { Caller, requireTenant, type RequestContext } from '../http/request-context';
-import { ConsistencyQuery, InclusionQuery, ReceiptParams, TenantParams } from './ledger.dto';
+import { CheckpointsQuery, ConsistencyQuery, InclusionQuery, ReceiptParams, ReceiptQuery, TenantParams } from './ledger.dto';
 
 const READ_LEDGER: readonly Role[] = ['ADMIN', 'CUSTOMER_ADMIN', 'FINANCE', 'AUDITOR'];
 const VERIFY_LEDGER: readonly Role[] = ['AUDITOR', 'ADMIN'];
@@ -26,6 +26,12 @@ export class LedgerController {
     return this.infrastructure.ledger.checkpoint(requireTenant(caller, params.tenantId, tenantNotFound));
   }
 
+  @Get('checkpoints')
+  @ApiOperation({ summary: "Every signed head of the tenant's log, smallest first (1,000 per page after ?after=size): what auditors archive" })
+  checkpoints(@Caller() caller: RequestContext, @Param() params: TenantParams, @Query() query: CheckpointsQuery) {
+    return this.infrastructure.ledger.checkpoints(requireTenant(caller, params.tenantId, tenantNotFound), query.after ?? 0);
+  }
+
   @Get('status')
   @ApiOperation({ summary: "Receipts, the latest checkpoint, and whether this tenant's receipts run, halted at a bad event, or its signing is refused (fork)" })
   status(@Caller() caller: RequestContext, @Param() params: TenantParams) {
@@ -36,8 +42,8 @@ export class LedgerController {
 
   @Get('receipts/:seq')
   @ApiOperation({ summary: 'A standalone proof: receipt, event, inclusion proof to the latest checkpoint, the checkpoint and the keys' })
-  receipt(@Caller() caller: RequestContext, @Param() params: ReceiptParams) {
-    return this.infrastructure.ledger.receiptDocument(requireTenant(caller, params.tenantId, tenantNotFound), params.seq);
+  receipt(@Caller() caller: RequestContext, @Param() params: ReceiptParams, @Query() query: ReceiptQuery) {
+    return this.infrastructure.ledger.receiptDocument(requireTenant(caller, params.tenantId, tenantNotFound), params.seq, query.since);
   }
 
   @Get('receipts/:seq/proof')
@@ -47,7 +53,7 @@ export class LedgerController {
   }
 
   @Get('consistency')
-  @ApiOperation({ summary: 'RFC 6962 consistency proof: the tree of size from is a prefix of the tree of size to' })
+  @ApiOperation({ summary: 'RFC 6962 consistency proof: the tree of size from is a prefix of the tree of size to, with the signed heads of both sizes (null where none was issued)' })
   consistency(@Caller() caller: RequestContext, @Param() params: TenantParams, @Query() query: ConsistencyQuery) {
     return this.infrastructure.ledger.consistency(requireTenant(caller, params.tenantId, tenantNotFound), query.from, query.to);
   }

@@ -28,6 +28,26 @@ export class InclusionQuery {
   treeSize?: number;
 }
 
+export class ReceiptQuery {
+  @ApiPropertyOptional({ minimum: 1, description: 'the size of a checkpoint you kept: the document then carries the consistency proof from it to its checkpoint' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(Number.MAX_SAFE_INTEGER)
+  since?: number;
+}
+
+export class CheckpointsQuery {
+  @ApiPropertyOptional({ minimum: 0, description: 'only heads larger than this size (paging)' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  after?: number;
+}
+
 export class ConsistencyQuery {
   /** RFC 9162 defines consistency from a non-empty tree only: every tree extends the empty one. */
   @ApiProperty({ minimum: 1 })

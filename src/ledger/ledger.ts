@@ -24,6 +24,12 @@ export interface ConsistencyProofView {
   readonly fromRoot: string;
   readonly toRoot: string;
   readonly hashes: string[];
+  /**
+   * The signed heads of exactly these sizes, or null where none was issued. The roots above are
+   * computed by the server: an auditor trusts only a signed head, or better the one they kept.
+   */
+  readonly fromCheckpoint: SignedCheckpoint | null;
+  readonly toCheckpoint: SignedCheckpoint | null;
 }
 
 export interface LedgerStatus {
@@ -106,16 +112,28 @@ export class Ledger {
     if (toSize > available) throw outOfRange('to', `to ${toSize} is larger than the ledger of tenant ${tenantId} (${available} receipts)`);
     if (fromSize > toSize) throw outOfRange('from', `from ${fromSize} is larger than to ${toSize}`);
     const leaves = await this.repository.leafHashes(tenantId, toSize);
+    const signed = new Map((await this.repository.checkpoints(tenantId)).map(({ eventId: _eventId, ...checkpoint }) => [checkpoint.treeSize, checkpoint]));
     return {
       fromSize,
       toSize,
       fromRoot: rootFromLeafHashes(leaves.slice(0, fromSize)).toString('hex'),
       toRoot: rootFromLeafHashes(leaves).toString('hex'),
       hashes: consistencyProof(leaves, fromSize, toSize).map(hex),
+      fromCheckpoint: signed.get(fromSize) ?? null,
+      toCheckpoint: signed.get(toSize) ?? null,
     };
   }
 
-  async receiptDocument(tenantId: string, sequence: number): Promise<ReceiptDocument> {
+  /** Every signed head of the tenant, smallest first: what auditors archive (a page of at most `limit` after size `after`). */
+  async checkpoints(tenantId: string, after = 0, limit = 1000): Promise<SignedCheckpoint[]> {
+    return (await this.repository.checkpoints(tenantId))
+      .filter((checkpoint) => checkpoint.treeSize > after)
+      .slice(0, limit)
+      .map(({ eventId: _eventId, ...checkpoint }) => checkpoint);
+  }
+
+  /** With `since` (the size of a checkpoint the auditor kept): also the consistency proof from it to the document's checkpoint. */
+  async receiptDocument(tenantId: string, sequence: number, since?: number): Promise<ReceiptDocument> {
     const stored = await this.repository.receipt(tenantId, sequence);
     if (!stored) throw new ProoflineError('LEDGER.NO_SUCH_RECEIPT', `tenant ${tenantId} has no receipt ${sequence}`, 404, { sequence });
     const checkpoint = await this.checkpoint(tenantId);
@@ -129,7 +147,10 @@ export class Ledger {
     const event = (await this.eventById(tenantId, stored.eventId, stored.position));
     const keyIds = new Set([event.metadata.signature.keyId, checkpoint.signature.keyId]);
     const { leafHash: _leaf, ...receipt } = stored;
+    if (since !== undefined && since > checkpoint.treeSize) throw outOfRange('since', `since ${since} is larger than the latest checkpoint (size ${checkpoint.treeSize})`);
+    const consistency = since === undefined ? undefined : { fromSize: since, hashes: (await this.consistency(tenantId, since, checkpoint.treeSize)).hashes };
     return {
+      ...(consistency ? { consistency } : {}),
       format: RECEIPT_DOCUMENT_FORMAT,
       receipt,
       event,

@@ -5,6 +5,7 @@ import { verifyEnvelopeSignature } from '../signing/envelope-signature';
 import type { PublishedKey } from '../signing/signing-key';
 import { algorithmOf, keyIdOf } from '../signing/signing-key';
 import { checkpointBytes, type SignedCheckpoint } from './checkpoint';
+import { verifyExtendsKept } from './kept-checkpoint';
 import { leafHash } from './merkle/hashes';
 import { isValidInclusion } from './merkle/verify';
 import { receiptBytes, sha256Hex, type Receipt } from './receipt';
@@ -18,6 +19,8 @@ export interface ReceiptDocument {
   readonly event: EventEnvelope;
   readonly inclusionProof: { readonly leafIndex: number; readonly treeSize: number; readonly hashes: readonly string[] };
   readonly checkpoint: SignedCheckpoint;
+  /** Present when asked for with ?since=N: the RFC 6962 consistency proof from size N to the checkpoint's size. */
+  readonly consistency?: { readonly fromSize: number; readonly hashes: readonly string[] };
   /** The keys named by the event's and the checkpoint's signatures, with their certificates. Informative: trust comes from the key the verifier is given. */
   readonly keys: ReadonlyArray<Pick<PublishedKey, 'keyId' | 'alg' | 'publicKeyPem' | 'certificatePem'>>;
 }
@@ -37,7 +40,14 @@ export interface DocumentVerification {
  * Checks a receipt document against public keys the auditor trusts (obtained out of band, e.g.
  * from /.well-known/proofline/keys on a day they trusted it). Runs every check and reports each.
  */
-export function verifyReceiptDocument(document: ReceiptDocument, trustedKeys: readonly KeyObject[]): DocumentVerification {
+export interface ReceiptDocumentOptions {
+  /** A checkpoint the auditor kept: the document's checkpoint must extend it (document.consistency proves it). */
+  readonly since?: SignedCheckpoint;
+  /** The log's full origin (`<instance>/<tenant>`); without it only the tenant suffix is checked. */
+  readonly origin?: string;
+}
+
+export function verifyReceiptDocument(document: ReceiptDocument, trustedKeys: readonly KeyObject[], options: ReceiptDocumentOptions = {}): DocumentVerification {
   const byId = new Map(trustedKeys.map((key) => [keyIdOf(key), key]));
   const checks: DocumentCheck[] = [];
   const check = (name: string, ok: boolean, message: string) => checks.push({ name, ok, message });
@@ -72,6 +82,15 @@ export function verifyReceiptDocument(document: ReceiptDocument, trustedKeys: re
     checkpointKey ? `signed by trusted key ${checkpoint.signature.keyId}` : `key ${checkpoint.signature.keyId} is not among the trusted keys`,
   );
   check('checkpoint names the tenant', checkpoint.origin.endsWith(`/${receipt.tenantId}`), `origin ${checkpoint.origin}`);
+  if (options.origin !== undefined) check('origin pinned', checkpoint.origin === options.origin, `origin ${checkpoint.origin}, expected ${options.origin}`);
+  if (options.since) {
+    const proof = document.consistency;
+    if (!proof || proof.fromSize !== options.since.treeSize) {
+      check('extends the kept head', false, `the document carries no consistency proof from size ${options.since.treeSize}: fetch it with ?since=${options.since.treeSize}`);
+    } else {
+      for (const kept of verifyExtendsKept(options.since, checkpoint, proof.hashes, trustedKeys, options.origin)) checks.push(kept);
+    }
+  }
   return { valid: checks.every((c) => c.ok), checks };
 }
 

@@ -126,6 +126,13 @@ describe('the ledger over HTTP (embedded profile)', () => {
     expect(() => verifyConsistency(FIRST, SECOND, hex(firstCheckpoint.rootHash), hex(secondCheckpoint.rootHash), consistency.hashes.map(hex))).not.toThrow();
     const same = (await get(`/ledger/${tenant}/consistency?from=${SECOND}&to=${SECOND}`).expect(200)).body;
     expect(same).toMatchObject({ fromRoot: secondCheckpoint.rootHash, toRoot: secondCheckpoint.rootHash, hashes: [] });
+
+    // Signed heads at both ends, the archive of heads, and a receipt document proving it extends the kept first checkpoint.
+    expect(consistency).toMatchObject({ fromCheckpoint: firstCheckpoint, toCheckpoint: secondCheckpoint });
+    expect((await get(`/ledger/${tenant}/checkpoints`).expect(200)).body).toEqual([firstCheckpoint, secondCheckpoint]);
+    expect((await get(`/ledger/${tenant}/checkpoints?after=${FIRST}`).expect(200)).body).toEqual([secondCheckpoint]);
+    const document = (await get(`/ledger/${tenant}/receipts/2?since=${FIRST}`).expect(200)).body;
+    expect(verifyReceiptDocument(document, [await publishedKey()], { since: firstCheckpoint as SignedCheckpoint, origin: firstCheckpoint.origin })).toMatchObject({ valid: true });
   });
 
   describe('bad input', () => {
@@ -175,6 +182,7 @@ describe('the ledger over HTTP (embedded profile)', () => {
       const secrets = [secondCheckpoint.rootHash, firstCheckpoint.rootHash, ...(await t.infrastructure.ledger.repository.receipts(tenant)).map((r) => r.eventId)];
       const calls = [
         () => request(t.server).get(`/ledger/${tenant}/checkpoint`),
+        () => request(t.server).get(`/ledger/${tenant}/checkpoints`),
         () => request(t.server).get(`/ledger/${tenant}/status`),
         () => request(t.server).get(`/ledger/${tenant}/receipts/0`),
         () => request(t.server).get(`/ledger/${tenant}/receipts/0/proof?treeSize=${FIRST}`),

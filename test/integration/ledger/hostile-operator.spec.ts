@@ -2,7 +2,11 @@ import type { Knex } from 'knex';
 import { canonicalJson, type EventEnvelope } from '../../../contracts';
 import type { Database } from '../../../src/database/database';
 import type { EventStore } from '../../../src/eventstore/event-store.port';
+import { verifyExtendsKept } from '../../../src/ledger/kept-checkpoint';
 import { LedgerRepository } from '../../../src/ledger/ledger-repository';
+import { verifyReceiptDocument } from '../../../src/ledger/receipt-document';
+import { EventSigner } from '../../../src/signing/event-signer';
+import { KeyRegistry } from '../../../src/signing/key-registry';
 import { failureOf } from '../../conformance/helpers';
 import { openEmbeddedTestDatabase } from '../../support/databases';
 import {
@@ -229,6 +233,67 @@ describe('the signer never signs a fork', () => {
     const next = await restarted.builder.checkpointNow(T);
 
     expect(next).toMatchObject({ treeSize: honest.checkpointSize + 2 }); // + the checkpoint's own event and erin's
+  });
+});
+
+describe('an auditor who kept a checkpoint', () => {
+  it('given a fork signed anyway (the operator also wiped the heads beside the key), then verify-receipt --since and ledger consistency --from against the kept head detect it, while the documents alone verify', async () => {
+    for (const payee of ['alice', 'bob', 'carol', 'honest']) await appendOne(store, signing.signer, T, { payee });
+    const ledger = ledgerOn(knex, store, signing);
+    await catchUpFully(ledger.builder, knex);
+    const kept = (await ledger.builder.checkpointNow(T))!;
+    const origin = kept.origin;
+    const trusted = [signing.keys.active().publicKey];
+    await appendOne(store, signing.signer, T, { payee: 'dave' });
+    await catchUpFully(ledger.builder, knex);
+    await ledger.builder.checkpointNow(T);
+    await catchUpFully(ledger.builder, knex); // a checkpoint is recorded when its own event is receipted
+    const honestDocument = await ledger.receiptDocument(T, 3, kept.treeSize);
+    expect(verifyReceiptDocument(honestDocument, trusted, { since: kept, origin })).toMatchObject({ valid: true });
+
+    // The fork, signed by a signer over the same key that forgot its heads.
+    await disableAppendOnly(knex);
+    const doomed = (await tenantEvents(store, T)).slice(3).map((e) => e.envelope.id);
+    await knex('events').whereIn('event_id', doomed).delete();
+    await knex('ledger_receipts').where({ tenant_id: T }).andWhere('sequence', '>=', 3).delete();
+    await knex('ledger_checkpoints').where({ tenant_id: T }).delete();
+    await enableAppendOnly(knex);
+    const amnesiac = KeyRegistry.open({ keyType: 'ed25519', privateKeyPem: signing.keys.active().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() });
+    const forger = { keys: amnesiac, signer: new EventSigner(amnesiac) };
+    for (const payee of ['mallory', 'dave', 'erin']) await appendOne(store, forger.signer, T, { payee });
+    const forked = ledgerOn(knex, store, forger);
+    await catchUpFully(forked.builder, knex);
+    const today = (await forked.builder.checkpointNow(T))!;
+    expect(today.treeSize).toBeGreaterThan(kept.treeSize);
+    await catchUpFully(forked.builder, knex);
+    const forkedDocument = await forked.receiptDocument(T, 3, kept.treeSize);
+
+    expect(forkedDocument.event.data).toEqual({ payee: 'mallory' });
+    expect(verifyReceiptDocument(forkedDocument, trusted, { origin })).toMatchObject({ valid: true }); // the key alone cannot tell
+    const withKept = verifyReceiptDocument(forkedDocument, trusted, { since: kept, origin });
+    expect(withKept.valid).toBe(false);
+    expect(withKept.checks.filter((check) => !check.ok).map((check) => check.name)).toEqual(['extends the kept head']);
+    const proof = (await forked.consistency(T, kept.treeSize, today.treeSize)).hashes;
+    expect(verifyExtendsKept(kept, today, proof, trusted, origin).filter((check) => !check.ok).map((check) => check.name)).toEqual(['extends the kept head']);
+    expect(verifyReceiptDocument(honestDocument, trusted, { origin: 'another-instance/tenant-victim' })).toMatchObject({ valid: false });
+  });
+
+  it('given GET consistency between two checkpointed sizes, then both ends come with their signed heads', async () => {
+    for (const payee of ['a', 'b', 'c']) await appendOne(store, signing.signer, T, { payee });
+    const ledger = ledgerOn(knex, store, signing);
+    await catchUpFully(ledger.builder, knex);
+    const first = (await ledger.builder.checkpointNow(T))!;
+    await appendOne(store, signing.signer, T, { payee: 'd' });
+    await catchUpFully(ledger.builder, knex);
+    const second = (await ledger.builder.checkpointNow(T))!;
+    await catchUpFully(ledger.builder, knex);
+
+    const view = await ledger.consistency(T, first.treeSize, second.treeSize);
+
+    expect(view.fromCheckpoint).toEqual(first);
+    expect(view.toCheckpoint).toEqual(second);
+    expect(await ledger.checkpoints(T)).toEqual([first, second]);
+    expect(verifyExtendsKept(first, view.toCheckpoint!, view.hashes, [signing.keys.active().publicKey], first.origin).every((check) => check.ok)).toBe(true);
   });
 });
 
