@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInfrastructure } from '../../src/app/infrastructure';
@@ -31,5 +32,15 @@ describe('commands that only read leave the key registry as it is', () => {
     const lines = keys.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/EdDSA\s+active/);
+  }, 120_000);
+
+  it('with PROOFLINE_SIGNING_KEY set, events verify, ledger verify and keys list leave registry.json byte-identical (they used to adopt the key and retire the active one)', async () => {
+    const before = readFileSync(join(dataDir, 'keys', 'registry.json'));
+    const env = { PROOFLINE_SIGNING_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+    for (const args of [['events', 'verify'], ['ledger', 'verify', '--tenant', tenantId], ['keys', 'list']]) {
+      const result = await proofline(dataDir, env, ...args);
+      expect({ args, code: result.code }).toEqual({ args, code: 0 });
+    }
+    expect(readFileSync(join(dataDir, 'keys', 'registry.json')).equals(before)).toBe(true);
   }, 120_000);
 });

@@ -1,7 +1,9 @@
+import { randomUUID, sign } from 'node:crypto';
 import type { Knex } from 'knex';
 import { canonicalJson, type EventEnvelope } from '../../../contracts';
 import type { Database } from '../../../src/database/database';
 import type { EventStore } from '../../../src/eventstore/event-store.port';
+import { checkpointBytes } from '../../../src/ledger/checkpoint';
 import { verifyExtendsKept } from '../../../src/ledger/kept-checkpoint';
 import { LedgerRepository } from '../../../src/ledger/ledger-repository';
 import { verifyReceiptDocument } from '../../../src/ledger/receipt-document';
@@ -233,6 +235,23 @@ describe('the signer never signs a fork', () => {
     const next = await restarted.builder.checkpointNow(T);
 
     expect(next).toMatchObject({ treeSize: honest.checkpointSize + 2 }); // + the checkpoint's own event and erin's
+  });
+});
+
+describe('rotation is revocation of the signing power', () => {
+  it('given a checkpoint dated after its key was retired, signed with the retired key and planted in the table, then ledger verify rejects it', async () => {
+    for (const payee of ['a', 'b', 'c']) await appendOne(store, signing.signer, T, { payee });
+    const ledger = ledgerOn(knex, store, signing);
+    await catchUpFully(ledger.builder, knex);
+    const old = signing.keys.active();
+    signing.keys.rotate(); // in memory: retiredAt is now
+    const issuedAt = new Date(Date.parse(signing.keys.get(old.keyId)!.retiredAt!) + 60_000).toISOString();
+    const body = { origin: `proofline-test/${T}`, treeSize: 3, rootHash: (await ledger.consistency(T, 3, 3)).toRoot, issuedAt };
+    const value = sign(null, checkpointBytes(body), old.privateKey).toString('base64');
+    await knex('ledger_checkpoints').insert({ tenant_id: T, tree_size: 3, origin: body.origin, root_hash: body.rootHash, issued_at: issuedAt, signature_alg: 'EdDSA', signature_key: old.keyId, signature_value: value, event_id: randomUUID() });
+
+    expect(await ledger.verify(T)).toMatchObject({ ok: false, fault: { kind: 'bad-checkpoint', position: 2 } });
+    expect((await ledger.verify(T)).fault?.message).toContain('retired');
   });
 });
 
