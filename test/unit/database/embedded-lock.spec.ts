@@ -115,5 +115,5 @@ describe('openDatabase on an embedded data dir', () => {
     expect(existsSync(join(dir, 'pglite.lock'))).toBe(false);
     const again = await openDatabase({ dataDir: dir });
     await again.close();
-  });
+  }, 120_000); // a guard, not a measure: three PGlite opens with every migration took over 30 s on a loaded machine
 });
