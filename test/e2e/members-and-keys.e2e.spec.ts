@@ -178,6 +178,18 @@ describe('identity over HTTP: members, password resets and API keys', () => {
       await accept(invited.body.invitationToken, INITIAL).expect(200);
     });
 
+    it('a retried invitation (same Idempotency-Key) invites no one more and says the token was shown once', async () => {
+      const owner = await signUp(t.infrastructure);
+      const email = newEmail('retried');
+      const first = await addMember(owner, { email, role: 'FINANCE' }).set('idempotency-key', 'invite-1').expect(201);
+      const before = await eventCount();
+      const retry = await addMember(owner, { email, role: 'FINANCE' }).set('idempotency-key', 'invite-1').expect(409);
+      expect(retry.body).toMatchObject({ code: 'INVITATION.TOKEN_SHOWN_ONCE', details: { invitationId: first.body.invitationId } });
+      expect(retry.text).not.toContain('pli.');
+      expect(await eventCount()).toBe(before);
+      await accept(first.body.invitationToken, INITIAL).expect(200); // the first token still works
+    });
+
     it('a revoked invitation, or one replaced by a newer invitation, no longer works', async () => {
       const owner = await signUp(t.infrastructure);
       const email = newEmail('twice');
