@@ -61,6 +61,23 @@ export interface ReadStreamOptions {
 /** Narrows a global read; the order is still the global order. */
 export interface ReadAllFilter {
   readonly tenantId?: string;
+  /**
+   * Also return the event at `from` itself (when it passes the filter). For a reader that holds
+   * an event's own position (a receipt, a relay halt) and wants that event: a position just
+   * before it is not one EventStoreDB can read from.
+   */
+  readonly includeFrom?: boolean;
+}
+
+/**
+ * Which store positions belong to. A position means something only in the store that gave it:
+ * PostgreSQL's are transaction ids, EventStoreDB's are byte offsets in its log. Checkpoints
+ * record this, so a process pointed at another store refuses to resume from them.
+ */
+export interface StoreIdentity {
+  readonly kind: 'postgresql' | 'eventstoredb';
+  /** Stable for the life of the store's data; a backup restored keeps it. */
+  readonly id: string;
 }
 
 export interface SubscribeOptions {
@@ -101,7 +118,11 @@ export interface EventStore {
    */
   append(streamId: string, events: readonly EventEnvelope[], expected: ExpectedVersion, options?: AppendOptions): Promise<AppendResult>;
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
-  /** Events strictly after `from` in global order; only ones no later commit can precede. */
+  /**
+   * Events strictly after `from` in global order (from `from` on with `includeFrom`); only ones
+   * no later commit can precede. `from` is the start or the position of an event of this store:
+   * an adapter may refuse any other (EventStoreDB does, rather than skip events).
+   */
   readAll(from: GlobalPosition, batchSize: number, filter?: ReadAllFilter): Promise<RecordedEvent[]>;
   subscribe(from: GlobalPosition, options?: SubscribeOptions): EventSubscription;
   /** The same, in batches: for consumers that work a batch at a time (relay, projectors). */
@@ -111,6 +132,8 @@ export interface EventStore {
   /** The version of the stream's last event, or undefined when the stream does not exist. */
   streamVersion(streamId: string): Promise<number | undefined>;
   findIdempotentAppend(tenantId: string, key: string): Promise<IdempotentAppend | undefined>;
+  /** Which store this is (cached after the first call); see StoreIdentity. */
+  identity(): Promise<StoreIdentity>;
   /** Liveness of the backing store, for /health. Throws StoreUnavailableError when down. */
   ping(): Promise<void>;
   close(): Promise<void>;

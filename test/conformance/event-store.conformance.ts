@@ -407,6 +407,17 @@ export function eventStoreConformance(name: string, open: () => Promise<OpenedEv
         expect(recordedIds(ours(read))).toEqual(ids(appendOrder.slice(4)));
       });
 
+      it('with includeFrom, from the position of an event returns that event first, then the ones after it (a tenant filter still applies)', async () => {
+        await readAllUntil(store, START, 1000, (sofar) => hasAll(sofar, ids(appendOrder)));
+        const [d, e] = [appendOrder[3], appendOrder[4]];
+
+        const read = await store.readAll(appendedPositions.get(d.id)!, 2, { includeFrom: true });
+        const ofOtherTenant = await store.readAll(appendedPositions.get(d.id)!, 1, { includeFrom: true, tenantId: uniqueTenantId() });
+
+        expect(recordedIds(read)).toEqual([d.id, e.id]);
+        expect(ofOtherTenant).toEqual([]);
+      });
+
       it('from the position of the newest event returns nothing new', async () => {
         const head = await headPosition();
         const read = await store.readAll(head, 100);
@@ -430,6 +441,17 @@ export function eventStoreConformance(name: string, open: () => Promise<OpenedEv
         const ofA = appended.filter((envelope) => envelope.tenantId === tenantA);
         const read = await readAllUntil(store, START, 2, (sofar) => hasAll(sofar, ids(ofA)), { tenantId: tenantA });
         expect(recordedIds(read)).toEqual(ids(ofA));
+      });
+    });
+
+    describe('identity', () => {
+      it('names the kind of store and an id that stays the same from call to call', async () => {
+        const first = await store.identity();
+        const second = await store.identity();
+
+        expect(['postgresql', 'eventstoredb']).toContain(first.kind);
+        expect(first.id.length).toBeGreaterThan(0);
+        expect(second).toEqual(first);
       });
     });
 

@@ -4,8 +4,10 @@ import {
   DeadlineExceededError,
   MaxAppendSizeExceededError,
   NotLeaderError,
+  StreamDeletedError,
   TimeoutError,
   UnavailableError,
+  UnknownError,
 } from '@eventstore/db-client';
 import { ProoflineError } from '../../errors/proofline-error';
 import { StoreUnavailableError } from '../errors';
@@ -16,7 +18,23 @@ import { StoreUnavailableError } from '../errors';
  * dropped connection). Claims made for such an append are kept and judged by what landed.
  */
 export function outcomeUnknown(error: unknown): boolean {
+  if (refusedBeforeWriting(error)) return false;
   return error instanceof DeadlineExceededError || error instanceof TimeoutError || error instanceof CancelledError || error instanceof UnavailableError;
+}
+
+/**
+ * The messages of a node refusing a write it never started (EventStoreDB's NotHandled: not
+ * ready, too busy, a follower without leader info). On BatchAppend, 23.10 and 24.10 send them
+ * as a status with no code and an empty details message (Streams.BatchAppend.cs), which the
+ * 6.2.1 client turns into UnknownError("Could not recognize <message>"); on Append they are
+ * UNAVAILABLE or UNKNOWN statuses (RpcExceptions.TryHandleNotHandled). The message is all
+ * that tells them apart from a failure whose outcome is unknown.
+ */
+const NOT_HANDLED = /(?:Server Is Not Ready|Server Is Busy|Server Is Too Busy|No leader info available in response)$/;
+
+/** True when EventStoreDB refused the operation before writing anything (a start-up, an election, an overload). */
+export function refusedBeforeWriting(error: unknown): boolean {
+  return (error instanceof UnknownError || error instanceof UnavailableError) && NOT_HANDLED.test(error.message);
 }
 
 /**
@@ -26,11 +44,19 @@ export function outcomeUnknown(error: unknown): boolean {
  */
 export function translateEsdbError(error: unknown, duringAppend = false): unknown {
   if (error instanceof ProoflineError) return error;
-  if (error instanceof NotLeaderError) return new StoreUnavailableError(error);
+  if (error instanceof NotLeaderError || refusedBeforeWriting(error)) return new StoreUnavailableError(error);
   if (error instanceof UnavailableError && !duringAppend) return new StoreUnavailableError(error);
   if (outcomeUnknown(error)) return new StoreUnavailableError(error, { outcomeUnknown: true });
   if (error instanceof MaxAppendSizeExceededError) {
     return new ProoflineError('STORE.APPEND_TOO_LARGE', `EventStoreDB refused the append as larger than its maximum append size; nothing was written (${error.message})`, 413, {});
+  }
+  if (error instanceof StreamDeletedError) {
+    return new ProoflineError(
+      'STREAM.DELETED',
+      `EventStoreDB refused the write: stream ${error.streamName} was deleted in EventStoreDB (a tombstone or a soft delete), which Proofline never does; nothing was written (docs/eventstoredb.md, "Operating it")`,
+      500,
+      { streamId: error.streamName },
+    );
   }
   if (error instanceof AccessDeniedError) {
     return new ProoflineError('STORE.ACCESS_DENIED', 'EventStoreDB refused the operation: the user in ESDB_CONNECTION_STRING lacks the permission (docs/eventstoredb.md, "Operating it")', 500, {});

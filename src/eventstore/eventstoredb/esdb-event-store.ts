@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import {
   END,
   EventStoreDBClient,
+  jsonEvent,
   NO_STREAM,
   STREAM_EXISTS,
   START as ESDB_START,
@@ -25,12 +27,14 @@ import type {
   ReadAllFilter,
   ReadStreamOptions,
   RecordedEvent,
+  StoreIdentity,
   SubscribeOptions,
 } from '../event-store.port';
 import { comparePositions, START, type GlobalPosition } from '../global-position';
 import { AppendClaims } from './append-claims';
 import { outcomeUnknown, translateEsdbError } from './esdb-errors';
 import { BOOKKEEPING_PREFIX, isEnvelopeEvent, tenantOf, toProposedEvent, toRecordedEvent } from './esdb-events';
+import { checkFirstAt, isInvalidPosition, positionNotInStore } from './esdb-positions';
 import { readStreamOrEmpty } from './esdb-reads';
 import { flattened, subscribeToAllInBatches } from './esdb-subscription';
 import { StateCache } from '../../commands/state-cache';
@@ -47,6 +51,13 @@ interface StreamHead {
 
 /** Appends under 'any' or 'stream-exists' retry this often when other writers keep moving the stream. */
 const MAX_APPEND_RACES = 16;
+
+/**
+ * The stream holding this store's identity: one event, written by the first Proofline process
+ * that asks, with a random id. It lives in the log, so a backup restored keeps it.
+ */
+export const IDENTITY_STREAM = `${BOOKKEEPING_PREFIX}store-identity`;
+const IDENTITY_TYPE = '_store-identity';
 
 /** countAfter reads at most this many events. */
 export const COUNT_LIMIT = 10_000;
@@ -73,6 +84,7 @@ export class EsdbEventStore implements EventStore {
    */
   private readonly tenants = new StateCache<string>(10_000);
   private readonly subscriptions = new Set<BatchSubscription>();
+  private identityOnce?: Promise<StoreIdentity>;
 
   constructor(
     private readonly client: EventStoreDBClient,
@@ -123,7 +135,7 @@ export class EsdbEventStore implements EventStore {
   async readAll(from: GlobalPosition, batchSize: number, filter: ReadAllFilter = {}): Promise<RecordedEvent[]> {
     const found: RecordedEvent[] = [];
     if (batchSize <= 0) return found;
-    await this.scanAll(from, Math.max(batchSize + 1, 100), (resolved) => {
+    await this.scanAll(from, Math.max(batchSize + 1, 100), filter.includeFrom === true, (resolved) => {
       if (filter.tenantId !== undefined && tenantOf(resolved) !== filter.tenantId) return true;
       found.push(toRecordedEvent(resolved));
       return found.length < batchSize;
@@ -140,7 +152,7 @@ export class EsdbEventStore implements EventStore {
     let count = 0;
     let oldestOccurredAt: string | undefined;
     if (cap <= 0) return { count };
-    await this.scanAll(from, 1000, (resolved) => {
+    await this.scanAll(from, 1000, false, (resolved) => {
       if (count === 0) oldestOccurredAt = toRecordedEvent(resolved).envelope.occurredAt;
       count++;
       return count < cap;
@@ -160,6 +172,14 @@ export class EsdbEventStore implements EventStore {
 
   async streamVersion(streamId: string): Promise<number | undefined> {
     return (await this.readHead(streamId))?.version;
+  }
+
+  identity(): Promise<StoreIdentity> {
+    this.identityOnce ??= this.readOrWriteIdentity().catch((error: unknown) => {
+      this.identityOnce = undefined;
+      throw error;
+    });
+    return this.identityOnce;
   }
 
   findIdempotentAppend(tenantId: string, key: string): Promise<IdempotentAppend | undefined> {
@@ -208,8 +228,22 @@ export class EsdbEventStore implements EventStore {
       if (error instanceof EsdbWrongExpectedVersion) return 'moved';
       throw translateEsdbError(error, true);
     }
+    const firstVersion = last - events.length + 1;
+    const pinnedFirst = (head?.version ?? -1) + 1;
+    if (!unpinned && firstVersion !== pinnedFirst) {
+      // EventStoreDB lets `no_stream` recreate a soft-deleted stream, numbering the new events after
+      // the hidden ones (IndexWriter.CheckCommit): the stream was deleted behind Proofline's back,
+      // perhaps another tenant's. The events are stored; say so loudly rather than carry on.
+      this.tenants.delete(streamId);
+      throw new ProoflineError(
+        'STREAM.DELETED',
+        `stream ${streamId} was deleted in EventStoreDB and written again: its events were to be version ${pinnedFirst} on, EventStoreDB stored them from version ${firstVersion}, after the deleted ones. Proofline never deletes streams (docs/eventstoredb.md, "Operating it")`,
+        500,
+        { streamId, expectedFirstVersion: pinnedFirst, storedFirstVersion: firstVersion },
+      );
+    }
     this.tenants.set(streamId, events[0].tenantId);
-    return this.landedAt(streamId, events, last - events.length + 1);
+    return this.landedAt(streamId, events, firstVersion);
   }
 
   /** Positions are per event, but EventStoreDB answers an append with one: read them back. */
@@ -256,21 +290,45 @@ export class EsdbEventStore implements EventStore {
     return { version: Number(last.event.revision), tenantId };
   }
 
-  /**
-   * Hands each envelope event after `from` to `visit` in $all order until it returns false or
-   * $all ends. $all also holds events that are not envelopes (system, bookkeeping): those are
-   * passed over. Reads from a position include the event at it, which is skipped.
-   */
-  private async scanAll(from: GlobalPosition, pageSize: number, visit: (resolved: ResolvedEvent) => boolean): Promise<void> {
-    let position = from;
+  /** The first event of IDENTITY_STREAM; written (no_stream, so one writer wins) when there is none yet. */
+  private async readOrWriteIdentity(): Promise<StoreIdentity> {
     for (;;) {
+      const [first] = await readStreamOrEmpty(this.client, IDENTITY_STREAM, { direction: 'forwards', fromRevision: ESDB_START, maxCount: 1 });
+      if (first?.event) {
+        const id = (first.event.data as { id?: unknown } | undefined)?.id;
+        if (typeof id !== 'string') throw new ProoflineError('STREAM.CORRUPT_ROW', `the first event of ${IDENTITY_STREAM} names no store id`, 500, {});
+        return { kind: 'eventstoredb', id };
+      }
+      try {
+        await this.client.appendToStream(IDENTITY_STREAM, jsonEvent({ type: IDENTITY_TYPE, data: { id: randomUUID() } }), { expectedRevision: NO_STREAM });
+      } catch (error) {
+        // Another process wrote it first: read theirs.
+        if (!(error instanceof EsdbWrongExpectedVersion)) throw translateEsdbError(error);
+      }
+    }
+  }
+
+  /**
+   * Hands each envelope event after `from` (from `from` on with `includeFrom`) to `visit` in
+   * $all order until it returns false or $all ends. $all also holds events that are not
+   * envelopes (system, bookkeeping): those are passed over. A read from a position includes the
+   * event at it, and the first page must start with it: a position where no event of this store
+   * starts is refused (positionNotInStore), never read past.
+   */
+  private async scanAll(from: GlobalPosition, pageSize: number, includeFrom: boolean, visit: (resolved: ResolvedEvent) => boolean): Promise<void> {
+    let position = from;
+    let include = includeFrom;
+    for (let first = true; ; first = false) {
       const page = await this.readAllPage(position, pageSize);
+      if (first) checkFirstAt(from, page[0]);
       for (const resolved of page) {
-        if (comparePositions(positionOf(resolved), position) <= 0 || !isEnvelopeEvent(resolved)) continue;
+        const order = comparePositions(positionOf(resolved), position);
+        if (order < 0 || (order === 0 && !include) || !isEnvelopeEvent(resolved)) continue;
         if (!visit(resolved)) return;
       }
       if (page.length < pageSize) return;
       position = positionOf(page[page.length - 1]);
+      include = false;
     }
   }
 
@@ -280,6 +338,7 @@ export class EsdbEventStore implements EventStore {
       const fromPosition = comparePositions(from, START) === 0 ? ESDB_START : from;
       for await (const resolved of this.client.readAll({ fromPosition, maxCount })) read.push(resolved);
     } catch (error) {
+      if (isInvalidPosition(error)) throw positionNotInStore(from, 'invalid');
       throw translateEsdbError(error);
     }
     return read;

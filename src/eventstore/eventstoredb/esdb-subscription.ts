@@ -3,11 +3,13 @@ import type { BatchSubscription, EventSubscription, RecordedEvent, SubscribeOpti
 import { comparePositions, START, type GlobalPosition } from '../global-position';
 import { StoreUnavailableError } from '../errors';
 import { translateEsdbError } from './esdb-errors';
+import { checkEventAt } from './esdb-positions';
 import { isEnvelopeEvent, PROOFLINE_EVENT_TYPES, toRecordedEvent } from './esdb-events';
 
 /**
  * A catch-up subscription to $all, filtered on the server to Proofline's event types (no
- * system events, no bookkeeping). Pull-based: the client's subscription is a Node stream with
+ * system events, no bookkeeping), from a position where an event of this store starts (or the
+ * start): the first step reads that one event, and the subscription fails if it is not there. Pull-based: the client's subscription is a Node stream with
  * backpressure, and gRPC flow control stops the server when its buffer is full, so a slow
  * consumer is never flooded. Each batch is what is already buffered, up to `batchSize`.
  */
@@ -19,6 +21,9 @@ export function subscribeToAllInBatches(client: EventStoreDBClient, from: Global
   options.signal?.addEventListener('abort', onExternalAbort, { once: true });
 
   async function* batches(): AsyncGenerator<RecordedEvent[]> {
+    if (stop.signal.aborted) return;
+    // A position no event starts at would go live and drop events at or before it (24.10): refuse it.
+    await checkEventAt(client, from);
     if (stop.signal.aborted) return;
     const subscription = client.subscribeToAll(
       { fromPosition: comparePositions(from, START) === 0 ? ESDB_START : from, filter: eventTypeFilter({ regex: PROOFLINE_EVENT_TYPES }) },

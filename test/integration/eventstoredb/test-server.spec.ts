@@ -492,19 +492,4 @@ describe('what the server says about itself', () => {
     expect(methods).toContain('event_store.client.streams.streams/append');
     expect(methods).not.toContain('event_store.client.streams.streams/batchappend');
   });
-
-  test('given a stream, when the client deletes it, then the server answers UNIMPLEMENTED and the events stay', async () => {
-    const client = EventStoreDBClient.connectionString(server.connectionString);
-    try {
-      const name = stream('delete');
-      await client.appendToStream(name, event());
-
-      const error = await failureOf(client.deleteStream(name));
-
-      expect(error).toMatchObject({ code: status.UNIMPLEMENTED });
-      expect(await readStream(client, name)).toHaveLength(1);
-    } finally {
-      await client.dispose();
-    }
-  });
 });

@@ -83,3 +83,14 @@ export function ticksNow(): bigint {
   const TICKS_PER_MILLISECOND = 10_000n;
   return BigInt(Date.now()) * TICKS_PER_MILLISECOND;
 }
+
+/**
+ * What an event counts against the maximum append size. EventStoreDB's `Event.SizeOnDisk`
+ * (src/EventStore.Core/Data/Event.cs, 23.10 and 24.10) reads
+ * `data?.Length ?? 0 + metadata?.Length ?? 0 + eventType.Length * 2`; C#'s `??` binds more
+ * loosely than `+`, so for an event with data (every gRPC event has a data array) it is the
+ * data's length alone. Modelled as the server computes it, not as it was meant.
+ */
+export function sizeOnDisk(event: Pick<ProposedEsdbEvent, 'data'>): number {
+  return event.data.length;
+}

@@ -4,8 +4,10 @@ import { TcpProxy } from '../tcp-proxy';
 import { createEsdbGrpcServer } from './grpc-server';
 import { EsdbLog } from './log';
 import type { StoredEsdbEvent } from './model';
+import { NodeState, type AppendRefusal } from './node-state';
 
 export type { StoredEsdbEvent } from './model';
+export type { AppendRefusal } from './node-state';
 
 export interface EsdbTestServerOptions {
   /** 0 (the default) picks a free port. */
@@ -19,13 +21,24 @@ export interface EsdbTestServerOptions {
 export interface EsdbTestServer {
   readonly port: number;
   readonly connectionString: string;
-  /** Stops serving (connections are cut, like a crashed node) but keeps the data and the port. */
+  /**
+   * Stops serving (connections are cut, like a crashed node) but keeps the data and the port.
+   * Like a restarted node, it forgets its in-memory cache of committed events, through which
+   * `any` and `stream_exists` re-appends were recognised.
+   */
   stop(): Promise<void>;
   /** Serves again on the same port with the same data. */
   start(): Promise<void>;
   close(): Promise<void>;
   /** For tests: every event in $all order, as stored. */
   allEvents(): readonly StoredEsdbEvent[];
+  /**
+   * From now on, refuse appends before writing (undefined: accept again), as a node that is not
+   * ready, too busy or without a leader does; only to streams starting with `streamPrefix` if given.
+   */
+  refuseAppends(refusal: AppendRefusal | undefined, streamPrefix?: string): void;
+  /** Sets the server's clock this many milliseconds ahead of the client's (negative: behind). */
+  skewClock(ms: number): void;
 }
 
 const HOST = '127.0.0.1';
@@ -38,7 +51,8 @@ const HOST = '127.0.0.1';
  */
 export async function startEsdbTestServer(options: EsdbTestServerOptions = {}): Promise<EsdbTestServer> {
   const log = new EsdbLog();
-  const grpcServer = createEsdbGrpcServer(log, {
+  const node = new NodeState();
+  const grpcServer = createEsdbGrpcServer(log, node, {
     serverVersion: options.serverVersion ?? '24.10.0',
     supportsBatchAppend: options.supportsBatchAppend ?? true,
   });
@@ -46,7 +60,7 @@ export async function startEsdbTestServer(options: EsdbTestServerOptions = {}): 
   const front = new TcpProxy(HOST, grpcPort);
   front.port = options.port ?? 0;
   await front.start();
-  return new EsdbTestServerNode(log, grpcServer, front);
+  return new EsdbTestServerNode(log, node, grpcServer, front);
 }
 
 /**
@@ -60,6 +74,7 @@ class EsdbTestServerNode implements EsdbTestServer {
 
   constructor(
     private readonly log: EsdbLog,
+    private readonly node: NodeState,
     private readonly grpcServer: Server,
     private readonly front: TcpProxy,
   ) {}
@@ -79,6 +94,7 @@ class EsdbTestServerNode implements EsdbTestServer {
 
   async stop(): Promise<void> {
     await this.front.cut();
+    this.log.restart();
   }
 
   async close(): Promise<void> {
@@ -89,6 +105,15 @@ class EsdbTestServerNode implements EsdbTestServer {
 
   allEvents(): readonly StoredEsdbEvent[] {
     return [...this.log.all()];
+  }
+
+  refuseAppends(refusal: AppendRefusal | undefined, streamPrefix?: string): void {
+    this.node.refusal = refusal;
+    this.node.refusedPrefix = streamPrefix;
+  }
+
+  skewClock(ms: number): void {
+    this.node.clockSkewMs = ms;
   }
 }
 

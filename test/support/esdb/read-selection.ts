@@ -6,19 +6,24 @@ import type { AllStart, Direction, StreamStart } from './read-request';
 /**
  * The events a stream read returns. `from` is inclusive both ways, as on the real server:
  * forwards from revision r starts at r, backwards from r starts at r (or at the last event
- * when r is past it); `start` is revision 0 and `end` is past the last event.
+ * when r is past it); `start` is the first readable revision and `end` is past the last event.
+ * `stream` holds the readable events, the first at `firstRevision` (after a soft delete and a
+ * new write, the revisions before it are hidden).
  */
 export function selectFromStream(
   stream: readonly StoredEsdbEvent[],
   from: StreamStart,
   direction: Direction,
   count: bigint,
+  firstRevision = 0n,
 ): StoredEsdbEvent[] {
+  const indexOf = (revision: bigint) => revision - firstRevision;
   if (direction === 'forwards') {
-    const first = from === 'start' ? 0 : from === 'end' ? stream.length : clampIndex(from, stream.length);
+    const first = from === 'start' ? 0 : from === 'end' ? stream.length : clampIndex(indexOf(from) < 0n ? 0n : indexOf(from), stream.length);
     return take(stream.slice(first), count);
   }
-  const last = from === 'start' ? 0 : from === 'end' ? stream.length - 1 : clampIndex(from, stream.length - 1);
+  if (typeof from === 'bigint' && indexOf(from) < 0n) return [];
+  const last = from === 'start' ? 0 : from === 'end' ? stream.length - 1 : clampIndex(indexOf(from), stream.length - 1);
   return take(stream.slice(0, last + 1).reverse(), count);
 }
 
@@ -40,6 +45,19 @@ export function selectFromAll(
   }
   const end = from === 'start' ? 0 : from === 'end' ? log.length : firstIndexAtOrAfter(log, from);
   return take(log.slice(0, end).reverse().filter(filter), count);
+}
+
+/**
+ * Where a position falls in $all: the start (0, 0), an event's own position, past the end of the
+ * log (at or after where the next write starts), or anywhere else, which no event starts at and
+ * which the real server refuses to read from (InvalidPosition).
+ */
+export function placeOf(log: readonly StoredEsdbEvent[], position: LogPosition, end: LogPosition): 'start' | 'event' | 'past-end' | 'invalid' {
+  if (position.commit === 0n && position.prepare === 0n) return 'start';
+  const index = firstIndexAtOrAfter(log, position);
+  if (index < log.length && comparePositions(log[index], position) === 0) return 'event';
+  if (index === log.length && position.commit >= end.commit) return 'past-end';
+  return 'invalid';
 }
 
 /** The index of the first event at or after `position` in $all; the log's length when there is none. */

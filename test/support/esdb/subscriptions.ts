@@ -1,13 +1,14 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { ReadReq, ReadResp } from '@eventstore/db-client/generated/streams_pb';
 import { send } from './flow-control';
-import { toServiceError } from './invalid-request';
+import { invalidPosition, toServiceError } from './invalid-request';
 import type { EventFilter } from './event-filter';
 import type { EsdbLog } from './log';
+import { comparePositions } from './model';
 import type { LogPosition, StoredEsdbEvent } from './model';
 import { caughtUpResponse, checkpointResponse, confirmationResponse, eventResponse } from './read-responses';
 import type { ReadRequest } from './read-request';
-import { firstIndexAfter } from './read-selection';
+import { firstIndexAfter, placeOf } from './read-selection';
 
 /** Before anything is written, a checkpoint can only say "from the start". */
 const LOG_START: LogPosition = { commit: 0n, prepare: 0n };
@@ -20,8 +21,17 @@ const LOG_START: LogPosition = { commit: 0n, prepare: 0n };
  * A filtered $all subscription also sends checkpoints: one right after `caught_up`, and one
  * each `checkpointInterval` events considered (matching or not), as the real server reports
  * progress through events the filter skips. The subscription ends when the client cancels.
+ *
+ * From a position of $all, as 23.10 and 24.10 do: one at or past the last event goes live at
+ * once, and a filtered subscription then drops every live event at or before that position
+ * (so a checkpoint from another log skips events silently until the log passes it); one before
+ * the last event where no event starts fails with InvalidPosition, as the catch-up read does.
  */
 export function subscribe(call: ServerWritableStream<ReadReq, ReadResp>, log: EsdbLog, request: ReadRequest): void {
+  if (request.kind === 'all' && typeof request.from === 'object' && notAnEventBeforeTheEnd(log, request.from)) {
+    call.emit('error', invalidPosition());
+    return;
+  }
   const subscription = new Subscription(call, log, request);
   const fail = (error: unknown) => {
     stop();
@@ -89,8 +99,10 @@ class Subscription {
   }
 
   private async deliver(event: StoredEsdbEvent): Promise<boolean> {
-    const { uuidForm, kind } = this.request;
-    if (this.passes(event) && !(await this.send(eventResponse(event, uuidForm, kind === 'all')))) return false;
+    const { uuidForm, kind, from } = this.request;
+    // Only a filtered subscription can meet one: it went live from a position past the log's end.
+    const atOrBeforeStart = this.request.kind === 'all' && this.request.filter !== undefined && typeof from === 'object' && comparePositions(event, from) <= 0;
+    if (this.passes(event) && !atOrBeforeStart && !(await this.send(eventResponse(event, uuidForm, kind === 'all')))) return false;
     this.considered += 1;
     this.lastConsidered = event;
     if (this.checkpointInterval === undefined || this.considered % this.checkpointInterval !== 0) return true;
@@ -107,6 +119,13 @@ class Subscription {
     if (!open) this.stopped = true;
     return open;
   }
+}
+
+function notAnEventBeforeTheEnd(log: EsdbLog, from: LogPosition): boolean {
+  const events = log.all();
+  const last = events[events.length - 1];
+  if (last === undefined || comparePositions(from, last) >= 0) return false;
+  return placeOf(events, from, log.end()) === 'invalid';
 }
 
 /** Where catch-up begins: strictly after the given revision or position; `end` skips everything already written. */

@@ -123,7 +123,7 @@ function listeningPorts(name: string): number[] {
   const service = serviceNamed(name);
   const image = String(service.image ?? '');
   const environment = environmentOf(name);
-  if (image.startsWith('eventstore/eventstore:')) return [Number(environment.EVENTSTORE_NODE_PORT || 2113)];
+  if (image.startsWith('docker.eventstore.com/eventstore/eventstoredb-ee:')) return [Number(environment.EVENTSTORE_NODE_PORT || 2113)];
   if (image.startsWith('postgres:')) return [Number(environment.PGPORT || after(words(service.command), '-p') || 5432)];
   if (image.startsWith('redis:')) return [Number(after(words(service.command), '--port') || 6379)];
   if (image.startsWith('apache/kafka:')) {

@@ -1,5 +1,15 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { AccessDeniedError, DeadlineExceededError, MaxAppendSizeExceededError, NotLeaderError, StreamNotFoundError, TimeoutError, UnavailableError } from '@eventstore/db-client';
+import {
+  AccessDeniedError,
+  DeadlineExceededError,
+  MaxAppendSizeExceededError,
+  NotLeaderError,
+  StreamDeletedError,
+  StreamNotFoundError,
+  TimeoutError,
+  UnavailableError,
+  UnknownError,
+} from '@eventstore/db-client';
 import { StoreUnavailableError } from '../../../src/eventstore/errors';
 import { translateEsdbError } from '../../../src/eventstore/eventstoredb/esdb-errors';
 
@@ -16,6 +26,11 @@ describe('translateEsdbError', () => {
   it.each([
     ['an unreachable EventStoreDB, outside an append', new UnavailableError(undefined, 'connection refused'), false],
     ['a follower refusing a write', new NotLeaderError(notLeaderAnswer()), true],
+    // BatchAppend's NotHandled answers, as the 6.2.1 client reports them (issue 26, item 3).
+    ['a node not ready, on BatchAppend', new UnknownError(undefined, 'Could not recognize Server Is Not Ready'), true],
+    ['a node too busy, on BatchAppend', new UnknownError(undefined, 'Could not recognize Server Is Busy'), true],
+    ['a follower without leader info, on BatchAppend', new UnknownError(undefined, 'Could not recognize No leader info available in response'), true],
+    ['a node not ready, on Append', new UnavailableError(undefined, '14 UNAVAILABLE: Server Is Not Ready'), true],
   ])('given %s, then 503 STORE.UNAVAILABLE saying nothing was written', (_label, error, duringAppend) => {
     const translated = translateEsdbError(error, duringAppend);
     expect(translated).toBeInstanceOf(StoreUnavailableError);
@@ -36,6 +51,10 @@ describe('translateEsdbError', () => {
   it('given an append over the server\'s maximum size, then 413 STORE.APPEND_TOO_LARGE; given a missing permission, a 500 naming the connection string', () => {
     expect(translateEsdbError(MaxAppendSizeExceededError.fromMaxAppendSize(1_048_576))).toMatchObject({ status: 413, code: 'STORE.APPEND_TOO_LARGE' });
     expect(translateEsdbError(new AccessDeniedError(undefined, 'denied'))).toMatchObject({ status: 500, code: 'STORE.ACCESS_DENIED', message: expect.stringContaining('ESDB_CONNECTION_STRING') });
+  });
+
+  it('given a write to a stream deleted in EventStoreDB, then 500 STREAM.DELETED naming the stream', () => {
+    expect(translateEsdbError(StreamDeletedError.fromStreamName('workspace-t1'), true)).toMatchObject({ status: 500, code: 'STREAM.DELETED', details: { streamId: 'workspace-t1' } });
   });
 
   it('passes any other error on unchanged', () => {
