@@ -45,7 +45,7 @@ export async function fanoutLag(): Promise<BenchReport> {
       try {
         return await measureLag('kafka', infra, load, (probe) => {
           const fanout = infra.fanout;
-          const runner = new KafkaProjectionRunner(infra.database.knex, fanout.kafka!, fanout.topics!, fanout.names, [probe.projector], { onBatch: (_name, outcome) => probe.committed(outcome) });
+          const runner = new KafkaProjectionRunner(infra.database.knex, infra.store, fanout.kafka!, fanout.topics!, fanout.names, [probe.projector], { onBatch: (_name, outcome) => probe.committed(outcome) });
           return {
             start: async () => {
               fanout.relay!.start();

@@ -272,6 +272,7 @@ async function profileRelay(infra: Infrastructure, events: number, batchSize: nu
     countAfter: (from, limit) => inner.countAfter(from, limit),
     streamVersion: (streamId) => inner.streamVersion(streamId),
     findIdempotentAppend: (tenantId, key) => inner.findIdempotentAppend(tenantId, key),
+    identity: () => inner.identity(),
     ping: () => inner.ping(),
     close: () => inner.close(),
   };

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
+import type { EventStore } from '../../src/eventstore/event-store.port';
 import { comparePositions, type GlobalPosition } from '../../src/eventstore/global-position';
 import type { ProjectedEvent, Projector } from './projector';
 import type { ProjectorTables } from './tables';
 
 export interface BatchOutcome {
-  /** Events handed to the projector (after filtering and deduplication). */
+  /** Events handed to the projector (after filtering and deduplication), gap fills included. */
   readonly applied: number;
   /** Events already applied before (a redelivery or a duplicate publish): no effect. */
   readonly duplicates: number;
@@ -17,6 +18,41 @@ export interface BatchOutcome {
   readonly position?: GlobalPosition;
   /** occurredAt of each applied event, for the end-to-end latency metric. */
   readonly appliedOccurredAt: readonly string[];
+  /** Events read from the store because a later version of their stream arrived first (see `fillGapsFrom`). */
+  readonly gapFills: number;
+  /** How many of the given events, from the first, are done with (applied, skipped or set aside): through Kafka, the offsets to commit. */
+  readonly passedEvents: number;
+  /**
+   * Through Kafka: the partition's stored next offset, when the batch starts after it (Kafka's
+   * committed offset outlived a lost database commit). Nothing was applied; the runner seeks there.
+   */
+  readonly seekTo?: string;
+}
+
+/** Where a Kafka batch came from: its partition's offset and position are saved in the batch's own transaction. */
+export interface KafkaBatchSource {
+  readonly topic: string;
+  readonly partition: number;
+  /** The offset of each event, in the same order. */
+  readonly offsets: readonly string[];
+  /**
+   * The batch may start after the stored next offset: the runner already sought there once in
+   * this assignment and the partition's log no longer starts at or before it.
+   */
+  readonly startAboveStored?: boolean;
+}
+
+export interface ApplyOptions {
+  /** The projector_positions row (a rebuild writes its shadow's). */
+  readonly positionRow?: string;
+  /**
+   * Events that may arrive out of stream order (through Kafka): a stream version above the
+   * guard's next one is a gap, filled from this store in the same transaction (the missing
+   * versions are read and applied first). Batches read from the store in global order leave
+   * it out: they cannot have a gap.
+   */
+  readonly fillGapsFrom?: EventStore;
+  readonly kafka?: KafkaBatchSource;
 }
 
 /** A per-projector lock, taken in every batch transaction and by a rebuild's switch-over. */
@@ -24,42 +60,115 @@ export function projectorLockKey(name: string): string {
   return BigInt.asIntN(64, createHash('sha256').update(`proofline.projector.${name}`).digest().readBigUInt64BE(0)).toString();
 }
 
+/** The domain of an event type: its topic's name part (`workspaces.renamed` → `workspaces`). */
+export function domainOf(eventType: string): string {
+  return eventType.split('.')[0];
+}
+
 /**
- * Applies a batch in ONE transaction (or, given a transaction, inside it): the projector's rows, its revision guard (the last
- * stream version applied per stream) and its position commit together, or not at all. An
- * event whose stream version is not above the guard has been applied before and is skipped, so
- * any redelivery — a relay re-publishing after a crash, a consumer restarting before its
- * offset commit — has no effect.
+ * Applies a batch in ONE transaction: the projector's rows, its revision guard, its position
+ * and (through Kafka) its partition's next offset together, or not at all.
+ *
+ * The guard keeps, per stream, the version up to which every event of the projector's domains
+ * (its topics) is accounted for: applied, dead-lettered, or of a type it does not handle. An
+ * event at or below it has been seen before and is skipped, so any redelivery has no effect.
+ * An event above the next version is a gap — its stream's earlier events are late (another
+ * partition after a repartitioning, an offset that ran ahead): with `fillGapsFrom` the missing
+ * versions are read from the store and applied first, in stream order; a gap the store cannot
+ * fill fails the batch (it is retried: the projector waits, it never skips).
  */
-export async function applyBatch(knex: Knex, projector: Projector, names: ProjectorTables, events: readonly ProjectedEvent[], positionRow = projector.name): Promise<BatchOutcome> {
+export async function applyBatch(knex: Knex, projector: Projector, names: ProjectorTables, events: readonly ProjectedEvent[], options: ApplyOptions | string = {}): Promise<BatchOutcome> {
+  const { positionRow = projector.name, fillGapsFrom, kafka } = typeof options === 'string' ? { positionRow: options } : options;
   return knex.transaction(async (trx) => {
     await trx.raw('SELECT pg_advisory_xact_lock(?::bigint)', [projectorLockKey(projector.name)]);
-    const handled = events.filter((event) => projector.handles.includes(event.envelope.type));
-    const guard = await loadGuard(trx, names.guard, handled);
-    const fresh: ProjectedEvent[] = [];
-    for (const event of handled) {
-      const seen = guard.get(event.envelope.streamId) ?? -1;
-      if (event.streamVersion <= seen) continue;
-      guard.set(event.envelope.streamId, event.streamVersion);
-      fresh.push(event);
+    let batch = events;
+    let offsets = kafka?.offsets;
+    let duplicates = 0;
+    if (kafka) {
+      const stored = await readPartitionOffset(trx, positionRow, kafka);
+      if (batch.length > 0 && BigInt(kafka.offsets[0]) > stored && !kafka.startAboveStored) {
+        return { applied: 0, duplicates: 0, deadLettered: 0, deadLetters: [], appliedOccurredAt: [], gapFills: 0, passedEvents: 0, seekTo: stored.toString() };
+      }
+      // Below the stored offset: applied by an earlier delivery whose Kafka commit was lost.
+      const from = kafka.offsets.findIndex((offset) => BigInt(offset) >= stored);
+      batch = from < 0 ? [] : events.slice(from);
+      offsets = from < 0 ? [] : kafka.offsets.slice(from);
+      duplicates += events.slice(0, events.length - batch.length).filter((event) => projector.handles.includes(event.envelope.type)).length;
     }
+    const domains = new Set(projector.handles.map(domainOf));
+    const ofDomains = batch.filter((event) => domains.has(domainOf(event.envelope.type)));
+    const guard = await loadGuard(trx, names.guard, ofDomains);
+    const accounted: ProjectedEvent[] = [];
+    let gapFills = 0;
+    for (const event of ofDomains) {
+      const stream = event.envelope.streamId;
+      const seen = guard.get(stream) ?? -1;
+      if (event.streamVersion <= seen) {
+        if (projector.handles.includes(event.envelope.type)) duplicates += 1;
+        continue;
+      }
+      if (event.streamVersion > seen + 1 && fillGapsFrom) {
+        const missing = await fillGap(fillGapsFrom, stream, seen + 1, event.streamVersion - 1);
+        const filled = missing.filter((late) => domains.has(domainOf(late.envelope.type)));
+        accounted.push(...filled);
+        gapFills += filled.filter((late) => projector.handles.includes(late.envelope.type)).length;
+      }
+      guard.set(stream, event.streamVersion);
+      accounted.push(event);
+    }
+    const fresh = accounted.filter((event) => projector.handles.includes(event.envelope.type));
     const outcome = await applyFresh(trx, projector, names, fresh);
+    const stopIndex = outcome.stoppedAt ? accounted.findIndex((e) => e.envelope.id === outcome.stoppedAt!.eventId) : -1;
+    // After a stop, neither the failed event nor what follows is accounted for: the guard stays before it.
+    await saveGuard(trx, names.guard, stopIndex >= 0 ? accounted.slice(0, stopIndex) : accounted);
     const appliedEvents = outcome.stoppedAt ? fresh.slice(0, fresh.findIndex((e) => e.envelope.id === outcome.stoppedAt!.eventId)) : fresh;
-    await saveGuard(trx, names.guard, appliedEvents.concat(outcome.deadLetteredEvents));
     // Events after a stop are neither applied nor passed: the position stays before the failed one.
-    const passed = outcome.stoppedAt ? events.slice(0, events.findIndex((e) => e.envelope.id === outcome.stoppedAt!.eventId)) : events;
+    // A stop on a gap fill (not in the batch) passes none of the batch.
+    const stoppedInBatch = outcome.stoppedAt ? batch.findIndex((e) => e.envelope.id === outcome.stoppedAt!.eventId) : -1;
+    const passed = outcome.stoppedAt ? batch.slice(0, Math.max(0, stoppedInBatch)) : batch;
     const position = passed.reduce<GlobalPosition | undefined>((latest, e) => (!latest || comparePositions(e.position, latest) > 0 ? e.position : latest), undefined);
     await savePosition(trx, positionRow, position, appliedEvents, outcome.stoppedAt);
+    if (kafka && offsets && passed.length > 0) await savePartitionOffset(trx, positionRow, kafka, offsets[passed.length - 1], position!);
     return {
       applied: appliedEvents.length,
-      duplicates: handled.length - fresh.length,
+      duplicates,
       deadLettered: outcome.deadLetteredEvents.length,
       deadLetters: outcome.deadLetters,
       stoppedAt: outcome.stoppedAt,
       position,
       appliedOccurredAt: appliedEvents.map((event) => event.envelope.occurredAt),
+      gapFills,
+      passedEvents: events.length - batch.length + passed.length,
     };
   });
+}
+
+/** Versions `from`..`to` of a stream, from the store; all of them, or the batch fails (and is retried). */
+async function fillGap(store: EventStore, streamId: string, from: number, to: number): Promise<ProjectedEvent[]> {
+  const recorded = await store.readStream(streamId, { fromVersion: from, maxCount: to - from + 1 });
+  if (recorded.length !== to - from + 1 || recorded.some((event, i) => event.streamVersion !== from + i)) {
+    throw new Error(`stream ${streamId}: version ${to + 1} arrived, but versions ${from}..${to} are not all in the event store (found ${recorded.length}); the projector waits rather than skip them`);
+  }
+  return recorded.map((event) => ({ envelope: event.envelope, streamVersion: event.streamVersion, position: event.position }));
+}
+
+async function readPartitionOffset(trx: Knex.Transaction, projector: string, kafka: KafkaBatchSource): Promise<bigint> {
+  const row = await trx('projector_partition_offsets').where({ projector, topic: kafka.topic, kafka_partition: kafka.partition }).first('next_offset');
+  // No row: nothing of this partition is known to be applied, so it is read from its beginning (the guard absorbs what was).
+  return row ? BigInt(row.next_offset) : 0n;
+}
+
+async function savePartitionOffset(trx: Knex.Transaction, projector: string, kafka: KafkaBatchSource, lastOffset: string, position: GlobalPosition): Promise<void> {
+  await trx.raw(
+    `INSERT INTO projector_partition_offsets (projector, topic, kafka_partition, next_offset, position_commit, position_prepare, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, now())
+     ON CONFLICT (projector, topic, kafka_partition) DO UPDATE SET
+       next_offset      = greatest(projector_partition_offsets.next_offset, EXCLUDED.next_offset),
+       position_commit  = CASE WHEN EXCLUDED.next_offset > projector_partition_offsets.next_offset THEN EXCLUDED.position_commit ELSE projector_partition_offsets.position_commit END,
+       position_prepare = CASE WHEN EXCLUDED.next_offset > projector_partition_offsets.next_offset THEN EXCLUDED.position_prepare ELSE projector_partition_offsets.position_prepare END,
+       updated_at       = now()`,
+    [projector, kafka.topic, kafka.partition, (BigInt(lastOffset) + 1n).toString(), String(position.commit), String(position.prepare)],
+  );
 }
 
 interface FreshOutcome {

@@ -4,13 +4,16 @@ import type { GlobalPosition } from '../../src/eventstore/global-position';
 import { applyBatch, type BatchOutcome } from './apply-batch';
 import type { ProjectedEvent, Projector } from './projector';
 import { createTables, tablesOf } from './tables';
-import { readPosition } from './positions';
+import { adoptPartitionPositions, readPosition } from './positions';
+import type { TopicNames } from '../../src/fanout/topics';
 
 export interface RunnerOptions {
   readonly batchSize?: number;
   readonly pollIntervalMs?: number;
   readonly onBatch?: (projector: string, outcome: BatchOutcome) => void;
   readonly onError?: (projector: string, error: unknown) => void;
+  /** The Kafka topic names: a projector last fed through Kafka resumes from its slowest partition (adoptPartitionPositions). */
+  readonly topicNames?: TopicNames;
 }
 
 /**
@@ -31,6 +34,7 @@ export class InProcessProjectionRunner {
   async start(): Promise<void> {
     for (const projector of this.projectors) {
       await createTables(this.knex, projector, 'live');
+      await adoptPartitionPositions(this.knex, projector.name, this.options.topicNames?.forTypes(projector.handles) ?? []);
       this.loops.push(this.follow(projector));
     }
   }

@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import type { EventStore } from '../../src/eventstore/event-store.port';
+import { ProoflineError } from '../../src/errors/proofline-error';
 import { START, type GlobalPosition } from '../../src/eventstore/global-position';
+import { AdvisoryLease } from '../../src/fanout/lease';
 import { applyBatch, projectorLockKey } from './apply-batch';
 import { projected } from './in-process-runner';
 import type { Projector } from './projector';
@@ -13,10 +15,12 @@ export interface RebuildProgress {
 
 export interface RebuildOptions {
   readonly batchSize?: number;
-  readonly onProgress?: (progress: RebuildProgress) => void;
+  /** Called after each committed batch; the next batch waits for a returned promise. */
+  readonly onProgress?: (progress: RebuildProgress) => void | Promise<void>;
   /**
    * False when nothing else can write the projection meanwhile (the embedded database is held by
-   * this process alone): the final catch-up then happens outside the switch-over transaction.
+   * this process alone): the final catch-up then happens outside the switch-over transaction, and
+   * the rebuild lock is this process's alone (no advisory lock: PGlite has one connection).
    */
   readonly liveRunnersMayExist?: boolean;
 }
@@ -27,6 +31,18 @@ export interface RebuildOutcome {
   readonly position: GlobalPosition;
 }
 
+/** A second rebuild of a projector while one runs: refused, since both would build (and drop) the same shadow tables. */
+export class RebuildInProgressError extends ProoflineError {
+  constructor(projector: string, where: string) {
+    super('PROJECTION.REBUILD_IN_PROGRESS', `a rebuild of projector ${projector} is already running (${where}); nothing was changed. Wait for it to finish, then rebuild again if needed`, 409, {
+      projector,
+    });
+  }
+}
+
+/** Rebuilds running in this process on the embedded database, by projector (it has no second process, and no advisory lock across sessions). */
+const rebuildingHere = new Set<string>();
+
 /**
  * Blue/green: replays the store (directly, not through Kafka) into shadow tables while queries
  * keep reading the live ones, then switches over in one transaction that holds the projector's
@@ -36,6 +52,25 @@ export interface RebuildOutcome {
  * are no-ops for the guard it inherits.
  */
 export async function rebuildProjection(knex: Knex, store: EventStore, projector: Projector, options: RebuildOptions = {}): Promise<RebuildOutcome> {
+  const onServer = options.liveRunnersMayExist ?? true;
+  if (!onServer && rebuildingHere.has(projector.name)) throw new RebuildInProgressError(projector.name, 'in this process');
+  if (!onServer) rebuildingHere.add(projector.name);
+  let lease: AdvisoryLease | undefined;
+  try {
+    if (onServer) {
+      // Other processes may rebuild too: one session advisory lock per projector (and DATABASE_SCHEMA), held on its own session for the whole rebuild.
+      await knex.raw('SELECT 1'); // an unreachable database fails here with its own error, not as "in progress"
+      lease = new AdvisoryLease(knex, `projection.rebuild.${projector.name}`);
+      if (!(await lease.tryAcquire())) throw new RebuildInProgressError(projector.name, 'another session holds its rebuild lock');
+    }
+    return await rebuildHoldingLock(knex, store, projector, options, lease);
+  } finally {
+    await lease?.release();
+    if (!onServer) rebuildingHere.delete(projector.name);
+  }
+}
+
+async function rebuildHoldingLock(knex: Knex, store: EventStore, projector: Projector, options: RebuildOptions, lease: AdvisoryLease | undefined): Promise<RebuildOutcome> {
   const batchSize = options.batchSize ?? 2000;
   const shadowRow = `${projector.name}__rebuild`;
   const shadow = tablesOf(projector, 'shadow');
@@ -56,7 +91,7 @@ export async function rebuildProjection(knex: Knex, store: EventStore, projector
       }
       position = batch[batch.length - 1].position;
       events += batch.length;
-      options.onProgress?.({ events, position });
+      await options.onProgress?.({ events, position });
       if (batch.length < batchSize) return;
     }
   };
@@ -64,6 +99,14 @@ export async function rebuildProjection(knex: Knex, store: EventStore, projector
 
   await knex.transaction(async (trx) => {
     await trx.raw('SELECT pg_advisory_xact_lock(?::bigint)', [projectorLockKey(projector.name)]);
+    if (lease) {
+      // Fencing: with the shadow tables locked by this transaction no one can drop them until it ends, and a rebuild
+      // lock still held now was held throughout (a lost lock is never given back to its session), so no other
+      // rebuild has touched these shadow tables. A lock lost meanwhile (session ended, frozen past its lifetime) aborts.
+      await lease.check(); // first, so a lost lock is reported as such rather than as a shadow table gone
+      for (const table of [...Object.values(shadow.tables), shadow.guard]) await trx.raw('LOCK TABLE ?? IN ACCESS EXCLUSIVE MODE', [table]);
+      await lease.check();
+    }
     // The store is read on its own connection, so it sees what live runners could have applied; their batches wait on the lock.
     if (options.liveRunnersMayExist ?? true) await replay(trx);
     await switchOver(trx, projector, shadowRow);

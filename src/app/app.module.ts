@@ -10,6 +10,7 @@ import { LedgerController } from '../ledger/ledger.controller';
 import { ProjectionsController } from '../fanout/projections.controller';
 import { FinanceController } from '../approvals/finance.controller';
 import { ValueDefinitionsController } from '../approvals/value-definitions.controller';
+import { CLOCK, systemClock } from '../go-live/clock';
 import { GoLiveController } from '../go-live/go-live.controller';
 import { HealthController } from '../observability/health.controller';
 import { loggerOptions } from '../observability/logging';
@@ -45,7 +46,12 @@ export class AppModule {
       module: AppModule,
       imports: [CqrsModule.forRoot(), TerminusModule.forRoot({ errorLogStyle: 'json' }), LoggerModule.forRoot(loggerOptions(infrastructure.config))],
       controllers: [...CONTROLLERS],
-      providers: [{ provide: INFRASTRUCTURE, useValue: infrastructure }, { provide: APP_GUARD, useClass: AccessGuard }, ExecuteDomainCommandHandler],
+      providers: [
+        { provide: INFRASTRUCTURE, useValue: infrastructure },
+        { provide: CLOCK, useFactory: systemClock },
+        { provide: APP_GUARD, useClass: AccessGuard },
+        ExecuteDomainCommandHandler,
+      ],
     };
   }
 }

@@ -11,13 +11,15 @@ import { Readiness } from '../observability/readiness';
 import { EventSigner } from '../signing/event-signer';
 import { KeyRegistry } from '../signing/key-registry';
 import { Ledger } from '../ledger/ledger';
+import { AdvisoryLease } from '../fanout/lease';
 import { LedgerRunner } from '../ledger/ledger-runner';
 import { createIdentity, type Identity } from '../auth/identity';
 import { Fanout } from '../fanout/fanout';
 import { createTables } from '../../projections/runtime/tables';
 import { eventStoreOf, fanoutOf } from '../config/proofline-config';
 import { EsdbEventStore } from '../eventstore/eventstoredb/esdb-event-store';
-import { blameSetting, isFileSystemError, type Blame } from '../config/setting-failure';
+import { blameSetting, isFileSystemError, SettingFailure, type Blame } from '../config/setting-failure';
+import { logicalRestoreFault } from '../eventstore/postgres/restore-check';
 import { ProoflineError } from '../errors/proofline-error';
 
 /** Everything Proofline runs on, wired once; the HTTP app, the CLI and the benchmarks share it. */
@@ -62,6 +64,7 @@ export async function createInfrastructure(config: ProoflineConfig, overrides: I
   const database = await blameSetting(url ? DATABASE_URL : DATA_DIR, () =>
     openDatabase({ url, dataDir: overrides.dataDirForDatabase ?? config.PROOFLINE_DATA_DIR, schema: config.DATABASE_SCHEMA, poolSize: config.DATABASE_POOL_SIZE }),
   );
+  if (eventStoreOf(config) !== 'eventstoredb') await refuseLogicalRestore(database, url ? 'DATABASE_URL' : 'PROOFLINE_DATA_DIR');
   const metrics = new Metrics();
   const store = new InstrumentedEventStore(
     eventStoreOf(config) === 'eventstoredb' ? await blameSetting(ESDB, () => EsdbEventStore.fromConnectionString(config.ESDB_CONNECTION_STRING!)) : new PostgresEventStore(database.knex),
@@ -85,7 +88,8 @@ export async function createInfrastructure(config: ProoflineConfig, overrides: I
     checkpointEvery: config.PROOFLINE_LEDGER_CHECKPOINT_EVERY,
     checkpointIntervalMs: config.PROOFLINE_LEDGER_CHECKPOINT_SECONDS * 1000,
   });
-  const ledgerRunner = new LedgerRunner(ledger.builder);
+  // On a server, several instances may run the builder: one holds the lease and builds, the others stand by (issue 25, item 9).
+  const ledgerRunner = new LedgerRunner(ledger.builder, 250, { lease: database.kind === 'postgres' ? new AdvisoryLease(database.knex, 'ledger.builder') : undefined });
   const identity = await blameSetting(
     (error) => (isFileSystemError(error) ? DATA_DIR : isRedisFailure(error) ? REDIS : undefined),
     () => createIdentity(config, { database, store, signer, states, pipeline }, { ephemeralSecret: overrides.ephemeralKeys }),
@@ -123,6 +127,17 @@ export async function createInfrastructure(config: ProoflineConfig, overrides: I
       await database.close();
     },
   };
+}
+
+/** Global positions are transaction ids: a database restored logically from another cluster would make readers skip events. */
+async function refuseLogicalRestore(database: Database, setting: string): Promise<void> {
+  const fault = await blameSetting(setting === 'DATABASE_URL' ? DATABASE_URL : DATA_DIR, () => logicalRestoreFault(database.knex)).catch(async (error: unknown) => {
+    await database.close();
+    throw error;
+  });
+  if (!fault) return;
+  await database.close();
+  throw new SettingFailure(setting, 'must hold an event store restored physically, or one whose transaction counter was advanced past its events', fault);
 }
 
 /** How the auth state stores report Redis being away (src/auth/state/redis-connection.ts). */

@@ -6,6 +6,7 @@ import { rebuildProjection } from '../../projections/runtime/rebuild';
 import { checksumOf } from '../../projections/runtime/tables';
 import { createInfrastructure, type Infrastructure } from '../app/infrastructure';
 import { loadConfig } from '../config/load-config';
+import { ProoflineError } from '../errors/proofline-error';
 import { eventsAfter } from '../fanout/lag';
 import { START } from '../eventstore/global-position';
 
@@ -42,6 +43,12 @@ export function registerProjectionCommands(program: Command): void {
         }
         process.stdout.write(`fan-out: ${status.mode}\n`);
         if (status.relay) process.stdout.write(`relay    ${status.relay.active ? 'active ' : 'standby'}  at ${status.relay.checkpoint}  ${status.relay.lagEvents === null ? 'lag unknown' : `lag ${status.relay.lagEvents} events / ${(status.relay.lagSeconds ?? 0).toFixed(1)} s`}${status.relay.lastError ? `  last error: ${status.relay.lastError}` : ''}\n`);
+        if (status.horizon) {
+          const { ageSeconds, degraded, oldest, error } = status.horizon;
+          const holder = oldest ? `  oldest: ${oldest.kind} ${oldest.pid ?? oldest.gid ?? ''} in ${oldest.database ?? '?'} (${oldest.state ?? '?'}), xid ${oldest.xid}` : '';
+          process.stdout.write(`horizon  ${error ? `unknown: ${error}` : `age ${ageSeconds === null ? 'unknown' : `${ageSeconds.toFixed(1)} s`}${degraded ? ' DEGRADED (readers stalled)' : ''}${holder}`}\n`);
+        }
+        for (const halt of status.relay?.halts ?? []) process.stdout.write(`relay    ${halt.code}: tenant ${halt.tenantId} held since ${halt.position}: ${halt.message}\n`);
         status.projectors.forEach((p, i) => {
           const checksum = checksums[i] ? `  checksum ${checksums[i]}` : '';
           const lag = p.lagEvents === null ? 'lag unknown' : `lag ${p.lagEvents} events / ${(p.lagSeconds ?? 0).toFixed(1)} s`;
@@ -66,6 +73,10 @@ export function registerProjectionCommands(program: Command): void {
           batchSize: options.batchSize,
           liveRunnersMayExist: infrastructure.database.kind === 'postgres',
           onProgress: ({ events }) => bar.update(Math.min(events, Math.max(total, events)), { total: Math.max(total, events), rate: Math.round(events / Math.max(0.001, (Date.now() - started) / 1000)) }),
+        }).catch((error: unknown) => {
+          bar.stop();
+          // The code first: scripts branch on it (PROJECTION.REBUILD_IN_PROGRESS: another rebuild of this projector runs).
+          throw error instanceof ProoflineError ? new Error(`${error.code}: ${error.message}`) : error;
         });
         bar.stop();
         const seconds = (Date.now() - started) / 1000;

@@ -133,6 +133,20 @@ export class ProoflineConfig {
   @Max(1000)
   PROOFLINE_KAFKA_PARTITIONS = 3;
 
+  /** A projector's Kafka consumer whose group has lag but that delivered no batch for this long is replaced (docs/projections.md, "Failures"). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(5)
+  @Max(3600)
+  PROOFLINE_KAFKA_STALL_SECONDS = 60;
+
+  /** The read horizon's age beyond which /health and /projections/status say degraded (docs/operations.md, "A stuck transaction"). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(86400)
+  PROOFLINE_HORIZON_DEGRADED_SECONDS = 300;
+
   /** Topics are `<prefix>.<domain>.events.v1`, consumer groups `<prefix>.projector.<name>`. */
   @Matches(/^[a-z][a-z0-9-]{0,39}$/, { message: 'PROOFLINE_KAFKA_TOPIC_PREFIX must be lowercase letters, digits and - (at most 40), starting with a letter' })
   PROOFLINE_KAFKA_TOPIC_PREFIX = 'proofline';

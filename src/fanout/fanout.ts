@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
 import { PROJECTORS } from '../../projections';
 import { InProcessProjectionRunner } from '../../projections/runtime/in-process-runner';
@@ -7,13 +7,16 @@ import { KafkaProjectionRunner } from '../../projections/runtime/kafka-runner';
 import type { Projector } from '../../projections/runtime/projector';
 import { readPosition } from '../../projections/runtime/positions';
 import type { BatchOutcome } from '../../projections/runtime/apply-batch';
-import type { ProoflineConfig } from '../config/proofline-config';
+import { eventStoreOf, type ProoflineConfig } from '../config/proofline-config';
 import { blameSetting } from '../config/setting-failure';
 import type { EventStore } from '../eventstore/event-store.port';
 import { formatPosition } from '../eventstore/global-position';
 import type { Metrics } from '../observability/metrics';
+import { KAFKA_LOG_LEVEL, kafkaLogCreator } from './kafka-log';
+import { readHorizon, type EventHorizon } from './horizon';
 import { eventsAfter } from './lag';
 import { AdvisoryLease } from './lease';
+import { TopicPartitionRecord } from './partition-record';
 import { Relay } from './relay';
 import { KAFKA_UNREACHABLE, TopicAdmin } from './topic-admin';
 import { TopicNames } from './topics';
@@ -34,8 +37,18 @@ export interface ProjectorStatus {
 export interface FanoutStatus {
   readonly mode: FanoutMode;
   /** lagEvents and lagSeconds are null when the event store could not be asked (lastError says why). */
-  readonly relay?: { readonly active: boolean; readonly checkpoint: string; readonly lagEvents: number | null; readonly lagSeconds: number | null; readonly lastError: string | null };
+  /** halts: tenants whose publishing stopped at a bad row (docs/events.md, "The relay publishes one byte string per event"). */
+  readonly relay?: {
+    readonly active: boolean;
+    readonly checkpoint: string;
+    readonly lagEvents: number | null;
+    readonly lagSeconds: number | null;
+    readonly lastError: string | null;
+    readonly halts: ReadonlyArray<{ tenantId: string; code: string; message: string; eventId: string; streamId: string; streamVersion: number; position: string; haltedAt?: string }>;
+  };
   readonly projectors: ProjectorStatus[];
+  /** The read horizon (events in PostgreSQL only): how long global reads have been held back, and by what. */
+  readonly horizon?: EventHorizon;
 }
 
 /** The read path: relay + Kafka consumer groups, or (embedded) projectors following the store in-process. */
@@ -46,6 +59,12 @@ export class Fanout {
   readonly relay?: Relay;
   readonly names: TopicNames;
   private runner?: InProcessProjectionRunner | KafkaProjectionRunner;
+  private readonly stallSeconds: number;
+  /** The database holding the events, when it is this PostgreSQL database (not EventStoreDB): lag is counted there. */
+  private readonly eventsDatabase?: Knex;
+  /** The PostgreSQL server holds the events: other sessions (of any database of the cluster) can hold the read horizon. Not PGlite (one process, one session). */
+  private readonly horizonWatched: boolean;
+  private readonly horizonThresholdSeconds: number;
 
   /** True once this process runs the relay and projectors (the server does; the CLI does not). */
   get started(): boolean {
@@ -61,11 +80,19 @@ export class Fanout {
     readonly projectors: readonly Projector[] = PROJECTORS,
   ) {
     this.names = new TopicNames(config.PROOFLINE_KAFKA_TOPIC_PREFIX);
+    this.stallSeconds = config.PROOFLINE_KAFKA_STALL_SECONDS;
+    this.eventsDatabase = eventStoreOf(config) === 'postgres' ? knex : undefined;
+    this.horizonWatched = this.eventsDatabase !== undefined && (knex.client as { config?: { client?: unknown } }).config?.client === 'pg';
+    this.horizonThresholdSeconds = config.PROOFLINE_HORIZON_DEGRADED_SECONDS;
     if (mode === 'kafka') {
-      const client = { clientId: `proofline-${config.PROOFLINE_INSTANCE_NAME}`, brokers: config.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING };
+      const client = { clientId: `proofline-${config.PROOFLINE_INSTANCE_NAME}`, brokers: config.KAFKA_BROKERS!.split(','), logLevel: KAFKA_LOG_LEVEL, logCreator: kafkaLogCreator };
       this.kafka = new Kafka({ ...client, retry: { retries: 8, maxRetryTime: 5000 } });
       // The topic admin paces its own retries and names KAFKA_BROKERS when it gives up: its client does not retry by itself.
-      this.topics = new TopicAdmin(new Kafka({ ...client, retry: { retries: 0 } }), { partitions: config.PROOFLINE_KAFKA_PARTITIONS, brokers: config.KAFKA_BROKERS! });
+      this.topics = new TopicAdmin(new Kafka({ ...client, retry: { retries: 0 } }), {
+        partitions: config.PROOFLINE_KAFKA_PARTITIONS,
+        brokers: config.KAFKA_BROKERS!,
+        partitionRecord: new TopicPartitionRecord(knex),
+      });
       this.relay = new Relay(knex, store, this.kafka, this.topics, this.names, new AdvisoryLease(knex, `relay.${this.names.prefix}`), metrics);
     }
   }
@@ -75,10 +102,11 @@ export class Fanout {
     const onBatch = (projector: string, outcome: BatchOutcome) => this.observe(projector, outcome);
     if (this.mode === 'kafka') {
       this.relay!.start();
-      this.runner = new KafkaProjectionRunner(this.knex, this.kafka!, this.topics!, this.names, this.projectors, { onBatch });
+      this.runner = new KafkaProjectionRunner(this.knex, this.store, this.kafka!, this.topics!, this.names, this.projectors, { onBatch, metrics: this.metrics, stallSeconds: this.stallSeconds });
     } else {
       this.runner = new InProcessProjectionRunner(this.knex, this.store, this.projectors, {
         onBatch,
+        topicNames: this.names,
         onError: (projector, error) => this.logger.error(`projector ${projector} batch failed; retrying from its position: ${error instanceof Error ? error.message : String(error)}`),
       });
     }
@@ -99,13 +127,28 @@ export class Fanout {
     // One admin connection answers for every projector: /metrics calls this on each scrape.
     const consumerLags = this.mode === 'kafka' ? await this.consumerLags().catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))) : undefined;
     const projectors = await Promise.all(this.projectors.map((projector) => this.projectorStatus(projector, consumerLags)));
-    if (!this.relay) return { mode: this.mode, projectors };
+    const horizon = await this.horizon();
+    if (!this.relay) return { mode: this.mode, projectors, ...(horizon ? { horizon } : {}) };
     const checkpoint = await this.relay.checkpoint();
-    const pending = await eventsAfter(this.store, checkpoint).catch((error: unknown) => storeUnreachable(error));
+    const pending = await eventsAfter(this.store, checkpoint, this.eventsDatabase).catch((error: unknown) => storeUnreachable(error));
     if (!(pending instanceof Error)) this.metrics.relayLagEvents.set(pending.count);
     const lag = pending instanceof Error ? { lagEvents: null, lagSeconds: null } : { lagEvents: pending.count, lagSeconds: secondsSince(pending.oldestOccurredAt) };
     const lastError = this.relay.lastError ?? (pending instanceof Error ? pending.message : null);
-    return { mode: this.mode, relay: { active: this.relay.active, checkpoint: formatPosition(checkpoint), ...lag, lastError }, projectors };
+    const halts = (await this.relay.halts()).map((halt) => ({ ...halt, position: formatPosition(halt.position) }));
+    this.metrics.relayTenantHalted.reset();
+    for (const halt of halts) this.metrics.relayTenantHalted.set({ tenant: halt.tenantId, code: halt.code }, 1);
+    return { mode: this.mode, relay: { active: this.relay.active, checkpoint: formatPosition(checkpoint), ...lag, lastError, halts }, projectors, ...(horizon ? { horizon } : {}) };
+  }
+
+  /**
+   * The read horizon's age and holder (undefined unless the events are on the PostgreSQL server), also set as
+   * proofline_event_horizon_age_seconds. A transaction that holds an xid stalls every global reader.
+   */
+  async horizon(): Promise<EventHorizon | undefined> {
+    if (!this.horizonWatched) return undefined;
+    const horizon = await readHorizon(this.knex, this.horizonThresholdSeconds);
+    if (horizon.ageSeconds !== null) this.metrics.eventHorizonAgeSeconds.set(horizon.ageSeconds);
+    return horizon;
   }
 
   private async projectorStatus(projector: Projector, consumerLags: Map<string, number> | Error | undefined): Promise<ProjectorStatus> {
@@ -119,7 +162,7 @@ export class Fanout {
     } else if (consumerLags) {
       lagEvents = consumerLags.get(projector.name) ?? 0;
     } else {
-      const pending = await eventsAfter(this.store, stored.position).catch((error: unknown) => storeUnreachable(error));
+      const pending = await eventsAfter(this.store, stored.position, this.eventsDatabase).catch((error: unknown) => storeUnreachable(error));
       lagEvents = pending instanceof Error ? null : pending.count;
       if (pending instanceof Error) brokerError = pending.message;
     }

@@ -14,9 +14,9 @@ export class ProjectionsController {
 
   @Get('projections/status')
   @Allow(['ADMIN'])
-  @ApiOperation({ summary: "Every projector's position, lag (events, seconds) and state, and the relay's (ADMIN: operators only)" })
-  status() {
-    return this.infrastructure.fanout.status();
+  @ApiOperation({ summary: "Every projector's position, lag (events, seconds) and state, the relay's, and whether this process's receipt builder holds its lease (ADMIN: operators only)" })
+  async status() {
+    return { ...(await this.infrastructure.fanout.status()), ledgerBuilder: this.infrastructure.ledgerRunner.status() };
   }
 
   @Get('workspaces/:workspaceId/activity')

@@ -9,6 +9,13 @@ export interface TopicAdminOptions {
   readonly brokers: string;
   /** How long one `ensure` keeps retrying a broker that does not answer before it fails. Default 30 s. */
   readonly patienceMs?: number;
+  /**
+   * Checks each topic's partition count against the one recorded when it was first created or
+   * seen (TopicPartitionRecord): `ensure` fails with TopicRepartitionedError when it differs.
+   */
+  readonly partitionRecord?: { verify(found: ReadonlyMap<string, number>): Promise<void> };
+  /** With a partition record: how long a topic's check holds before `ensure` asks again. Default 30 s. */
+  readonly recheckMs?: number;
 }
 
 /** What the broker said about itself: the brokers of its cluster and the controller's id. */
@@ -35,7 +42,9 @@ const LONGEST_RETRY_MS = 5_000;
  * naming KAFKA_BROKERS.
  */
 export class TopicAdmin {
-  private readonly known = new Set<string>();
+  /** Topic → when it was last found (and its partition count checked). */
+  private readonly known = new Map<string, number>();
+  private readonly recheckMs: number;
   private readonly patienceMs: number;
   private readonly closing = new AbortController();
   /** Set only inside `exclusive`, and only to a connected admin. */
@@ -48,28 +57,45 @@ export class TopicAdmin {
     private readonly options: TopicAdminOptions,
   ) {
     this.patienceMs = options.patienceMs ?? 30_000;
+    this.recheckMs = options.partitionRecord ? (options.recheckMs ?? 30_000) : Infinity;
   }
 
-  /** Resolves once every topic exists (created with `partitions` partitions, kept forever). */
+  /**
+   * Resolves once every topic exists (created with `partitions` partitions, kept forever) and,
+   * with a partition record, has the partition count recorded for it (checked again after
+   * `recheckMs`, so a topic repartitioned under a running relay is refused within that time).
+   */
   async ensure(topics: readonly string[]): Promise<void> {
-    if (topics.every((topic) => this.known.has(topic))) return;
+    if (topics.every((topic) => this.fresh(topic))) return;
     await this.exclusive(async () => {
-      // Whoever ran before may have created them.
-      const missing = topics.filter((topic) => !this.known.has(topic));
-      if (missing.length === 0) return;
-      await this.retrying(`creating topics ${missing.join(', ')}`, async (admin) => {
+      // Whoever ran before may have created (and checked) them.
+      const stale = topics.filter((topic) => !this.fresh(topic));
+      if (stale.length === 0) return;
+      const found = new Map<string, number>();
+      await this.retrying(`creating topics ${stale.join(', ')}`, async (admin) => {
         const existing = new Set(await admin.listTopics());
-        const create = missing.filter((topic) => !existing.has(topic));
-        if (create.length === 0) return;
+        const create = stale.filter((topic) => !existing.has(topic));
         // createTopics answers false when another process created one first; either way it exists now.
-        // Kept forever: a projector added later (or down for long) must still find every event; the guard cannot see a gap.
-        await admin.createTopics({
-          waitForLeaders: true,
-          topics: create.map((topic) => ({ topic, numPartitions: this.options.partitions, configEntries: [{ name: 'retention.ms', value: '-1' }] })),
-        });
+        // Kept forever: a projector added later (or down for long) must still find every event.
+        if (create.length > 0) {
+          await admin.createTopics({
+            waitForLeaders: true,
+            topics: create.map((topic) => ({ topic, numPartitions: this.options.partitions, configEntries: [{ name: 'retention.ms', value: '-1' }] })),
+          });
+        }
+        if (this.options.partitionRecord) {
+          for (const topic of (await admin.fetchTopicMetadata({ topics: stale })).topics) found.set(topic.name, topic.partitions.length);
+        }
       });
-      for (const topic of missing) this.known.add(topic);
+      await this.options.partitionRecord?.verify(found);
+      const now = Date.now();
+      for (const topic of stale) this.known.set(topic, now);
     });
+  }
+
+  private fresh(topic: string): boolean {
+    const at = this.known.get(topic);
+    return at !== undefined && Date.now() - at < this.recheckMs;
   }
 
   /**

@@ -36,6 +36,9 @@ export class InstrumentedEventStore implements EventStore {
   subscribeBatches(from: GlobalPosition, options?: SubscribeOptions) {
     return this.inner.subscribeBatches(from, options);
   }
+  identity() {
+    return this.inner.identity();
+  }
   countAfter(from: GlobalPosition, limit: number) {
     return this.inner.countAfter(from, limit);
   }

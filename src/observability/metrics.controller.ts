@@ -12,10 +12,12 @@ export class MetricsController {
 
   @Get()
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
-  @ApiOperation({ summary: 'Prometheus metrics: append latency and throughput, commands, relay and projection lag, halted ledger tenants and refused forks, process' })
+  @ApiOperation({ summary: 'Prometheus metrics: append latency and throughput, commands, relay and projection lag, the read horizon age, halted ledger tenants and refused forks, process' })
   async metrics(): Promise<string> {
     // Lag is measured when scraped, so the gauges are as fresh as the scrape; a failure to measure leaves the last values.
     if (this.infrastructure.fanout.started) await this.infrastructure.fanout.status().catch(() => undefined);
+    // The read horizon stalls readers whether or not this instance runs any: always measured (events in PostgreSQL only).
+    else await this.infrastructure.fanout.horizon().catch(() => undefined);
     await this.measureLedger().catch(() => undefined);
     return this.infrastructure.metrics.registry.metrics();
   }

@@ -44,6 +44,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly relayTenantHalted = new Gauge({
+    name: 'proofline_relay_tenant_halted',
+    help: '1 for each tenant whose Kafka publishing stopped at a stored row that is not one canonical byte string (code: EVENT.NOT_CANONICAL, EVENT.MALFORMED); its later events are held, other tenants go on',
+    labelNames: ['tenant', 'code'] as const,
+    registers: [this.registry],
+  });
+
   readonly projectionApplied = new Counter({
     name: 'proofline_projection_applied_events_total',
     help: 'Events a projector applied (duplicates and other types excluded)',
@@ -80,10 +87,30 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly projectionConsumerReplacements = new Counter({
+    name: 'proofline_projection_consumer_replacements_total',
+    help: "Kafka consumers of a projector replaced by a fresh one (reason: crashed, kafkajs gave up on it; stalled, its group had lag but it delivered no batch for PROOFLINE_KAFKA_STALL_SECONDS)",
+    labelNames: ['projector', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly projectionGapFills = new Counter({
+    name: 'proofline_projection_gap_fills_total',
+    help: "Events a projector read from the event store because a later version of their stream arrived first (a repartitioned topic, a lost Kafka offset): applied in stream order, never skipped",
+    labelNames: ['projector'] as const,
+    registers: [this.registry],
+  });
+
   readonly ledgerTenantHalted = new Gauge({
     name: 'proofline_ledger_tenant_halted',
     help: "1 for each tenant whose receipts stopped at a bad event (code: LEDGER.UNVERIFIABLE_EVENT, LEDGER.NOT_CANONICAL, LEDGER.DUPLICATE_EVENT); other tenants go on",
     labelNames: ['tenant', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly eventHorizonAgeSeconds = new Gauge({
+    name: 'proofline_event_horizon_age_seconds',
+    help: 'Seconds since the oldest transaction holding a transaction id anywhere in the PostgreSQL cluster began (sessions and prepared transactions); global reads (relay, projectors, receipt builder) stop below it. 0 when none holds one',
     registers: [this.registry],
   });
 

@@ -65,6 +65,7 @@ export class Readiness {
       checks.push(timed('redis', {}, () => redis.ping()));
     }
     if (fanoutOf(config) === 'kafka') checks.push(kafkaCheck(fanout));
+    if (!onEventStoreDb && database.kind === 'postgres') checks.push(horizonCheck(fanout));
     this.checks = checks.map(sharedWhileRunning);
   }
 
@@ -117,6 +118,28 @@ function kafkaCheck(fanout: Fanout): DependencyCheck {
         return { up: true, details: { brokers: cluster.brokers, relay } };
       } catch (error) {
         return { up: false, details: { message: oneLineMessage(error), relay } };
+      }
+    },
+  };
+}
+
+/**
+ * The read horizon: how long the oldest transaction holding an xid (any database of the cluster,
+ * or a prepared transaction) has held back every global reader. Information, not readiness: the
+ * instance still takes writes, and taking every instance out of a load balancer for a transaction
+ * none of them holds helps nobody. `degraded` says it is older than PROOFLINE_HORIZON_DEGRADED_SECONDS.
+ * Down only when it cannot be read.
+ */
+function horizonCheck(fanout: Fanout): DependencyCheck {
+  return {
+    name: 'eventHorizon',
+    run: async () => {
+      try {
+        const horizon = await within(CHECK_TIMEOUT_MS, async () => (await fanout.horizon())!);
+        if (horizon.error !== undefined) return { up: false, details: { message: horizon.error } };
+        return { up: true, details: { ageSeconds: horizon.ageSeconds, degraded: horizon.degraded, thresholdSeconds: horizon.thresholdSeconds, oldest: horizon.oldest } };
+      } catch (error) {
+        return { up: false, details: { message: oneLineMessage(error) } };
       }
     },
   };

@@ -80,7 +80,7 @@ describeWithServices(['postgres', 'redis'], 'GET /health with Redis holding sess
     expect(up.body.info).toMatchObject({ eventStore: { status: 'up', engine: 'postgres' }, signing: { status: 'up' }, redis: { status: 'up' } });
     await proxy.cut();
     expectNotReady(await timedHealth(t), 'redis', /^Redis is unreachable/);
-    expect(Object.keys((await health(t)).body.info)).toEqual(['eventStore', 'signing']);
+    expect(Object.keys((await health(t)).body.info)).toEqual(['eventStore', 'signing', 'eventHorizon']);
     await proxy.start();
     expect((await eventually(() => health(t), (answer) => answer.status === 200)).body.info.redis).toEqual({ status: 'up' });
   }, 60_000);

@@ -16,6 +16,7 @@ import type {
   ReadAllFilter,
   ReadStreamOptions,
   RecordedEvent,
+  StoreIdentity,
   SubscribeOptions,
 } from '../event-store.port';
 import type { GlobalPosition } from '../global-position';
@@ -31,6 +32,7 @@ import { EVENT_COLUMNS, toRecordedEvent, type EventRow } from './rows';
  */
 export class PostgresEventStore implements EventStore {
   private readonly appended = new LocalAppendSignal();
+  private identityOnce?: Promise<StoreIdentity>;
 
   constructor(private readonly knex: Knex) {}
 
@@ -69,9 +71,10 @@ export class PostgresEventStore implements EventStore {
 
   async readAll(from: GlobalPosition, batchSize: number, filter: ReadAllFilter = {}): Promise<RecordedEvent[]> {
     const byTenant = filter.tenantId === undefined ? '' : 'AND tenant_id = ?';
+    const after = filter.includeFrom ? '>=' : '>';
     const result = await this.query<EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM events
-       WHERE (transaction_id, global_position) > (CAST(? AS xid8), CAST(? AS bigint)) ${byTenant}
+       WHERE (transaction_id, global_position) ${after} (CAST(? AS xid8), CAST(? AS bigint)) ${byTenant}
          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
        ORDER BY transaction_id, global_position LIMIT ?`,
       [from.commit.toString(), from.prepare.toString(), ...(filter.tenantId === undefined ? [] : [filter.tenantId]), batchSize],
@@ -115,6 +118,24 @@ export class PostgresEventStore implements EventStore {
     if (rows.length === 0) return undefined;
     const [row] = rows;
     return { requestHash: row.request_hash, streamId: row.stream_id, firstVersion: Number(row.first_version), eventCount: Number(row.event_count) };
+  }
+
+  /**
+   * The cluster's system identifier (fixed at initdb; a physical backup or replica keeps it, a
+   * pg_dump restored elsewhere does not) and the schema the events live in.
+   */
+  identity(): Promise<StoreIdentity> {
+    this.identityOnce ??= this.query<{ system_identifier: string; schema: string }>(
+      'SELECT system_identifier::text AS system_identifier, current_schema() AS schema FROM pg_control_system()',
+      [],
+    ).then(
+      ([row]) => ({ kind: 'postgresql' as const, id: `${row.system_identifier}/${row.schema}` }),
+      (error: unknown) => {
+        this.identityOnce = undefined;
+        throw error;
+      },
+    );
+    return this.identityOnce;
   }
 
   async ping(): Promise<void> {

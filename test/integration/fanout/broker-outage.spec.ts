@@ -184,7 +184,7 @@ describeWithService('kafka', 'fan-out across a Kafka broker outage (a private br
       return consumer;
     };
     const names = new TopicNames(`zombie-${randomBytes(4).toString('hex')}`);
-    const runner = new KafkaProjectionRunner(t!.infrastructure.database.knex, recording, t!.infrastructure.fanout.topics!, names, [tenantActivityProjector]);
+    const runner = new KafkaProjectionRunner(t!.infrastructure.database.knex, t!.infrastructure.store, recording, t!.infrastructure.fanout.topics!, names, [tenantActivityProjector]);
     await runner.start();
     try {
       await broker!.stop();

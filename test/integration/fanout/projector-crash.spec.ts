@@ -42,9 +42,9 @@ describeWithService('kafka', 'a projector killed between committing its rows and
     return t;
   }
 
-  function runnerOf(t: TestApp, options: ConstructorParameters<typeof KafkaProjectionRunner>[5]): KafkaProjectionRunner {
+  function runnerOf(t: TestApp, options: ConstructorParameters<typeof KafkaProjectionRunner>[6]): KafkaProjectionRunner {
     const { fanout, database } = t.infrastructure;
-    const runner = new KafkaProjectionRunner(database.knex, fanout.kafka!, fanout.topics!, fanout.names, PROJECTORS, options);
+    const runner = new KafkaProjectionRunner(database.knex, t.infrastructure.store, fanout.kafka!, fanout.topics!, fanout.names, PROJECTORS, options);
     runners.push(runner);
     return runner;
   }
