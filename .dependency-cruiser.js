@@ -3,7 +3,7 @@
  * A domain folder's events.ts, state.ts and decide*.ts may import contracts/ and the error
  * types only — no Nest, no knex, no database, nothing from projections/.
  */
-const DOMAIN_FILES = '^src/[^/]+/(events|state|decide|decide-[a-z]+)\\.ts$';
+const DOMAIN_FILES = '^src/[^/]+/(events|state|decide|decide-[a-z-]+)\\.ts$';
 
 module.exports = {
   forbidden: [
@@ -18,7 +18,7 @@ module.exports = {
       name: 'domain-imports-only-contracts-and-errors',
       severity: 'error',
       from: { path: DOMAIN_FILES },
-      to: { path: '^src/', pathNot: ['^src/errors/', '^src/commands/decider\\.ts$', '^src/[^/]+/(events|state|decide|decide-[a-z]+)\\.ts$'] },
+      to: { path: '^src/', pathNot: ['^src/errors/', '^src/commands/decider\\.ts$', '^src/[^/]+/(events|state|decide|decide-[a-z-]+)\\.ts$'] },
     },
     {
       name: 'contracts-stand-alone',

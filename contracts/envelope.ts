@@ -22,6 +22,12 @@ export interface BatchInclusion {
   readonly proof: readonly string[];
 }
 
+/**
+ * The purpose tag of a version 2 event signature. Its presence in `metadata.signature` is what
+ * makes the signing input version 2, and it is itself inside those bytes (docs/events.md, ADR 0005).
+ */
+export const EVENT_SIGNATURE_PURPOSE = 'proofline.event.v2';
+
 export interface EventSignature {
   readonly alg: SignatureAlgorithm;
   /** Names a key in the key registry (see GET /.well-known/proofline/keys). */
@@ -30,6 +36,12 @@ export interface EventSignature {
   readonly value: string;
   /** Present when the event was signed as part of a batch of two or more. */
   readonly batch?: BatchInclusion;
+  /**
+   * Version 2 signatures (every new write): the signing input is the envelope with the signature
+   * block reduced to `{alg, keyId, purpose}`, so the key, the algorithm and the purpose are signed.
+   * Absent on version 1 signatures (stored before), whose input leaves the block out entirely.
+   */
+  readonly purpose?: typeof EVENT_SIGNATURE_PURPOSE;
 }
 
 export interface EnvelopeMetadata {
@@ -68,7 +80,7 @@ export type UnsignedEnvelope<TType extends string = string, TData extends JsonOb
   'metadata'
 > & { readonly metadata: UnsignedMetadata };
 
-/** What is signed: the envelope with `metadata.signature` removed (dataHash included). */
+/** What a version 1 signature covers: the envelope with `metadata.signature` removed (dataHash included). */
 export type SigningInput = Omit<EventEnvelope, 'metadata'> & { readonly metadata: Omit<EnvelopeMetadata, 'signature'> };
 
 export function signingInputOf(envelope: EventEnvelope): SigningInput {

@@ -6,6 +6,10 @@ import * as identity from './0004_identity';
 import * as projections from './0005_projections';
 import * as ledgerHalts from './0006_ledger_halts';
 import * as identitySharedAccounts from './0007_identity_shared_accounts';
+import * as ledgerWitnesses from './0008_ledger_witnesses';
+import * as kafkaPartitions from './0011_kafka_partitions';
+import * as tenantHaltsResume from './0014_tenant_halts_resume';
+import * as checkpointStoreIdentity from './0015_checkpoint_store_identity';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -25,6 +29,10 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['0005_projections', projections],
   ['0006_ledger_halts', ledgerHalts],
   ['0007_identity_shared_accounts', identitySharedAccounts],
+  ['0008_ledger_witnesses', ledgerWitnesses],
+  ['0011_kafka_partitions', kafkaPartitions],
+  ['0014_tenant_halts_resume', tenantHaltsResume],
+  ['0015_checkpoint_store_identity', checkpointStoreIdentity],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

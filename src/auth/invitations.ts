@@ -72,7 +72,7 @@ export class Invitations {
     } else {
       requireAcceptablePassword(input.password, email, 'password');
       userId = newEventId();
-      created = await this.deps.users.insertPending({ id: userId, email, passwordHash: await hashPassword(input.password), homeTenantId: presented.tenantId }, new Date());
+      created = await this.deps.users.insertPending({ id: userId, email, passwordHash: await hashPassword(input.password), homeTenantId: presented.tenantId }, now);
       if (!created) throw invitationInvalid();
     }
     try {

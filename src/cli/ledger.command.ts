@@ -6,7 +6,10 @@ import { loadConfig } from '../config/load-config';
 import type { SignedCheckpoint } from '../ledger/checkpoint';
 import { verifyExtendsKept, type CheckpointCheck } from '../ledger/kept-checkpoint';
 import type { ConsistencyProofView } from '../ledger/ledger';
+import { witnessCheck } from '../ledger/note/checkpoint-note';
 import { publicKeysFromPem, verifyReceiptDocument, type ReceiptDocument } from '../ledger/receipt-document';
+import { registerLedgerWitnessCommands, WITNESS_HELP, witnessedHead } from './ledger-witness.command';
+import { witnessPolicy } from './witness.command';
 
 export function registerLedgerCommands(program: Command): void {
   const ledger = program.command('ledger').description('the value-receipt ledger');
@@ -16,7 +19,10 @@ export function registerLedgerCommands(program: Command): void {
     .description("replay a tenant's receipt chain against the store; exit 0 when it verifies, 1 printing the first bad position")
     .requiredOption('--tenant <id>', 'the tenant whose chain to verify')
     .option('--json', 'print the result as JSON')
-    .action(async (options: { tenant: string; json?: boolean }) => {
+    .option('--witness <vkey...>', WITNESS_HELP)
+    .option('--min-witnesses <n>', 'how many of the --witness keys must have cosigned (default: all given); verify then also fails when no checkpoint has that many')
+    .action(async (options: { tenant: string; json?: boolean; witness?: string[]; minWitnesses?: string }) => {
+      const policy = witnessPolicy(options);
       const infrastructure = await createInfrastructure(loadConfig(), { readOnlyKeys: true });
       const bar = new SingleBar({ format: 'verifying {bar} {value}/{total} receipts', stream: process.stderr }, Presets.shades_classic);
       try {
@@ -28,10 +34,12 @@ export function registerLedgerCommands(program: Command): void {
           bar.update(checked);
         });
         bar.stop();
-        if (options.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+        const witnessed = policy ? await witnessedHead(infrastructure.ledger, options.tenant, policy) : undefined;
+        if (options.json) process.stdout.write(JSON.stringify(witnessed ? { ...result, witnessed } : result, null, 2) + '\n');
         else if (result.ok) process.stdout.write(`OK: ${result.receipts} receipts, ${result.checkpoints} checkpoints verified against ${result.events} events (${result.pendingEvents} not yet receipted)\n`);
         else process.stdout.write(`FAILED at position ${result.fault!.position}: ${result.fault!.kind}${result.fault!.eventId ? ` (event ${result.fault!.eventId})` : ''} — ${result.fault!.message}\n`);
-        process.exitCode = result.ok ? 0 : 1;
+        if (witnessed && !options.json) process.stdout.write(`${witnessed.ok ? 'WITNESSED' : 'NOT WITNESSED'}: ${witnessed.message}\n`);
+        process.exitCode = result.ok && (witnessed?.ok ?? true) ? 0 : 1;
       } finally {
         bar.stop();
         await infrastructure.close();
@@ -44,7 +52,7 @@ export function registerLedgerCommands(program: Command): void {
     .action(async () => {
       const infrastructure = await createInfrastructure(loadConfig());
       try {
-        const outcome = await infrastructure.ledger.builder.catchUp();
+        const outcome = await infrastructure.ledgerRunner.buildOnce(); // under the builder lease: refused while a server builds
         process.stdout.write(`${outcome.receipts} receipts and ${outcome.checkpoints} checkpoints issued\n`);
         for (const halt of infrastructure.ledger.builder.takeNewHalts()) process.stderr.write(`${halt.code}: receipts of tenant ${halt.tenantId} stop at ${halt.position}: ${halt.message}\n`);
         for (const refusal of infrastructure.ledger.builder.forkRefusals()) process.stderr.write(`${refusal.message}\n`);
@@ -55,6 +63,7 @@ export function registerLedgerCommands(program: Command): void {
     });
 
   registerLedgerRewindCommand(ledger);
+  registerLedgerWitnessCommands(ledger);
 
   ledger
     .command('consistency')
@@ -64,7 +73,10 @@ export function registerLedgerCommands(program: Command): void {
     .option('--proof <consistency.json>', 'offline: a saved answer of GET /ledger/:tenant/consistency?from=<kept size>&to=<N> (its toCheckpoint must be signed)')
     .option('--tenant <id>', "online: the tenant, read from this instance's database (the latest checkpoint, and the proof computed from the receipts)")
     .option('--origin <origin>', "pin the log's full origin (<instance>/<tenant>)")
-    .action(async (options: { from: string; key: string[]; proof?: string; tenant?: string; origin?: string }) => {
+    .option('--witness <vkey...>', WITNESS_HELP)
+    .option('--min-witnesses <n>', "how many of the --witness keys must have cosigned today's head (default: all given)")
+    .action(async (options: { from: string; key: string[]; proof?: string; tenant?: string; origin?: string; witness?: string[]; minWitnesses?: string }) => {
+      const policy = witnessPolicy(options);
       const kept = JSON.parse(readFileSync(options.from, 'utf8')) as SignedCheckpoint;
       const keys = publicKeysFromPem(options.key.map((path) => readFileSync(path, 'utf8')));
       let checks: CheckpointCheck[];
@@ -73,6 +85,7 @@ export function registerLedgerCommands(program: Command): void {
         checks = answer.toCheckpoint && answer.fromSize === kept.treeSize
           ? verifyExtendsKept(kept, answer.toCheckpoint, answer.hashes, keys, options.origin)
           : [{ name: 'proof file', ok: false, message: `it must be the consistency answer from size ${kept.treeSize} to a size with a signed checkpoint (toCheckpoint)` }];
+        if (policy) checks.push(answer.toCheckpoint ? witnessCheck(answer.toCheckpoint, policy.keys, policy.min, keys) : { name: 'witnesses', ok: false, message: 'no signed head to check' });
       } else {
         if (!options.tenant) throw new Error('give --proof FILE (offline) or --tenant ID (online)');
         const infrastructure = await createInfrastructure(loadConfig(), { readOnlyKeys: true });
@@ -80,6 +93,7 @@ export function registerLedgerCommands(program: Command): void {
           const today = await infrastructure.ledger.checkpoint(options.tenant);
           const proof = today.treeSize >= kept.treeSize ? (await infrastructure.ledger.consistency(options.tenant, kept.treeSize, today.treeSize)).hashes : [];
           checks = verifyExtendsKept(kept, today, proof, keys, options.origin);
+          if (policy) checks.push(witnessCheck(today, policy.keys, policy.min, keys));
         } finally {
           await infrastructure.close();
         }
@@ -118,12 +132,18 @@ export function registerVerifyReceiptCommand(program: Command): void {
     .requiredOption('--key <pem...>', 'PEM file(s) of the public key(s) or certificate(s) you trust')
     .option('--since <checkpoint.json>', "a signed checkpoint you kept: the document's checkpoint must extend it (fetch the document with ?since=<its size>)")
     .option('--origin <origin>', "pin the log's full origin (<instance>/<tenant>); without it only the tenant suffix is checked")
-    .action((file: string, options: { key: string[]; since?: string; origin?: string }) => {
+    .option('--witness <vkey...>', WITNESS_HELP)
+    .option('--min-witnesses <n>', "how many of the --witness keys must have cosigned the document's checkpoint (default: all given)")
+    .action((file: string, options: { key: string[]; since?: string; origin?: string; witness?: string[]; minWitnesses?: string }) => {
+      const policy = witnessPolicy(options);
       const document = JSON.parse(readFileSync(file, 'utf8')) as ReceiptDocument;
       const since = options.since ? (JSON.parse(readFileSync(options.since, 'utf8')) as SignedCheckpoint) : undefined;
-      const result = verifyReceiptDocument(document, publicKeysFromPem(options.key.map((path) => readFileSync(path, 'utf8'))), { since, origin: options.origin });
-      for (const check of result.checks) process.stdout.write(`${check.ok ? 'ok  ' : 'FAIL'}  ${check.name}: ${check.message}\n`);
-      process.stdout.write(result.valid ? 'VALID: the receipt is in the signed ledger and names this event\n' : 'INVALID\n');
-      process.exitCode = result.valid ? 0 : 1;
+      const keys = publicKeysFromPem(options.key.map((path) => readFileSync(path, 'utf8')));
+      const result = verifyReceiptDocument(document, keys, { since, origin: options.origin });
+      const checks = policy ? [...result.checks, witnessCheck(document.checkpoint, policy.keys, policy.min, keys)] : result.checks;
+      const valid = checks.every((check) => check.ok);
+      for (const check of checks) process.stdout.write(`${check.ok ? 'ok  ' : 'FAIL'}  ${check.name}: ${check.message}\n`);
+      process.stdout.write(valid ? 'VALID: the receipt is in the signed ledger and names this event\n' : 'INVALID\n');
+      process.exitCode = valid ? 0 : 1;
     });
 }

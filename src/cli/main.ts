@@ -8,6 +8,7 @@ import { registerKeyCommands } from './keys.command';
 import { registerLedgerCommands, registerVerifyReceiptCommand } from './ledger.command';
 import { registerMigrateCommand } from './migrate.command';
 import { registerProjectionCommands } from './projections.command';
+import { registerWitnessCommands } from './witness.command';
 
 /** `proofline`: operations on a Proofline data dir or database, configured like the server (README, "Configuration"). */
 const program = new Command('proofline').description('Proofline command line').showHelpAfterError();
@@ -18,6 +19,7 @@ registerLedgerCommands(program);
 registerVerifyReceiptCommand(program);
 registerAdminCommands(program);
 registerProjectionCommands(program);
+registerWitnessCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`${error instanceof ConfigurationError ? error.message : error instanceof Error ? error.message : String(error)}\n`);

@@ -9,10 +9,16 @@ export interface Snapshot {
   readonly signature?: EventSignature;
 }
 
-/** The bytes a snapshot signature covers: RFC 8785 JSON of the stream id, version, schema and state. */
-export function snapshotBytes(streamId: string, snapshot: Snapshot): Buffer {
+export const SNAPSHOT_PURPOSE = 'proofline.snapshot.v2';
+
+/**
+ * The bytes a snapshot signature covers: RFC 8785 JSON of its purpose tag, the signer's alg and
+ * keyId, the stream id, version, schema and state. Snapshots signed before the tag (no `type`)
+ * no longer verify and are not used: a snapshot is a cache, so the stream is replayed instead.
+ */
+export function snapshotBytes(streamId: string, snapshot: Snapshot, signer: Pick<EventSignature, 'alg' | 'keyId'>): Buffer {
   const { streamVersion, stateSchema, state } = snapshot;
-  return Buffer.from(canonicalJson({ streamId, streamVersion, stateSchema, state }), 'utf8');
+  return Buffer.from(canonicalJson({ type: SNAPSHOT_PURPOSE, alg: signer.alg, keyId: signer.keyId, streamId, streamVersion, stateSchema, state }), 'utf8');
 }
 
 /** A stream's state at a version, so loading never replays more than the events since. */

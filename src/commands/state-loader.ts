@@ -79,12 +79,12 @@ export class StateLoader {
     if (!crossed) return;
     // A snapshot only shortens later loads; failing to write one must not fail a command whose events are stored.
     const snapshot: Snapshot = { streamVersion: version, stateSchema: decider.stateSchema, state: state as JsonValue };
-    await this.snapshots.save(streamId, { ...snapshot, signature: this.signer.signDetached(snapshotBytes(streamId, snapshot)) }).catch(() => undefined);
+    await this.snapshots.save(streamId, { ...snapshot, signature: this.signer.signDetached((signer) => snapshotBytes(streamId, snapshot, signer)) }).catch(() => undefined);
   }
 
   /** An unsigned or tampered snapshot is not used: the stream is replayed from its start instead. */
   private isAuthentic(streamId: string, snapshot: Snapshot): boolean {
-    return snapshot.signature !== undefined && this.signer.verifyDetached(snapshotBytes(streamId, snapshot), snapshot.signature, `snapshot of ${streamId}`).valid;
+    return snapshot.signature !== undefined && this.signer.verifyDetached(snapshotBytes(streamId, snapshot, snapshot.signature), snapshot.signature, `snapshot of ${streamId}`).valid;
   }
 
   forget(streamId: string): void {

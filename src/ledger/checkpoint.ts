@@ -14,6 +14,12 @@ export interface CheckpointBody {
 
 export interface SignedCheckpoint extends CheckpointBody {
   readonly signature: EventSignature;
+  /**
+   * The same head as a C2SP signed note (tlog-checkpoint): origin, size and base64 root, the log's
+   * note signature line, and the witnesses' cosignature lines (docs/ledger.md, "Witnesses").
+   * Absent for checkpoints issued before notes were written. Not covered by `signature`.
+   */
+  readonly note?: string;
 }
 
 export function originOf(instance: string, tenantId: string): string {

@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
+import type { StoreIdentity } from '../eventstore/event-store.port';
 import { formatPosition, START, type GlobalPosition } from '../eventstore/global-position';
+import { checkCheckpointStore } from '../eventstore/store-identity';
 import type { SignedCheckpoint } from './checkpoint';
 import type { Receipt } from './receipt';
 
@@ -33,13 +35,30 @@ interface CheckpointRow {
   signature_key: string;
   signature_value: string;
   event_id: string;
+  note_signature: string | null;
+}
+
+/** A checkpoint row: the signed head, the event it was recorded from, and the log's note signature line (if any). */
+export type StoredCheckpoint = SignedCheckpoint & { readonly eventId: string; readonly noteSignature?: string };
+
+/** A witness's cosignature of the checkpoint of `treeSize`, checked before it was stored. */
+export interface StoredCosignature {
+  readonly tenantId: string;
+  readonly treeSize: number;
+  readonly witnessName: string;
+  /** 8 hex digits */
+  readonly keyId: string;
+  /** base64 of key ID, timestamp and signature: the line is `— <witnessName> <signature>` */
+  readonly signature: string;
+  /** POSIX seconds, from the cosignature */
+  readonly cosignedAt: number;
 }
 
 // The columns come back as text (bigints agree between pg and PGlite that way), under their own
 // names: ORDER BY must name the table's column (ledger_receipts.sequence), or it sorts the text.
 const RECEIPT_COLUMNS = `tenant_id, sequence::text AS sequence, event_id::text AS event_id, position_commit::text AS position_commit,
   position_prepare::text AS position_prepare, event_hash, prev_hash, receipt_hash, leaf_hash`;
-const CHECKPOINT_COLUMNS = `tenant_id, tree_size::text AS tree_size, origin, root_hash, issued_at, signature_alg, signature_key, signature_value, event_id::text AS event_id`;
+const CHECKPOINT_COLUMNS = `tenant_id, tree_size::text AS tree_size, origin, root_hash, issued_at, signature_alg, signature_key, signature_value, event_id::text AS event_id, note_signature`;
 
 /** A tenant whose receipts stopped at a bad event (see migrations/0006_ledger_halts.ts). */
 export interface TenantHalt {
@@ -52,33 +71,51 @@ export interface TenantHalt {
 
 /** SQL for the ledger tables. `db` may be a transaction, so a batch of receipts and the progress land together. */
 export class LedgerRepository {
-  constructor(private readonly db: Knex | Knex.Transaction) {}
+  /**
+   * `store`: the event store the builder reads. Given, the builder's position is refused when it
+   * was recorded against another store (CHECKPOINT.FOREIGN_STORE), and every advance records it.
+   */
+  constructor(
+    private readonly db: Knex | Knex.Transaction,
+    private readonly store?: { identity(): Promise<StoreIdentity> },
+  ) {}
 
   within(trx: Knex.Transaction): LedgerRepository {
-    return new LedgerRepository(trx);
+    return new LedgerRepository(trx, this.store);
   }
 
   async progress(): Promise<GlobalPosition> {
-    const row = await this.db('ledger_progress').where({ builder: RECEIPT_BUILDER }).first<{ c: string; p: string } | undefined>(
+    const row = await this.db('ledger_progress').where({ builder: RECEIPT_BUILDER }).first<{ c: string; p: string; store_kind: string | null; store_id: string | null } | undefined>(
       this.db.raw('position_commit::text AS c'),
       this.db.raw('position_prepare::text AS p'),
+      'store_kind',
+      'store_id',
     );
-    return row ? { commit: BigInt(row.c), prepare: BigInt(row.p) } : START;
+    // Resolved here, outside any transaction, even with no row yet: advance() runs in the batch's
+    // transaction, and on the embedded database (one connection) a first lookup there would wait
+    // for the connection the transaction holds.
+    const identity = this.store ? await this.store.identity() : undefined;
+    if (!row) return START;
+    const position = { commit: BigInt(row.c), prepare: BigInt(row.p) };
+    if (identity) checkCheckpointStore('ledger', position, row, identity);
+    return position;
   }
 
   /** Moves the builder's position from `from` to `to`; false when another builder moved it first. */
   async advance(from: GlobalPosition, to: GlobalPosition): Promise<boolean> {
+    const identity = this.store ? await this.store.identity() : undefined;
+    const [kind, id] = [identity?.kind ?? null, identity?.id ?? null];
     if (from.commit === START.commit && from.prepare === START.prepare) {
       const inserted = await this.db.raw(
-        `INSERT INTO ledger_progress (builder, position_commit, position_prepare) VALUES (?, ?, ?) ON CONFLICT (builder) DO NOTHING RETURNING builder`,
-        [RECEIPT_BUILDER, to.commit.toString(), to.prepare.toString()],
+        `INSERT INTO ledger_progress (builder, position_commit, position_prepare, store_kind, store_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (builder) DO NOTHING RETURNING builder`,
+        [RECEIPT_BUILDER, to.commit.toString(), to.prepare.toString(), kind, id],
       );
       if (inserted.rows.length > 0) return true;
     }
     const updated = await this.db.raw(
-      `UPDATE ledger_progress SET position_commit = ?, position_prepare = ?, updated_at = now()
+      `UPDATE ledger_progress SET position_commit = ?, position_prepare = ?, store_kind = ?, store_id = ?, updated_at = now()
        WHERE builder = ? AND position_commit = ? AND position_prepare = ? RETURNING builder`,
-      [to.commit.toString(), to.prepare.toString(), RECEIPT_BUILDER, from.commit.toString(), from.prepare.toString()],
+      [to.commit.toString(), to.prepare.toString(), kind, id, RECEIPT_BUILDER, from.commit.toString(), from.prepare.toString()],
     );
     return updated.rows.length > 0;
   }
@@ -103,12 +140,45 @@ export class LedgerRepository {
     );
   }
 
-  async insertCheckpoint(tenantId: string, checkpoint: SignedCheckpoint, eventId: string): Promise<void> {
+  async insertCheckpoint(tenantId: string, checkpoint: SignedCheckpoint & { noteSignature?: unknown }, eventId: string): Promise<void> {
+    const noteSignature = typeof checkpoint.noteSignature === 'string' ? checkpoint.noteSignature : null;
     await this.db.raw(
-      `INSERT INTO ledger_checkpoints (tenant_id, tree_size, origin, root_hash, issued_at, signature_alg, signature_key, signature_value, event_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, tree_size) DO NOTHING`,
-      [tenantId, checkpoint.treeSize, checkpoint.origin, checkpoint.rootHash, checkpoint.issuedAt, checkpoint.signature.alg, checkpoint.signature.keyId, checkpoint.signature.value, eventId],
+      `INSERT INTO ledger_checkpoints (tenant_id, tree_size, origin, root_hash, issued_at, signature_alg, signature_key, signature_value, event_id, note_signature)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, tree_size) DO NOTHING`,
+      [tenantId, checkpoint.treeSize, checkpoint.origin, checkpoint.rootHash, checkpoint.issuedAt, checkpoint.signature.alg, checkpoint.signature.keyId, checkpoint.signature.value, eventId, noteSignature],
     );
+  }
+
+  async insertCosignature(cosignature: StoredCosignature): Promise<void> {
+    await this.db.raw(
+      `INSERT INTO ledger_cosignatures (tenant_id, tree_size, witness_name, key_id, signature, cosigned_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id, tree_size, witness_name, key_id) DO NOTHING`,
+      [cosignature.tenantId, cosignature.treeSize, cosignature.witnessName, cosignature.keyId, cosignature.signature, cosignature.cosignedAt],
+    );
+  }
+
+  /** The cosignatures of the tenant's checkpoints, by tree size (only `treeSizes` when given). */
+  async cosignatures(tenantId: string, treeSizes?: readonly number[]): Promise<Map<number, StoredCosignature[]>> {
+    const rows = await this.db.raw(
+      `SELECT tree_size::text AS tree_size, witness_name, key_id, signature, cosigned_at::text AS cosigned_at FROM ledger_cosignatures WHERE tenant_id = ? ORDER BY tree_size, witness_name, key_id`,
+      [tenantId],
+    );
+    const wanted = treeSizes ? new Set(treeSizes) : undefined;
+    const bySize = new Map<number, StoredCosignature[]>();
+    for (const row of rows.rows as Array<{ tree_size: string; witness_name: string; key_id: string; signature: string; cosigned_at: string }>) {
+      const treeSize = Number(row.tree_size);
+      if (wanted && !wanted.has(treeSize)) continue;
+      const list = bySize.get(treeSize) ?? [];
+      list.push({ tenantId, treeSize, witnessName: row.witness_name, keyId: row.key_id, signature: row.signature, cosignedAt: Number(row.cosigned_at) });
+      bySize.set(treeSize, list);
+    }
+    return bySize;
+  }
+
+  /** The largest tree size `witnessName` (key `keyId`) cosigned for the tenant, or 0: the old size to send it next. */
+  async lastCosignedSize(tenantId: string, witnessName: string, keyId: string): Promise<number> {
+    const rows = await this.db.raw(`SELECT coalesce(max(tree_size), 0)::text AS size FROM ledger_cosignatures WHERE tenant_id = ? AND witness_name = ? AND key_id = ?`, [tenantId, witnessName, keyId]);
+    return Number(rows.rows[0].size);
   }
 
   async insertHalt(halt: TenantHalt): Promise<void> {
@@ -171,12 +241,12 @@ export class LedgerRepository {
     return Number(rows.rows[0].size);
   }
 
-  async latestCheckpoint(tenantId: string): Promise<(SignedCheckpoint & { eventId: string }) | undefined> {
+  async latestCheckpoint(tenantId: string): Promise<StoredCheckpoint | undefined> {
     const rows = await this.db.raw(`SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tenant_id = ? ORDER BY ledger_checkpoints.tree_size DESC LIMIT 1`, [tenantId]);
     return rows.rows.length === 0 ? undefined : toCheckpoint(rows.rows[0]);
   }
 
-  async checkpoints(tenantId: string): Promise<Array<SignedCheckpoint & { eventId: string }>> {
+  async checkpoints(tenantId: string): Promise<StoredCheckpoint[]> {
     const rows = await this.db.raw(`SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tenant_id = ? ORDER BY ledger_checkpoints.tree_size`, [tenantId]);
     return (rows.rows as CheckpointRow[]).map(toCheckpoint);
   }
@@ -196,7 +266,7 @@ function toReceipt(row: ReceiptRow): StoredReceipt {
   };
 }
 
-function toCheckpoint(row: CheckpointRow): SignedCheckpoint & { eventId: string } {
+function toCheckpoint(row: CheckpointRow): StoredCheckpoint {
   return {
     origin: row.origin,
     treeSize: Number(row.tree_size),
@@ -204,5 +274,6 @@ function toCheckpoint(row: CheckpointRow): SignedCheckpoint & { eventId: string 
     issuedAt: row.issued_at,
     signature: { alg: row.signature_alg, keyId: row.signature_key, value: row.signature_value },
     eventId: row.event_id,
+    ...(row.note_signature ? { noteSignature: row.note_signature } : {}),
   };
 }

@@ -4,12 +4,14 @@ import type { EventStore } from '../eventstore/event-store.port';
 import type { EventSigner } from '../signing/event-signer';
 import type { KeyRegistry } from '../signing/key-registry';
 import { originOf, type SignedCheckpoint } from './checkpoint';
-import { LedgerRepository, type TenantHalt } from './ledger-repository';
+import { LedgerRepository, type StoredCheckpoint, type TenantHalt } from './ledger-repository';
 import { verifyLedger, type LedgerVerification } from './ledger-verifier';
 import { consistencyProof, inclusionProof, rootFromLeafHashes } from './merkle/tree';
 import { ReceiptBuilder, type ForkRefusal, type LedgerSettings } from './receipt-builder';
 import { SignedHeads, type KeptHead } from './signed-heads';
+import { presentCheckpoint } from './note/checkpoint-note';
 import { RECEIPT_DOCUMENT_FORMAT, type ReceiptDocument } from './receipt-document';
+import { requestCosignature, type WitnessEndpoint } from './witness/witness-client';
 
 export interface InclusionProofView {
   readonly leafIndex: number;
@@ -46,6 +48,17 @@ export interface LedgerStatus {
   readonly forkRefused?: ForkRefusal;
 }
 
+export interface WitnessOutcome {
+  readonly witness: string;
+  readonly ok: boolean;
+  readonly message: string;
+}
+
+export interface WitnessRound {
+  readonly treeSize: number;
+  readonly outcomes: readonly WitnessOutcome[];
+}
+
 const notAnchored = (tenantId: string) => new ProoflineError('LEDGER.NO_CHECKPOINT', `tenant ${tenantId} has no signed checkpoint yet`, 404, { tenantId });
 
 /** The ledger's read side (checkpoints, proofs, receipt documents, verify) and its builder. */
@@ -60,15 +73,53 @@ export class Ledger {
     private readonly keys: KeyRegistry,
     readonly settings: LedgerSettings,
   ) {
-    this.repository = new LedgerRepository(knex);
+    this.repository = new LedgerRepository(knex, store);
     this.builder = new ReceiptBuilder(knex, store, signer, keys, settings);
   }
 
   async checkpoint(tenantId: string): Promise<SignedCheckpoint> {
     const latest = await this.repository.latestCheckpoint(tenantId);
     if (!latest) throw notAnchored(tenantId);
-    const { eventId: _eventId, ...checkpoint } = latest;
-    return checkpoint;
+    return (await this.present(tenantId, [latest]))[0];
+  }
+
+  /** Checkpoints as served: each with its signed note and the witnesses' cosignatures stored with it. */
+  private async present(tenantId: string, stored: readonly StoredCheckpoint[]): Promise<SignedCheckpoint[]> {
+    const cosignatures = stored.some((checkpoint) => checkpoint.noteSignature) ? await this.repository.cosignatures(tenantId, stored.map((c) => c.treeSize)) : new Map();
+    return stored.map((checkpoint) => presentCheckpoint(checkpoint, cosignatures.get(checkpoint.treeSize)));
+  }
+
+  /**
+   * Asks each witness to cosign the tenant's latest checkpoint (tlog-witness add-checkpoint, with
+   * the consistency proof from the size the witness last cosigned), and stores each cosignature
+   * that verifies with the witness's key. A witness that refuses — it holds another history, or
+   * is down — is reported and nothing is stored for it; the others go on.
+   */
+  async witness(tenantId: string, witnesses: readonly WitnessEndpoint[]): Promise<WitnessRound> {
+    const latest = await this.repository.latestCheckpoint(tenantId);
+    if (!latest) throw notAnchored(tenantId);
+    if (!latest.noteSignature) throw new ProoflineError('LEDGER.NO_NOTE', `the latest checkpoint of tenant ${tenantId} (size ${latest.treeSize}) was issued before checkpoints were signed notes: witnesses can cosign the next one`, 409, { treeSize: latest.treeSize });
+    const note = presentCheckpoint(latest).note!;
+    let leaves: Buffer[] | undefined;
+    const proofFrom = async (from: number) => {
+      if (from === 0 || from >= latest.treeSize) return [];
+      leaves ??= await this.repository.leafHashes(tenantId, latest.treeSize);
+      return consistencyProof(leaves, from, latest.treeSize);
+    };
+    const outcomes: WitnessOutcome[] = [];
+    for (const endpoint of witnesses) {
+      const name = endpoint.vkey.name;
+      const keyId = endpoint.vkey.keyId.toString('hex');
+      const from = await this.repository.lastCosignedSize(tenantId, name, keyId);
+      const answer = await requestCosignature(endpoint, note, Math.min(from, latest.treeSize), proofFrom);
+      if (!answer.ok) {
+        outcomes.push({ witness: name, ok: false, message: answer.message });
+        continue;
+      }
+      await this.repository.insertCosignature({ tenantId, treeSize: latest.treeSize, witnessName: name, keyId, signature: answer.signature, cosignedAt: answer.cosignedAt });
+      outcomes.push({ witness: name, ok: true, message: `cosigned size ${latest.treeSize} (from size ${answer.oldSize})` });
+    }
+    return { treeSize: latest.treeSize, outcomes };
   }
 
   /** The tenant's ledger status; `sharedError` is the builder round's last error (LedgerRunner.lastError). */
@@ -76,7 +127,7 @@ export class Ledger {
     const [receipts, latest, halt] = await Promise.all([this.repository.size(tenantId), this.repository.latestCheckpoint(tenantId), this.repository.halt(tenantId)]);
     const forkRefused = this.builder.forkRefusal(tenantId);
     const builder = halt ? 'halted' : forkRefused ? 'fork-refused' : sharedError ? 'stalled' : 'running';
-    const latestCheckpoint = latest ? (({ eventId: _eventId, ...checkpoint }) => checkpoint)(latest) : null;
+    const latestCheckpoint = latest ? (await this.present(tenantId, [latest]))[0] : null;
     return { tenantId, receipts, latestCheckpoint, builder, ...(halt ? { halt } : {}), ...(forkRefused ? { forkRefused } : {}) };
   }
 
@@ -112,7 +163,8 @@ export class Ledger {
     if (toSize > available) throw outOfRange('to', `to ${toSize} is larger than the ledger of tenant ${tenantId} (${available} receipts)`);
     if (fromSize > toSize) throw outOfRange('from', `from ${fromSize} is larger than to ${toSize}`);
     const leaves = await this.repository.leafHashes(tenantId, toSize);
-    const signed = new Map((await this.repository.checkpoints(tenantId)).map(({ eventId: _eventId, ...checkpoint }) => [checkpoint.treeSize, checkpoint]));
+    const stored = (await this.repository.checkpoints(tenantId)).filter((checkpoint) => checkpoint.treeSize === fromSize || checkpoint.treeSize === toSize);
+    const signed = new Map((await this.present(tenantId, stored)).map((checkpoint) => [checkpoint.treeSize, checkpoint]));
     return {
       fromSize,
       toSize,
@@ -126,10 +178,7 @@ export class Ledger {
 
   /** Every signed head of the tenant, smallest first: what auditors archive (a page of at most `limit` after size `after`). */
   async checkpoints(tenantId: string, after = 0, limit = 1000): Promise<SignedCheckpoint[]> {
-    return (await this.repository.checkpoints(tenantId))
-      .filter((checkpoint) => checkpoint.treeSize > after)
-      .slice(0, limit)
-      .map(({ eventId: _eventId, ...checkpoint }) => checkpoint);
+    return this.present(tenantId, (await this.repository.checkpoints(tenantId)).filter((checkpoint) => checkpoint.treeSize > after).slice(0, limit));
   }
 
   /** With `since` (the size of a checkpoint the auditor kept): also the consistency proof from it to the document's checkpoint. */
@@ -166,8 +215,8 @@ export class Ledger {
 
   private async eventById(tenantId: string, eventId: string, position: string) {
     const [commit, prepare] = position.split('/').map(BigInt);
-    const before = prepare > 0n ? { commit, prepare: prepare - 1n } : { commit: commit - 1n, prepare: 0n };
-    const [event] = await this.store.readAll(before, 1, { tenantId });
+    // From the event's own position: one just before it is no event's, which EventStoreDB refuses.
+    const [event] = await this.store.readAll({ commit, prepare }, 1, { tenantId, includeFrom: true });
     if (!event || event.envelope.id !== eventId) {
       throw new ProoflineError('LEDGER.EVENT_MISSING', `receipt names event ${eventId} at ${position}, which the store does not hold there; run verify`, 409, { eventId });
     }

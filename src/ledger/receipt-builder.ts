@@ -13,6 +13,9 @@ import { LedgerRepository, type StoredReceipt, type TenantHalt } from './ledger-
 import { leafHash } from './merkle/hashes';
 import { consistencyProof, rootFromLeafHashes } from './merkle/tree';
 import { isValidConsistency } from './merkle/verify';
+import { noteTextOf } from './note/checkpoint-note';
+import { signLogNote } from './note/log-note';
+import { formatNote, SIGNATURE_LINE_PREFIX } from './note/signed-note';
 import { receiptAndBytesFor } from './receipt';
 import { SignedHeads, type KeptHead } from './signed-heads';
 import { TenantChain } from './tenant-chain';
@@ -39,6 +42,9 @@ const forkRefused = (refusal: ForkRefusal) =>
 const concurrentBuilder = () =>
   new ProoflineError('LEDGER.CONCURRENT_BUILDER', 'another receipt builder wrote these receipts first; this batch was rolled back and will be read again', 409);
 
+const staleTree = (tenantId: string, size: number) =>
+  new ProoflineError('LEDGER.CONCURRENT_BUILDER', `another receipt builder wrote receipts of tenant ${tenantId} beyond the tree of size ${size} this one held; no checkpoint was signed, and the tree is read again`, 409, { tenantId });
+
 /** Events per receipt batch: large enough that round trips and transactions are a small share. */
 const DEFAULT_BATCH_SIZE = 2000;
 
@@ -49,6 +55,12 @@ export interface LedgerSettings {
   readonly checkpointIntervalMs: number;
   readonly batchSize?: number;
 }
+
+/**
+ * Proves, right before a write, that this builder may still write: the runner's lease check
+ * (LedgerRunner). It throws when the lease is lost, and nothing is written.
+ */
+export type BuilderFence = () => Promise<void>;
 
 export interface BuildOutcome {
   readonly receipts: number;
@@ -79,7 +91,7 @@ export class ReceiptBuilder {
     private readonly settings: LedgerSettings,
     private readonly clock: () => Date = () => new Date(),
   ) {
-    this.repository = new LedgerRepository(knex);
+    this.repository = new LedgerRepository(knex, store);
     this.heads = SignedHeads.beside(keys);
   }
 
@@ -97,17 +109,31 @@ export class ReceiptBuilder {
     return this.newHalts.splice(0);
   }
 
-  /** Receipts every event readable now, then issues the checkpoints that are due. */
-  async catchUp(): Promise<BuildOutcome> {
+  /**
+   * Receipts every event readable now, then issues the checkpoints that are due. With a `fence`,
+   * it is run before each batch of receipts is written and before each checkpoint is signed.
+   */
+  async catchUp(fence?: BuilderFence): Promise<BuildOutcome> {
     await this.loadTenantsAwaitingCheckpoint();
     let receipts = 0;
     for (;;) {
-      const written = await this.buildBatch();
+      const written = await this.buildBatch(fence);
       receipts += written;
       if (written < (this.settings.batchSize ?? DEFAULT_BATCH_SIZE)) break;
     }
-    const checkpoints = await this.issueDueCheckpoints();
+    const checkpoints = await this.issueDueCheckpoints(fence);
     return { receipts, checkpoints };
+  }
+
+  /**
+   * Forgets what this builder cached of the database (each tenant's tree, halts, who awaits a
+   * checkpoint). Called when it takes the builder lease over: the previous holder wrote receipts
+   * and checkpoints this builder has not seen, and a tree cached from before would be stale.
+   */
+  reload(): void {
+    this.chains.clear();
+    this.halted = undefined;
+    this.pendingLoaded = false;
   }
 
   /** Issues a checkpoint for `tenantId` now if it has receipts the last one does not cover. */
@@ -117,7 +143,7 @@ export class ReceiptBuilder {
     return this.issue(chain);
   }
 
-  private async buildBatch(): Promise<number> {
+  private async buildBatch(fence?: BuilderFence): Promise<number> {
     const from = await this.repository.progress();
     const events = await this.store.readAll(from, this.settings.batchSize ?? DEFAULT_BATCH_SIZE);
     if (events.length === 0) return 0;
@@ -152,6 +178,7 @@ export class ReceiptBuilder {
       else draft.activity += 1;
     }
     try {
+      await fence?.();
       await this.knex.transaction(async (trx) => {
         const repository = this.repository.within(trx);
         await repository.insertReceipts(receipts);
@@ -209,13 +236,13 @@ export class ReceiptBuilder {
     return { chain, lastHash: chain.lastReceiptHash, leaves: [] as Buffer[], activity: chain.activity };
   }
 
-  private async issueDueCheckpoints(): Promise<number> {
+  private async issueDueCheckpoints(fence?: BuilderFence): Promise<number> {
     const now = this.clock().getTime();
     let issued = 0;
     for (const chain of [...this.chains.values()]) {
       if (!chain.isCheckpointDue(this.settings.checkpointEvery, this.settings.checkpointIntervalMs, now)) continue;
       try {
-        await this.issue(chain);
+        await this.issue(chain, fence);
         issued++;
       } catch (error) {
         // A refused tenant is reported (forkRefusals, status, metrics); the others are still signed.
@@ -231,7 +258,7 @@ export class ReceiptBuilder {
    * consistency proof computed from the receipts in the database verifies from the kept head to
    * the tree about to be signed. The new head is kept (synced to disk) before it is published.
    */
-  private async issue(chain: TenantChain): Promise<SignedCheckpoint> {
+  private async issue(chain: TenantChain, fence?: BuilderFence): Promise<SignedCheckpoint> {
     const origin = originOf(this.settings.instance, chain.tenantId);
     const refusal = await this.refusalToSign(chain, origin);
     if (refusal) {
@@ -239,6 +266,13 @@ export class ReceiptBuilder {
       throw forkRefused(refusal);
     }
     this.refusals.delete(chain.tenantId);
+    await fence?.();
+    // A tree smaller than the receipts stored means another builder wrote after this one cached the tree:
+    // signing it would publish a stale, smaller head with a later issuedAt (issue 25, item 9). Reload instead.
+    if ((await this.repository.size(chain.tenantId)) > chain.size) {
+      this.chains.delete(chain.tenantId);
+      throw staleTree(chain.tenantId, chain.size);
+    }
     const issuedAt = this.clock();
     const body: CheckpointBody = {
       origin,
@@ -247,6 +281,9 @@ export class ReceiptBuilder {
       issuedAt: issuedAt.toISOString(),
     };
     const checkpoint: SignedCheckpoint = { ...body, signature: signBytes(this.keys, checkpointBytes(body)) };
+    // The same head as a C2SP signed note, signed by the same key: what witnesses cosign (docs/ledger.md, "Witnesses").
+    const key = this.keys.active();
+    const noteSignature = signLogNote(noteTextOf(body), origin, key.privateKey, key.publicKey);
     this.heads.write(checkpoint);
     chain.anchor = { treeSize: body.treeSize, rootHash: body.rootHash };
     const commandId = newEventId();
@@ -258,14 +295,14 @@ export class ReceiptBuilder {
       tenantId: chain.tenantId,
       occurredAt: body.issuedAt,
       actor: { id: 'proofline-ledger', role: 'SYSTEM' },
-      data: { ...body, signature: { alg: checkpoint.signature.alg, keyId: checkpoint.signature.keyId, value: checkpoint.signature.value } },
+      data: { ...body, signature: { alg: checkpoint.signature.alg, keyId: checkpoint.signature.keyId, value: checkpoint.signature.value }, noteSignature },
       metadata: { correlationId: commandId, causationId: commandId, commandId },
     });
     await this.store.append(envelope.streamId, [envelope], 'any');
     chain.checkpointedSize = chain.size;
     chain.checkpointedAt = issuedAt.getTime();
     chain.activity = 0;
-    return checkpoint;
+    return { ...checkpoint, note: formatNote(noteTextOf(body), [`${SIGNATURE_LINE_PREFIX}${origin} ${noteSignature}\n`]) };
   }
 
   private async refusalToSign(chain: TenantChain, origin: string): Promise<ForkRefusal | undefined> {

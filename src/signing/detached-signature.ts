@@ -9,7 +9,16 @@ function digestFor(alg: SignatureAlgorithm): 'sha256' | null {
 }
 
 export function signBytes(keys: KeyRegistry, input: Buffer): EventSignature {
+  return signBound(keys, () => input);
+}
+
+/**
+ * Signs the body `bodyFor` builds for the active key's alg and keyId — a version 2 body states
+ * its signer — with that same key (read once, so a rotation in between cannot split the two).
+ */
+export function signBound(keys: KeyRegistry, bodyFor: (signer: { readonly alg: SignatureAlgorithm; readonly keyId: string }) => Buffer): EventSignature {
   const key = keys.active();
+  const input = bodyFor({ alg: key.alg, keyId: key.keyId });
   return { alg: key.alg, keyId: key.keyId, value: sign(digestFor(key.alg), input, key.privateKey).toString('base64') };
 }
 

@@ -1,11 +1,20 @@
 import type { KeyObject } from 'node:crypto';
-import { canonicalJson, signingInputOf, type EventEnvelope, type SignatureAlgorithm } from '../../contracts';
+import { canonicalJson, EVENT_SIGNATURE_PURPOSE, signingInputOf, type EventEnvelope, type EventSignature, type SignatureAlgorithm } from '../../contracts';
 import { leafHash } from '../ledger/merkle/hashes';
 import { isValidInclusion } from '../ledger/merkle/verify';
 import { verifyWithKey, type DetachedVerification } from './detached-signature';
 import { lifecycleFault } from './signing-key';
 
 export const BATCH_STATEMENT_TYPE = 'proofline.event-batch.v1';
+export const BATCH_STATEMENT_TYPE_V2 = 'proofline.event-batch.v2';
+
+/** Who signs: a version 2 signed body states both, so neither can be swapped in the signature block. */
+export interface SignerIdentity {
+  readonly alg: SignatureAlgorithm;
+  readonly keyId: string;
+}
+
+type HashedEnvelope = Omit<EventEnvelope, 'metadata'> & { metadata: Omit<EventEnvelope['metadata'], 'signature'> };
 
 export interface VerifyingKey {
   readonly publicKey: KeyObject;
@@ -15,14 +24,44 @@ export interface VerifyingKey {
   readonly revokedAt?: string;
 }
 
-/** UTF-8 of the RFC 8785 JSON of the envelope without metadata.signature: what is signed, or hashed into a batch. */
-export function signingInputBytes(envelope: Omit<EventEnvelope, 'metadata'> & { metadata: Omit<EventEnvelope['metadata'], 'signature'> }): Buffer {
+/** Version 1 (stored events only): UTF-8 of the RFC 8785 JSON of the envelope without metadata.signature. */
+export function signingInputBytes(envelope: HashedEnvelope): Buffer {
   return Buffer.from(canonicalJson(envelope), 'utf8');
 }
 
-/** What one signature covers for a whole batch: its type, Merkle root and size, as RFC 8785 JSON. */
+/**
+ * Version 2, what every new event signs (or hashes into a batch): the RFC 8785 JSON of the
+ * envelope whose signature block is reduced to `{alg, keyId, purpose}` — the value and the
+ * batch proof cannot be inside what they sign. A v1 input never has `metadata.signature`, a v2
+ * input always has it, so no byte string is both.
+ */
+export function signingInputBytesV2(envelope: HashedEnvelope, signer: SignerIdentity): Buffer {
+  const signature = { alg: signer.alg, keyId: signer.keyId, purpose: EVENT_SIGNATURE_PURPOSE };
+  return Buffer.from(canonicalJson({ ...envelope, metadata: { ...envelope.metadata, signature } }), 'utf8');
+}
+
+/** Version 1 batch statement (stored events only): its type, Merkle root and size, as RFC 8785 JSON. */
 export function batchStatementBytes(rootHex: string, size: number): Buffer {
   return Buffer.from(canonicalJson({ type: BATCH_STATEMENT_TYPE, root: rootHex, size }), 'utf8');
+}
+
+/** Version 2 batch statement: the v1 members plus the signer's alg and keyId, under type proofline.event-batch.v2. */
+export function batchStatementBytesV2(rootHex: string, size: number, signer: SignerIdentity): Buffer {
+  return Buffer.from(canonicalJson({ type: BATCH_STATEMENT_TYPE_V2, alg: signer.alg, keyId: signer.keyId, root: rootHex, size }), 'utf8');
+}
+
+/**
+ * The bytes an event's signature block says were signed directly or hashed into its batch leaf,
+ * and the batch statement builder that goes with them. The version is told by `purpose`, which
+ * a v2 input contains: dropping it (to pass a v2 signature as v1) or adding it (v1 as v2)
+ * changes the bytes, so the signature no longer verifies. An unknown purpose is refused.
+ */
+export function signedBytesOf(envelope: EventEnvelope): { readonly input: Buffer; readonly statement: (rootHex: string, size: number) => Buffer } | undefined {
+  const signature: EventSignature = envelope.metadata.signature;
+  const hashed = signingInputOf(envelope);
+  if (signature.purpose === undefined) return { input: signingInputBytes(hashed), statement: batchStatementBytes };
+  if (signature.purpose !== EVENT_SIGNATURE_PURPOSE) return undefined;
+  return { input: signingInputBytesV2(hashed, signature), statement: (root, size) => batchStatementBytesV2(root, size, signature) };
 }
 
 /**
@@ -68,8 +107,10 @@ export function verifyEnvelopeSignature(
 
 function verifySignatureOnly(envelope: EventEnvelope, key: VerifyingKey, subject: string, verified?: VerifiedStatements): DetachedVerification {
   const signature = envelope.metadata.signature;
-  const input = signingInputBytes(signingInputOf(envelope));
   const bad = (why: string): DetachedVerification => ({ valid: false, fault: 'bad-signature', message: `${subject}: ${why}` });
+  const signed = signedBytesOf(envelope);
+  if (!signed) return bad(`unknown signature purpose ${JSON.stringify(signature.purpose)}`);
+  const input = signed.input;
   if (!signature.batch) {
     return verifyWithKey(key.publicKey, key.alg, input, signature.value) ? { valid: true } : bad(`signature does not verify with key ${signature.keyId}`);
   }
@@ -78,9 +119,10 @@ function verifySignatureOnly(envelope: EventEnvelope, key: VerifyingKey, subject
   if (!isValidInclusion(leafHash(input), index, size, proof.map((hash) => Buffer.from(hash, 'hex')), rootBytes)) {
     return bad(`not leaf ${index} of the signed batch of ${size} with root ${root}`);
   }
-  const statementKey = `${signature.keyId}:${root}:${size}:${signature.value}`;
+  // The statement's version and signer are part of what was verified, so they are part of the key.
+  const statementKey = `${signature.purpose ?? 'v1'}:${signature.alg}:${signature.keyId}:${root}:${size}:${signature.value}`;
   if (verified?.has(statementKey)) return { valid: true };
-  if (!verifyWithKey(key.publicKey, key.alg, batchStatementBytes(root, size), signature.value)) return bad(`batch signature does not verify with key ${signature.keyId}`);
+  if (!verifyWithKey(key.publicKey, key.alg, signed.statement(root, size), signature.value)) return bad(`batch signature does not verify with key ${signature.keyId}`);
   verified?.add(statementKey);
   return { valid: true };
 }

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, type EventEnvelope, type EventSignature, type UnsignedEnvelope } from '../../contracts';
+import { canonicalJson, EVENT_SIGNATURE_PURPOSE, type EventEnvelope, type EventSignature, type UnsignedEnvelope } from '../../contracts';
 import { batchTree } from '../ledger/merkle/batch';
 import { leafHash } from '../ledger/merkle/hashes';
-import { signBytes, verifyBytes, type DetachedVerification } from './detached-signature';
-import { batchStatementBytes, signingInputBytes, verifyEnvelopeSignature, VerifiedStatements } from './envelope-signature';
+import { signBound, verifyBytes, type DetachedVerification } from './detached-signature';
+import { batchStatementBytesV2, signingInputBytesV2, verifyEnvelopeSignature, VerifiedStatements } from './envelope-signature';
 import type { RecordedEvent } from '../eventstore/event-store.port';
 import type { KeyRegistry } from './key-registry';
 import { storedBytesFault } from './stored-event';
@@ -28,30 +28,41 @@ export class EventSigner {
 
   constructor(private readonly keys: KeyRegistry) {}
 
+  /** Signs version 2 bytes (docs/events.md): the signature's purpose, alg and keyId are inside what it signs. */
   seal(unsigned: UnsignedEnvelope): EventEnvelope {
     const hashed = withDataHash(unsigned);
-    return { ...hashed, metadata: { ...hashed.metadata, signature: signBytes(this.keys, signingInputBytes(hashed)) } };
+    const signature = signBound(this.keys, (signer) => signingInputBytesV2(hashed, signer));
+    return { ...hashed, metadata: { ...hashed.metadata, signature: { ...signature, purpose: EVENT_SIGNATURE_PURPOSE } } };
   }
 
   /** One signature for the whole batch; a batch of one is signed directly, as by `seal`. */
   sealBatch(unsigned: readonly UnsignedEnvelope[]): EventEnvelope[] {
     if (unsigned.length <= 1) return unsigned.map((envelope) => this.seal(envelope));
     const hashed = unsigned.map(withDataHash);
-    const tree = batchTree(hashed.map((envelope) => leafHash(signingInputBytes(envelope))));
-    const root = tree.root.toString('hex');
-    const signature = signBytes(this.keys, batchStatementBytes(root, hashed.length));
+    let root = '';
+    let proofs: Buffer[][] = [];
+    // The leaves state the signer too, so the tree is built once the key is fixed, inside signBound.
+    const signature = signBound(this.keys, (signer) => {
+      const tree = batchTree(hashed.map((envelope) => leafHash(signingInputBytesV2(envelope, signer))));
+      root = tree.root.toString('hex');
+      proofs = tree.proofs;
+      return batchStatementBytesV2(root, hashed.length, signer);
+    });
     return hashed.map((envelope, index) => ({
       ...envelope,
       metadata: {
         ...envelope.metadata,
-        signature: { ...signature, batch: { root, index, size: hashed.length, proof: tree.proofs[index].map((hash) => hash.toString('hex')) } },
+        signature: { ...signature, purpose: EVENT_SIGNATURE_PURPOSE, batch: { root, index, size: hashed.length, proof: proofs[index].map((hash) => hash.toString('hex')) } },
       },
     }));
   }
 
-  /** Signs other bytes with the active key (snapshots): the same keys, a detached signature. */
-  signDetached(input: Buffer): EventSignature {
-    return signBytes(this.keys, input);
+  /**
+   * Signs other bytes with the active key (snapshots): the same keys, a detached signature.
+   * `bodyFor` gets the signer's alg and keyId so the body can state them (docs/events.md).
+   */
+  signDetached(bodyFor: (signer: { readonly alg: EventSignature['alg']; readonly keyId: string }) => Buffer): EventSignature {
+    return signBound(this.keys, bodyFor);
   }
 
   verifyDetached(input: Buffer, signature: EventSignature, subject: string): DetachedVerification {

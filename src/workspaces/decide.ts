@@ -14,7 +14,8 @@ export type RegisterWorkspace = {
 export type RenameWorkspace = { readonly type: 'RenameWorkspace'; readonly name: string };
 export type ChangePlan = { readonly type: 'ChangePlan'; readonly planTier: PlanTier };
 export type CloseWorkspace = { readonly type: 'CloseWorkspace'; readonly reason: string };
-export type SetApprovalPolicy = { readonly type: 'SetApprovalPolicy'; readonly segregationOfDuties: boolean };
+/** `reason` says why; `changedBy` is who asks, in the role they act in now: only an ADMIN turns segregation of duties off. */
+export type SetApprovalPolicy = { readonly type: 'SetApprovalPolicy'; readonly segregationOfDuties: boolean; readonly reason: string; readonly changedBy: { readonly userId: string; readonly role: Role } };
 
 export type WorkspaceCommand = RegisterWorkspace | RenameWorkspace | ChangePlan | CloseWorkspace | SetApprovalPolicy | MembershipCommand;
 
@@ -31,8 +32,12 @@ export function decideWorkspace(command: WorkspaceCommand, state: WorkspaceState
       return close(command, state);
     case 'SetApprovalPolicy': {
       const open = requireOpen(state);
+      // A customer's own administrator is a FINAL approver: lifting the maker-checker rule is the vendor's ADMIN decision.
+      if (!command.segregationOfDuties && command.changedBy.role !== 'ADMIN') {
+        throw rejected.forbidden('APPROVAL_POLICY.ADMIN_REQUIRED', `only an ADMIN may turn segregation of duties off, not ${command.changedBy.role}`, { role: command.changedBy.role });
+      }
       if (open.segregationOfDuties === command.segregationOfDuties) return [];
-      return [{ type: 'workspaces.approval-policy-set', data: { segregationOfDuties: command.segregationOfDuties } }];
+      return [{ type: 'workspaces.approval-policy-set', data: { segregationOfDuties: command.segregationOfDuties, reason: command.reason, changedBy: { ...command.changedBy } } }];
     }
     case 'AddMember':
     case 'ChangeMemberRole':

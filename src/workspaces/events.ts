@@ -47,8 +47,11 @@ export type MemberInvited = DomainEvent<'workspaces.member-invited', { invitatio
 export type InvitationAccepted = DomainEvent<'workspaces.invitation-accepted', { invitationId: string; userId: string }>;
 export type InvitationRevoked = DomainEvent<'workspaces.invitation-revoked', { invitationId: string; reason: string }>;
 
-/** The tenant's approval rules; segregation of duties is on until a workspace turns it off. */
-export type ApprovalPolicySet = DomainEvent<'workspaces.approval-policy-set', { segregationOfDuties: boolean }>;
+/**
+ * The tenant's approval rules; segregation of duties is on until an ADMIN turns it off. v2 adds
+ * why (`reason`; null for v1) and who (`changedBy`; v1: the envelope's actor).
+ */
+export type ApprovalPolicySet = DomainEvent<'workspaces.approval-policy-set', { segregationOfDuties: boolean; reason: string | null; changedBy: { userId: string; role: string } }>;
 
 export type MembershipEvent = MemberAdded | MemberRoleChanged | MemberRemoved | ApiKeyCreated | ApiKeyRevoked | MemberInvited | InvitationAccepted | InvitationRevoked;
 export type WorkspaceEvent = WorkspaceRegistered | WorkspaceRenamed | WorkspacePlanChanged | WorkspaceClosed | ApprovalPolicySet | MembershipEvent;
@@ -58,7 +61,7 @@ export const WORKSPACE_SCHEMA_VERSIONS: Record<WorkspaceEvent['type'], number> =
   'workspaces.renamed': 1,
   'workspaces.plan-changed': 1,
   'workspaces.closed': 1,
-  'workspaces.approval-policy-set': 1,
+  'workspaces.approval-policy-set': 2,
   'workspaces.member-added': 2,
   'workspaces.member-role-changed': 1,
   'workspaces.member-removed': 1,

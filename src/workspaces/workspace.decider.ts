@@ -15,6 +15,8 @@ export const workspaceDecider: Decider<WorkspaceCommand, WorkspaceEvent, Workspa
     'workspaces.member-added': [(data, context) => ({ ...data, since: context?.occurredAt ?? '1970-01-01T00:00:00.000Z' })],
     // Created before keys named their creator in the data: the signed envelope's actor created it.
     'workspaces.api-key-created': [(data, context) => ({ ...data, createdBy: context?.actor.id ?? null })],
+    // Set before the policy said who and why: the signed envelope's actor; no reason was given.
+    'workspaces.approval-policy-set': [(data, context) => ({ ...data, reason: null, changedBy: { userId: context?.actor.id ?? 'unknown', role: context?.actor.role ?? 'unknown' } })],
   },
   decide: decideWorkspace,
   evolve: evolveWorkspace,

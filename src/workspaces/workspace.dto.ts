@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsString, Length, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { PLAN_TIERS, type PlanTier } from './events';
 
 const VISIBLE_TEXT = /^\S(.*\S)?$/;
@@ -62,4 +62,10 @@ export class ApprovalPolicyDto {
   @ApiProperty({ description: 'one person may not decide two stages of the same approval', default: true })
   @IsBoolean()
   segregationOfDuties!: boolean;
+
+  @ApiProperty({ minLength: 3, maxLength: 2000, description: 'why the policy changes; recorded in the event' })
+  @IsString()
+  @MinLength(3)
+  @MaxLength(2000)
+  reason!: string;
 }

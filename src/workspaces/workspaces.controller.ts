@@ -84,9 +84,9 @@ export class WorkspacesController {
 
   @Put(':workspaceId/approval-policy')
   @Allow(ADMINISTRATIVE_ROLES, TENANT)
-  @ApiOperation({ summary: "Set the workspace's approval rules (segregation of duties, on by default)" })
+  @ApiOperation({ summary: "Set the workspace's approval rules with a reason (segregation of duties: on by default; only an ADMIN turns it off)" })
   setApprovalPolicy(@Caller() caller: RequestContext, @Param('workspaceId') workspaceId: string, @Body() body: ApprovalPolicyDto, @Headers('if-match') ifMatch: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
-    return this.change(caller, workspaceId, { type: 'SetApprovalPolicy', segregationOfDuties: body.segregationOfDuties }, ifMatch, reply);
+    return this.change(caller, workspaceId, { type: 'SetApprovalPolicy', segregationOfDuties: body.segregationOfDuties, reason: body.reason, changedBy: { userId: caller.actor.id, role: caller.role } }, ifMatch, reply);
   }
 
   private async change(caller: RequestContext, workspaceId: string, command: WorkspaceCommand, ifMatch: string | undefined, reply: FastifyReply): Promise<CommandResponse> {

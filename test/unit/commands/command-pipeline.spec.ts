@@ -115,7 +115,7 @@ async function workspaceAt(lastVersion: number, pipeline = process_().pipeline) 
 async function rewriteSnapshot(streamId: string, change: (state: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
   const row = await database.knex('snapshots').where({ stream_id: streamId }).first('stream_version', 'state_schema', 'state');
   const snapshot = { streamVersion: Number(row.stream_version), stateSchema: row.state_schema as string, state: change(row.state) as JsonValue };
-  const signature = signer.signDetached(snapshotBytes(streamId, snapshot));
+  const signature = signer.signDetached((identity) => snapshotBytes(streamId, snapshot, identity));
   await database.knex('snapshots').where({ stream_id: streamId }).update({ state: JSON.stringify(snapshot.state), signature: JSON.stringify(signature) });
 }
 

@@ -4,7 +4,8 @@ import * as ts from 'typescript';
 import { validateEnvelopeShape } from '../../../contracts/envelope-schema';
 import { isUuidV7 } from '../../../contracts/event-id';
 import type { EventEnvelope } from '../../../contracts/envelope';
-import schema from '../../../contracts/schemas/event-envelope.v1.schema.json';
+import schemaV1 from '../../../contracts/schemas/event-envelope.v1.schema.json';
+import schema from '../../../contracts/schemas/event-envelope.v2.schema.json';
 
 // Makes optional fields mandatory too, so tsc rejects this literal when the type gains any field.
 // `data` is open JSON by design, so it is not descended into.
@@ -28,6 +29,7 @@ const sample = {
     signature: {
       alg: 'EdDSA',
       keyId: 'key-2026-01',
+      purpose: 'proofline.event.v2',
       value: Buffer.alloc(64, 7).toString('base64'),
       batch: { root: 'b'.repeat(64), index: 1, size: 3, proof: ['c'.repeat(64), 'd'.repeat(64)] },
     },
@@ -69,7 +71,19 @@ describe('validateEnvelopeShape', () => {
     expect(errorsOf(withPath(['metadata', 'signature'], { ...sample.metadata.signature, alg: 'RS256' }))).toEqual([]);
   });
 
-  const requiredFields = Object.values(objects).flatMap(({ schema: s, path }) => s.required.map((field) => [[...path, field].join('.'), [...path, field]] as const));
+  // Without `purpose` an envelope is a v1 one (tested below), so it is not in this list.
+  const requiredFields = Object.values(objects).flatMap(({ schema: s, path }) =>
+    s.required.filter((field) => field !== 'purpose').map((field) => [[...path, field].join('.'), [...path, field]] as const),
+  );
+
+  it('reads an envelope without signature.purpose as v1: valid in the v1 shape, which has no purpose', () => {
+    expect(errorsOf(withPath(['metadata', 'signature', 'purpose'], undefined))).toEqual([]);
+    expect(Object.keys(schemaV1.properties.metadata.properties.signature.properties).sort()).toEqual(['alg', 'batch', 'keyId', 'value']);
+  });
+
+  it.each([['proofline.event.v1'], ['proofline.event-batch.v2'], [null], [2]])('rejects signature.purpose %p (only proofline.event.v2 exists)', (purpose) => {
+    expect(errorsOf(withPath(['metadata', 'signature', 'purpose'], purpose))).toEqual([expect.stringContaining('/metadata/signature/purpose')]);
+  });
 
   it.each(requiredFields)('rejects an envelope without %s, naming it', (_name, path) => {
     const errors = errorsOf(withPath([...path], undefined));
@@ -138,7 +152,9 @@ describe('schema ↔ contracts/envelope.ts', () => {
   ] as const)('interface %s matches the schema properties and required list', (name, s) => {
     const members = interfaceMembers(name);
     expect(Object.keys(s.properties).sort()).toEqual(members.all);
-    expect([...s.required].sort()).toEqual(members.required);
+    // `purpose` is required in the v2 schema and optional in the type, which also types stored v1 envelopes.
+    const required = name === 'EventSignature' ? s.required.filter((field) => field !== 'purpose') : s.required;
+    expect([...required].sort()).toEqual(members.required);
   });
 
   it('signature.alg enum matches SignatureAlgorithm', async () => {

@@ -129,6 +129,13 @@ describe('receipt documents: a standalone proof, checked offline [embedded PGlit
       ['checkpoint origin edited to name another tenant', (doc) => void (doc.checkpoint.origin = `doc-test/${B}`), ['checkpoint signature', 'checkpoint names the tenant']],
       ["another tenant's genuine checkpoint", (doc) => void (doc.checkpoint = structuredClone(otherTenant.checkpoint) as Doc['checkpoint']), ['inclusion in the checkpoint', 'checkpoint names the tenant']],
       ['a proof hash that is not hex', (doc) => void (doc.inclusionProof.hashes[0] = 'not hex at all'), ['inclusion in the checkpoint']],
+      [
+        'event signature passed off as version 1 (purpose removed)',
+        (doc) => void delete (doc.event.metadata.signature as { purpose?: string }).purpose,
+        ['event signature', 'receipt names the event'],
+      ],
+      ['event signature claiming another purpose', (doc) => void ((doc.event.metadata.signature as { purpose: string }).purpose = 'proofline.event-batch.v2'), ['event signature', 'receipt names the event']],
+      ['event signature block naming another keyId', (doc) => void (doc.event.metadata.signature.keyId = doc.checkpoint.signature.keyId.replace(/^./, (c) => (c === 'a' ? 'b' : 'a'))), ['event signature', 'receipt names the event']],
       ['event signature value garbled', (doc) => void (doc.event.metadata.signature.value = 'AAAA'), ['event signature', 'receipt names the event']],
       ['checkpoint signature value garbled', (doc) => void (doc.checkpoint.signature.value = '!!not base64!!'), ['checkpoint signature']],
       ['format changed', (doc) => void ((doc as { format: string }).format = 'proofline.receipt-proof.v0'), ['format']],

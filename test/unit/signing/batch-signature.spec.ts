@@ -1,4 +1,4 @@
-import { createHash, verify } from 'node:crypto';
+import { createHash, sign, verify } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import fc from 'fast-check';
 import { newEventId, type EventEnvelope, type UnsignedEnvelope } from '../../../contracts';
@@ -65,12 +65,14 @@ describe.each(['rsa', 'ed25519'] as const)('batch signatures (%s)', (keyType) =>
     );
   });
 
-  it('can be verified with only node:crypto and canonicalize, as docs/events.md describes', () => {
+  it('can be verified with only node:crypto and canonicalize, as docs/events.md describes (version 2)', () => {
     const sealed = signer.sealBatch(batchOf(5));
     const publicKey = keys.active().publicKey;
     for (const event of sealed) {
-      const { signature, ...metadata } = event.metadata;
-      const input = Buffer.from(canonicalize({ ...event, metadata })!, 'utf8');
+      const { signature } = event.metadata;
+      expect(signature.purpose).toBe('proofline.event.v2');
+      // The leaf input: the envelope with the signature block reduced to alg, keyId and purpose.
+      const input = Buffer.from(canonicalize({ ...event, metadata: { ...event.metadata, signature: { alg: signature.alg, keyId: signature.keyId, purpose: signature.purpose } } })!, 'utf8');
       let hash = sha256(Buffer.from([0x00]), input);
       let fn = signature.batch!.index;
       let sn = signature.batch!.size - 1;
@@ -84,9 +86,59 @@ describe.each(['rsa', 'ed25519'] as const)('batch signatures (%s)', (keyType) =>
         [fn, sn] = [fn >> 1, sn >> 1];
       }
       expect(hash.toString('hex')).toBe(signature.batch!.root);
-      const statement = Buffer.from(canonicalize({ type: 'proofline.event-batch.v1', root: signature.batch!.root, size: 5 })!, 'utf8');
+      const statement = Buffer.from(
+        canonicalize({ type: 'proofline.event-batch.v2', alg: signature.alg, keyId: signature.keyId, root: signature.batch!.root, size: 5 })!,
+        'utf8',
+      );
+      // The docs' printf gives the same bytes.
+      expect(statement.toString('utf8')).toBe(`{"alg":"${signature.alg}","keyId":"${signature.keyId}","root":"${signature.batch!.root}","size":5,"type":"proofline.event-batch.v2"}`);
       expect(verify(keyType === 'rsa' ? 'sha256' : null, statement, publicKey, Buffer.from(signature.value, 'base64'))).toBe(true);
     }
+  });
+});
+
+describe.each(['rsa', 'ed25519'] as const)('batch signatures: version 1 kept, versions never cross (%s)', (keyType) => {
+  const keys = KeyRegistry.open({ keyType });
+  const signer = new EventSigner(keys);
+  const digest = keyType === 'rsa' ? 'sha256' : null;
+
+  /** A batch as Proofline signed it before version 2: v1 leaves and the v1 statement, no purpose. */
+  function sealedV1(size: number): EventEnvelope[] {
+    const key = keys.active();
+    const hashed = batchOf(size).map((envelope) => ({ ...envelope, metadata: { ...envelope.metadata, dataHash: createHash('sha256').update(canonicalize(envelope.data)!, 'utf8').digest('hex') } }));
+    const tree = batchTree(hashed.map((envelope) => sha256(Buffer.from([0x00]), Buffer.from(canonicalize(envelope)!, 'utf8'))));
+    const root = tree.root.toString('hex');
+    const value = sign(digest, Buffer.from(canonicalize({ type: 'proofline.event-batch.v1', root, size })!, 'utf8'), key.privateKey!).toString('base64');
+    return hashed.map((envelope, index) => ({
+      ...envelope,
+      metadata: { ...envelope.metadata, signature: { alg: key.alg, keyId: key.keyId, value, batch: { root, index, size, proof: tree.proofs[index].map((h) => h.toString('hex')) } } },
+    }));
+  }
+
+  it('given a stored v1 batch, then every member still verifies', () => {
+    for (const event of sealedV1(4)) expect(new EventSigner(keys).verify(event)).toEqual({ valid: true });
+  });
+
+  it('given a v1 batch signature presented as v2 (purpose added), then it is refused', () => {
+    const [event] = sealedV1(3);
+    const replayed = { ...event, metadata: { ...event.metadata, signature: { ...event.metadata.signature, purpose: 'proofline.event.v2' as const } } };
+    expect(new EventSigner(keys).verify(replayed)).toMatchObject({ valid: false, fault: 'bad-signature' });
+  });
+
+  it('given a v2 batch signature presented as v1 (purpose removed), then it is refused', () => {
+    const [event] = signer.sealBatch(batchOf(3));
+    const { purpose: _purpose, ...v1Block } = event.metadata.signature;
+    expect(new EventSigner(keys).verify({ ...event, metadata: { ...event.metadata, signature: v1Block } })).toMatchObject({ valid: false, fault: 'bad-signature' });
+  });
+
+  it('given a v2 batch whose statement was signed for another keyId than the block names, then it is refused', () => {
+    const key = keys.active();
+    const [event] = signer.sealBatch(batchOf(2));
+    const { root, size } = event.metadata.signature.batch!;
+    const statement = Buffer.from(canonicalize({ type: 'proofline.event-batch.v2', alg: key.alg, keyId: 'f'.repeat(32), root, size })!, 'utf8');
+    const value = sign(digest, statement, key.privateKey!).toString('base64');
+    const forged = { ...event, metadata: { ...event.metadata, signature: { ...event.metadata.signature, value } } };
+    expect(new EventSigner(keys).verify(forged)).toMatchObject({ valid: false, fault: 'bad-signature' });
   });
 });
 

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, generateKeyPairSync, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import fc from 'fast-check';
 import type { EventEnvelope, JsonObject, JsonValue, UnsignedEnvelope } from '../../../contracts';
@@ -55,7 +55,7 @@ describe.each(ALGORITHMS)('EventSigner ($alg)', ({ alg, keyType }) => {
   });
 
   it('names the active key and its algorithm, with a standard base64 value', () => {
-    expect(sealed.metadata.signature).toEqual({ alg, keyId: registry.active().keyId, value: expect.any(String) });
+    expect(sealed.metadata.signature).toEqual({ alg, keyId: registry.active().keyId, purpose: 'proofline.event.v2', value: expect.any(String) });
     expect(sealed.metadata.signature.value).toMatch(/^[A-Za-z0-9+/]+={0,2}$/);
     expect(Buffer.from(sealed.metadata.signature.value, 'base64')).toHaveLength(alg === 'RS256' ? 256 : 64);
   });
@@ -85,7 +85,7 @@ describe.each(ALGORITHMS)('EventSigner ($alg)', ({ alg, keyType }) => {
     expect(dataHashOf({ b: 1, a: [1, { y: 2, x: 1 }] })).toBe(dataHashOf({ a: [1, { x: 1, y: 2 }], b: 1 }));
   });
 
-  describe('the signature covers everything but metadata.signature', () => {
+  describe('the signature covers everything but its own value (version 2: alg, keyId and purpose included)', () => {
     it.each([
       [['type'], 'bad-signature'],
       [['schemaVersion'], 'bad-signature'],
@@ -211,10 +211,22 @@ describe.each(ALGORITHMS)('EventSigner ($alg)', ({ alg, keyType }) => {
 
 /**
  * An auditor's verification, written from the documented layout only: node:crypto and an RFC 8785
- * implementation, no Proofline code. The signing input is the canonical JSON (UTF-8) of the
- * envelope with metadata.signature removed; dataHash is lowercase hex SHA-256 of the canonical
- * JSON of data; the key id is the first 16 bytes of SHA-256 over the SPKI DER, in lowercase hex.
+ * implementation, no Proofline code. Version 2 (every new event): the signing input is the
+ * canonical JSON (UTF-8) of the envelope whose metadata.signature is reduced to {alg, keyId,
+ * purpose}; version 1 (no purpose in the block): the envelope with metadata.signature removed.
+ * dataHash is lowercase hex SHA-256 of the canonical JSON of data; the key id is the first 16
+ * bytes of SHA-256 over the SPKI DER, in lowercase hex.
  */
+function auditorVerifies(candidate: EventEnvelope, key: KeyObject): boolean {
+  const plain = JSON.parse(JSON.stringify(candidate)) as { metadata: { signature?: { alg: string; keyId: string; purpose?: string; value: string } } };
+  const { alg, keyId, purpose, value } = plain.metadata.signature!;
+  if (purpose === undefined) delete plain.metadata.signature;
+  else if (purpose === 'proofline.event.v2') plain.metadata.signature = { alg, keyId, purpose } as never;
+  else return false;
+  const signingInput = Buffer.from(canonicalize(plain)!, 'utf8');
+  return cryptoVerify(alg === 'RS256' ? 'sha256' : null, signingInput, key, Buffer.from(value, 'base64'));
+}
+
 describe.each(ALGORITHMS)('independent verification of the documented byte layout ($alg)', ({ alg, keyType }) => {
   let publicKey: KeyObject;
   let envelope: EventEnvelope;
@@ -227,16 +239,16 @@ describe.each(ALGORITHMS)('independent verification of the documented byte layou
     envelope = signer.seal(unsignedEnvelope({ name: 'Zoë “quoted” \u2028', amount: 1e21, small: 0.000001, nested: { b: [true, null], a: 'é' } }));
   });
 
-  function auditorVerifies(candidate: EventEnvelope, key: KeyObject): boolean {
-    const plain = JSON.parse(JSON.stringify(candidate)) as { metadata: { signature?: { value: string } } };
-    const signatureValue = plain.metadata.signature!.value;
-    delete plain.metadata.signature;
-    const signingInput = Buffer.from(canonicalize(plain)!, 'utf8');
-    return cryptoVerify(alg === 'RS256' ? 'sha256' : null, signingInput, key, Buffer.from(signatureValue, 'base64'));
-  }
-
-  it('the signature verifies over canonical JSON of the envelope minus metadata.signature', () => {
+  it('the signature verifies over canonical JSON of the envelope with metadata.signature reduced to {alg, keyId, purpose}', () => {
+    expect(envelope.metadata.signature.purpose).toBe('proofline.event.v2');
     expect(auditorVerifies(envelope, publicKey)).toBe(true);
+  });
+
+  it('the signed bytes are exactly the documented ones: the signature block minus value, keys sorted', () => {
+    const { value, ...block } = envelope.metadata.signature;
+    const bytes = canonicalize({ ...envelope, metadata: { ...envelope.metadata, signature: block } })!;
+    expect(bytes).toContain(`"signature":{"alg":"${alg}","keyId":"${block.keyId}","purpose":"proofline.event.v2"}`);
+    expect(cryptoVerify(alg === 'RS256' ? 'sha256' : null, Buffer.from(bytes, 'utf8'), publicKey, Buffer.from(value, 'base64'))).toBe(true);
   });
 
   it('the signature verifies with the key from its SPKI PEM alone', () => {
@@ -256,6 +268,95 @@ describe.each(ALGORITHMS)('independent verification of the documented byte layou
     const spki = publicKey.export({ type: 'spki', format: 'der' });
     expect(envelope.metadata.signature.keyId).toBe(createHash('sha256').update(spki).digest('hex').slice(0, 32));
     expect(envelope.metadata.signature.alg).toBe(alg);
+  });
+});
+
+/**
+ * Version 1 events (stored before keyId, alg and purpose were signed) keep their bytes and
+ * signatures and still verify; a signature never crosses from one version to the other; and the
+ * alg and keyId of a v2 block are the ones that were signed.
+ */
+describe.each(ALGORITHMS)('signature versions and the signed key ($alg)', ({ alg, keyType }) => {
+  const digest = alg === 'RS256' ? 'sha256' : null;
+  let registry: KeyRegistry;
+  let signer: EventSigner;
+
+  beforeAll(() => {
+    registry = KeyRegistry.open({ keyType });
+    signer = new EventSigner(registry);
+  });
+
+  /** An event signed as Proofline signed before version 2: over the envelope without metadata.signature. */
+  function sealedV1(): EventEnvelope {
+    const key = registry.active();
+    const unsigned = unsignedEnvelope();
+    const hashed = { ...unsigned, metadata: { ...unsigned.metadata, dataHash: dataHashOf(unsigned.data) } };
+    const value = cryptoSign(digest, Buffer.from(canonicalize(hashed)!, 'utf8'), key.privateKey!).toString('base64');
+    return { ...hashed, metadata: { ...hashed.metadata, signature: { alg: key.alg, keyId: key.keyId, value } } };
+  }
+
+  /** A v2 block whose value was computed over bytes stating `stated` instead of the block's own alg/keyId. */
+  function signedStating(stated: { alg: string; keyId: string }): EventEnvelope {
+    const key = registry.active();
+    const sealed = signer.seal(unsignedEnvelope());
+    const { value: _value, ...block } = sealed.metadata.signature;
+    const bytes = canonicalize({ ...sealed, metadata: { ...sealed.metadata, signature: { ...block, ...stated } } })!;
+    const value = cryptoSign(digest, Buffer.from(bytes, 'utf8'), key.privateKey!).toString('base64');
+    return { ...sealed, metadata: { ...sealed.metadata, signature: { ...block, value } } };
+  }
+
+  it('a stored v1 event still verifies, by EventSigner and by the independent v1 recipe', () => {
+    const v1 = sealedV1();
+    expect(v1.metadata.signature.purpose).toBeUndefined();
+    expect(signer.verify(v1)).toEqual({ valid: true });
+    expect(auditorVerifies(v1, registry.active().publicKey)).toBe(true);
+  });
+
+  it('a v1 signature replayed as v2 (purpose added to the block) is refused', () => {
+    const v1 = sealedV1();
+    const replayed = mutated(v1, ['metadata', 'signature'], (old) => ({ ...(old as JsonObject), purpose: 'proofline.event.v2' }));
+    expect(faultOf(signer.verify(replayed))).toBe('bad-signature');
+    expect(auditorVerifies(replayed, registry.active().publicKey)).toBe(false);
+  });
+
+  it('a v2 signature replayed as v1 (purpose removed from the block) is refused', () => {
+    const v2 = signer.seal(unsignedEnvelope());
+    const replayed = mutated(v2, ['metadata', 'signature'], (old) => {
+      const { purpose: _purpose, ...rest } = old as JsonObject;
+      return rest;
+    });
+    expect(faultOf(signer.verify(replayed))).toBe('bad-signature');
+    expect(auditorVerifies(replayed, registry.active().publicKey)).toBe(false);
+  });
+
+  it('an unknown purpose is refused, not read as either version', () => {
+    const v2 = signer.seal(unsignedEnvelope());
+    expect(faultOf(signer.verify(mutated(v2, ['metadata', 'signature', 'purpose'], () => 'proofline.event.v3')))).toBe('bad-signature');
+  });
+
+  it('a v2 signature whose signed keyId differs from the block\'s is refused, though the key signed it', () => {
+    const forged = signedStating({ alg, keyId: 'f'.repeat(32) });
+    expect(faultOf(signer.verify(forged))).toBe('bad-signature');
+  });
+
+  it('a v2 signature whose signed alg differs from the block\'s is refused, though the key signed it', () => {
+    const forged = signedStating({ alg: alg === 'RS256' ? 'EdDSA' : 'RS256', keyId: registry.active().keyId });
+    expect(faultOf(signer.verify(forged))).toBe('bad-signature');
+  });
+
+  it('swapping the block\'s keyId to another key of the registry is refused: that key did not sign, and the signed keyId differs', () => {
+    const v2 = signer.seal(unsignedEnvelope());
+    const first = registry.active().keyId;
+    registry.rotate(); // later tests of this block sign with the new key, which changes nothing for them
+    const swapped = mutated(v2, ['metadata', 'signature', 'keyId'], () => registry.active().keyId);
+    expect(registry.active().keyId).not.toBe(first);
+    expect(faultOf(signer.verify(swapped))).toBe('bad-signature');
+    expect(signer.verify(v2)).toEqual({ valid: true });
+  });
+
+  it('swapping the block\'s alg is refused', () => {
+    const v2 = signer.seal(unsignedEnvelope());
+    expect(faultOf(signer.verify(mutated(v2, ['metadata', 'signature', 'alg'], () => (alg === 'RS256' ? 'EdDSA' : 'RS256'))))).toBe('algorithm-mismatch');
   });
 });
 

@@ -1,3 +1,4 @@
+import type { Role as WorkspaceRole } from '../../../src/workspaces/events';
 import fc from 'fast-check';
 import { upcast } from '../../../contracts/upcasters';
 import { DomainError } from '../../../src/errors/proofline-error';
@@ -178,12 +179,20 @@ describe('workspace aggregate: given events, when command, then events | error c
   });
 
   describe('approval policy (segregation of duties, on by default)', () => {
-    const policy = (segregationOfDuties: boolean): WorkspaceCommand => ({ type: 'SetApprovalPolicy', segregationOfDuties });
-    it('given an active workspace, when turned off, then workspaces.approval-policy-set, and the state says off', () => {
-      given(histories.active).when(policy(false)).then([{ type: 'workspaces.approval-policy-set', data: { segregationOfDuties: false } }]);
-      const off = given([...histories.active, { type: 'workspaces.approval-policy-set', data: { segregationOfDuties: false } }]);
-      expect(off.state).toMatchObject({ segregationOfDuties: false });
-      off.when(policy(false)).then([]);
+    const ADMIN_BY = { userId: 'u-op', role: 'ADMIN' } as const;
+    const policy = (segregationOfDuties: boolean, changedBy: { userId: string; role: WorkspaceRole } = ADMIN_BY): WorkspaceCommand => ({ type: 'SetApprovalPolicy', segregationOfDuties, reason: 'two-person team', changedBy });
+    const off = { type: 'workspaces.approval-policy-set', data: { segregationOfDuties: false, reason: 'two-person team', changedBy: ADMIN_BY } } as const;
+    it('given an active workspace, when an ADMIN turns it off with a reason, then workspaces.approval-policy-set naming who and why, and the state says off', () => {
+      given(histories.active).when(policy(false)).then([off]);
+      const turnedOff = given([...histories.active, off]);
+      expect(turnedOff.state).toMatchObject({ segregationOfDuties: false });
+      turnedOff.when(policy(false)).then([]);
+    });
+    it('a CUSTOMER_ADMIN (a FINAL approver) may not turn it off: 403 APPROVAL_POLICY.ADMIN_REQUIRED; may turn it back on', () => {
+      given(histories.active).when(policy(false, { userId: 'u-ca', role: 'CUSTOMER_ADMIN' })).thenRejects('APPROVAL_POLICY.ADMIN_REQUIRED', 403);
+      given([...histories.active, off]).when(policy(true, { userId: 'u-ca', role: 'CUSTOMER_ADMIN' })).then([
+        { type: 'workspaces.approval-policy-set', data: { segregationOfDuties: true, reason: 'two-person team', changedBy: { userId: 'u-ca', role: 'CUSTOMER_ADMIN' } } },
+      ]);
     });
     it('given an active workspace, when set to what it is already (on), then nothing', () => {
       given(histories.active).when(policy(true)).then([]);
