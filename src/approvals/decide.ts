@@ -1,13 +1,16 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../contracts';
 import { rejected } from '../errors/proofline-error';
-import { STAGE_ROLES, STAGES, type ApprovalEvent, type Decider, type Stage, type ValueDefinition } from './events';
-import type { ActiveDefinition, ApprovalState } from './state';
+import { STAGE_ROLES, STAGES, type ApprovalEvent, type Decider, type Stage, type StageDecider, type ValueDefinition } from './events';
+import type { ActiveDefinition, ApprovalState, MakerAct } from './state';
 
-export type DraftDefinition = { readonly type: 'DraftDefinition'; readonly definitionId: string; readonly definition: ValueDefinition };
-export type EditDefinition = { readonly type: 'EditDefinition'; readonly changes: Partial<ValueDefinition> };
+export type DraftDefinition = { readonly type: 'DraftDefinition'; readonly definitionId: string; readonly definition: ValueDefinition; readonly draftedBy: string };
+export type EditDefinition = { readonly type: 'EditDefinition'; readonly changes: Partial<ValueDefinition>; readonly editedBy: string };
 /** `approvalId` is used by the first submission only; `segregationOfDuties` is the tenant's policy at the time. */
-export type Submit = { readonly type: 'Submit'; readonly approvalId: string; readonly segregationOfDuties: boolean };
+export type Submit = { readonly type: 'Submit'; readonly approvalId: string; readonly segregationOfDuties: boolean; readonly submittedBy: string };
 type StageDecision = { readonly stage: Stage; readonly decidedBy: Decider };
-export type ApproveStage = { readonly type: 'ApproveStage'; readonly comment: string | null } & StageDecision;
+/** `decidedAt` is the command's time (the envelope's occurredAt): the completion lists every stage's. */
+export type ApproveStage = { readonly type: 'ApproveStage'; readonly comment: string | null; readonly decidedAt: string } & StageDecision;
 export type RequestChanges = { readonly type: 'RequestChanges'; readonly reason: string } & StageDecision;
 export type Reject = { readonly type: 'Reject'; readonly reason: string } & StageDecision;
 
@@ -42,7 +45,7 @@ export function decideApproval(command: ApprovalCommand, state: ApprovalState): 
 
 function draft(command: DraftDefinition, state: ApprovalState): ApprovalEvent[] {
   if (state.status !== 'none') throw rejected.conflict('VALUE_DEFINITION.ALREADY_EXISTS', `value definition ${command.definitionId} already exists`, { definitionId: command.definitionId });
-  return [{ type: 'approvals.definition-drafted', data: { definitionId: command.definitionId, ...command.definition } }];
+  return [{ type: 'approvals.definition-drafted', data: { definitionId: command.definitionId, draftedBy: command.draftedBy, ...command.definition } }];
 }
 
 function edit(command: EditDefinition, definition: ActiveDefinition): ApprovalEvent[] {
@@ -52,7 +55,7 @@ function edit(command: EditDefinition, definition: ActiveDefinition): ApprovalEv
   const next: ValueDefinition = { ...definition.definition, ...command.changes };
   const changed = DEFINITION_FIELDS.filter((field) => next[field] !== definition.definition[field]);
   if (changed.length === 0) return [];
-  return [{ type: 'approvals.definition-edited', data: { definitionId: definition.definitionId, changed, ...next } }];
+  return [{ type: 'approvals.definition-edited', data: { definitionId: definition.definitionId, changed, editedBy: command.editedBy, ...next } }];
 }
 
 function submit(command: Submit, definition: ActiveDefinition): ApprovalEvent[] {
@@ -60,19 +63,42 @@ function submit(command: Submit, definition: ActiveDefinition): ApprovalEvent[] 
     throw rejected.conflict('APPROVAL.NOT_SUBMITTABLE', `only a draft can be submitted; this value definition is ${definition.status}`, { status: definition.status });
   }
   const approvalId = definition.approvalId ?? command.approvalId;
-  return [{ type: 'approvals.submitted', data: { definitionId: definition.definitionId, approvalId, round: definition.round + 1, segregationOfDuties: command.segregationOfDuties } }];
+  return [{ type: 'approvals.submitted', data: { definitionId: definition.definitionId, approvalId, round: definition.round + 1, segregationOfDuties: command.segregationOfDuties, submittedBy: command.submittedBy } }];
 }
 
 function approve(command: ApproveStage, definition: ActiveDefinition): ApprovalEvent[] {
-  const approved: ApprovalEvent = { type: 'approvals.stage-approved', data: { ...roundOf(definition), stage: command.stage, decidedBy: command.decidedBy, comment: command.comment } };
+  const approved: ApprovalEvent = {
+    type: 'approvals.stage-approved',
+    data: { ...roundOf(definition), stage: command.stage, decidedBy: command.decidedBy, comment: command.comment, decidedAt: command.decidedAt },
+  };
   if (command.stage !== 'FINAL') return [approved];
-  return [approved, { type: 'approvals.completed', data: roundOf(definition) }];
+  const final: StageDecider = { stage: 'FINAL', userId: command.decidedBy.userId, role: command.decidedBy.role, decidedAt: command.decidedAt };
+  const deciders = STAGES.map((stage) => (stage === 'FINAL' ? final : definition.approvedBy[stage]!));
+  return [
+    approved,
+    {
+      type: 'approvals.completed',
+      data: {
+        ...roundOf(definition),
+        definitionHash: definitionHash(definition.definition),
+        definition: definition.definition,
+        deciders,
+        segregationOfDuties: definition.segregationOfDuties,
+      },
+    },
+  ];
+}
+
+/** `sha256:` and the hex SHA-256 of the definition's RFC 8785 bytes: what a receipt's reader recomputes from the fields beside it. */
+export function definitionHash(definition: ValueDefinition): string {
+  return `sha256:${createHash('sha256').update(canonicalJson(definition), 'utf8').digest('hex')}`;
 }
 
 /**
  * The rules every stage decision obeys, in this order: the approval is in review (409), the
  * decision is for the stage now due (409), the decider holds that stage's role (403), and — when
- * segregation of duties is on — has decided no other stage of this approval (403).
+ * segregation of duties is on — neither drafted, edited nor submitted the definition (in any round
+ * so far: their work is still in it) nor decided another stage of this approval (403).
  */
 function requireDecidable(command: StageDecision, definition: ActiveDefinition): ActiveDefinition {
   if (definition.status !== 'in-review' || definition.stage === null) {
@@ -90,6 +116,13 @@ function requireDecidable(command: StageDecision, definition: ActiveDefinition):
       stage: command.stage,
       allowedRoles: allowed,
       role: command.decidedBy.role,
+    });
+  }
+  const authored: readonly MakerAct[] = definition.makers[command.decidedBy.userId] ?? [];
+  if (definition.segregationOfDuties && authored.length > 0) {
+    throw rejected.forbidden('APPROVAL.MAKER_CANNOT_DECIDE', `whoever drafted, edited or submitted a value definition may not decide its approval while segregation of duties is on; you ${authored.join(', ')} it`, {
+      stage: command.stage,
+      authored,
     });
   }
   const earlier = (definition.stagesDecidedBy[command.decidedBy.userId] ?? []).filter((stage) => stage !== command.stage);

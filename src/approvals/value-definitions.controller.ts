@@ -40,7 +40,7 @@ export class ValueDefinitionsController {
   @ApiOperation({ summary: 'Draft a value definition: a metric the customer pays for (unit price in minor units)' })
   async draft(@Caller() caller: RequestContext, @Body() body: ValueDefinitionDto, @Res({ passthrough: true }) reply: FastifyReply) {
     const definitionId = newEventId();
-    const outcome = await this.execute(caller, definitionId, { type: 'DraftDefinition', definitionId, definition: { ...body } });
+    const outcome = await this.execute(caller, definitionId, { type: 'DraftDefinition', definitionId, definition: { ...body }, draftedBy: caller.actor.id });
     void reply.status(outcome.replayed ? 200 : 201);
     return { definitionId: outcome.streamId.split('.')[1], ...commandResponse(outcome, reply) };
   }
@@ -67,7 +67,7 @@ export class ValueDefinitionsController {
         fields: nulls.map((field) => ({ field, rule: 'not-null', message: `${field} must not be null` })),
       });
     }
-    return commandResponse(await this.execute(caller, params.definitionId, { type: 'EditDefinition', changes: { ...body } }, ifMatch), reply);
+    return commandResponse(await this.execute(caller, params.definitionId, { type: 'EditDefinition', changes: { ...body }, editedBy: caller.actor.id }, ifMatch), reply);
   }
 
   @Post('value-definitions/:definitionId/submit')
@@ -78,7 +78,7 @@ export class ValueDefinitionsController {
     // The tenant's rule at submission time is recorded in the round, so a later policy change does not rewrite a running approval.
     const { state } = await this.infrastructure.states.loadCurrent(workspaceDecider, streamIdFor('workspace', caller.tenantId));
     const segregationOfDuties = state.status === 'unregistered' ? true : state.segregationOfDuties;
-    const outcome = await this.execute(caller, params.definitionId, { type: 'Submit', approvalId: params.definitionId, segregationOfDuties }, ifMatch);
+    const outcome = await this.execute(caller, params.definitionId, { type: 'Submit', approvalId: params.definitionId, segregationOfDuties, submittedBy: caller.actor.id }, ifMatch);
     return { approvalId: params.definitionId, ...commandResponse(outcome, reply) };
   }
 
@@ -87,7 +87,10 @@ export class ValueDefinitionsController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Approve the stage now due (FINANCE by FINANCE, TECHNICAL by TECHNICAL, FINAL by ADMIN or CUSTOMER_ADMIN); the Final approval completes it' })
   async approve(@Caller() caller: RequestContext, @Param() params: StageParams, @Body() body: ApproveStageDto, @Res({ passthrough: true }) reply: FastifyReply) {
-    return commandResponse(await this.decide(caller, params, { type: 'ApproveStage', stage: params.stage, decidedBy: deciderOf(caller, params.stage), comment: body.comment ?? null }), reply);
+    // The stage's time is the envelope's: the completion lists each stage's decider with it.
+    const context = commandContext(caller, caller.tenantId);
+    const command: ApprovalCommand = { type: 'ApproveStage', stage: params.stage, decidedBy: deciderOf(caller, params.stage), comment: body.comment ?? null, decidedAt: context.now };
+    return commandResponse(await this.execute(caller, params.approvalId, command, undefined, context), reply);
   }
 
   @Post('approvals/:approvalId/stages/:stage/request-changes')
@@ -110,12 +113,12 @@ export class ValueDefinitionsController {
     return this.execute(caller, params.approvalId, command);
   }
 
-  private execute(caller: RequestContext, definitionId: string, command: ApprovalCommand, ifMatch?: string): Promise<CommandOutcome> {
+  private execute(caller: RequestContext, definitionId: string, command: ApprovalCommand, ifMatch?: string, context = commandContext(caller, caller.tenantId)): Promise<CommandOutcome> {
     return this.commandBus.execute(
       new ExecuteDomainCommand(approvalDecider, {
         streamId: streamIdFor('valuedef', caller.tenantId, definitionId),
         command,
-        context: commandContext(caller, caller.tenantId),
+        context,
         expectedVersion: expectedVersionFrom(ifMatch),
       }),
     );

@@ -5,9 +5,14 @@ export type GoLiveState = {
   /** Open alerts by id. */
   readonly openAlerts: Readonly<Record<string, AlertSeverity>>;
   readonly knownAlerts: readonly string[];
+  /** Live, but stopped by an open critical alert. */
+  readonly billingSuspended: boolean;
+  readonly billingTimeZone: string;
 };
 
-export const initialGoLiveState: GoLiveState = { live: false, openAlerts: {}, knownAlerts: [] };
+export const DEFAULT_BILLING_TIME_ZONE = 'UTC';
+
+export const initialGoLiveState: GoLiveState = { live: false, openAlerts: {}, knownAlerts: [], billingSuspended: false, billingTimeZone: DEFAULT_BILLING_TIME_ZONE };
 
 export function evolveGoLive(state: GoLiveState, event: GoLiveEvent): GoLiveState {
   switch (event.type) {
@@ -19,6 +24,12 @@ export function evolveGoLive(state: GoLiveState, event: GoLiveEvent): GoLiveStat
     }
     case 'go-live.activated':
       return { ...state, live: true };
+    case 'go-live.billing-time-zone-set':
+      return { ...state, billingTimeZone: event.data.timeZone };
+    case 'go-live.billing-suspended':
+      return { ...state, billingSuspended: true };
+    case 'go-live.billing-resumed':
+      return { ...state, billingSuspended: false };
     default: {
       const unknownEvent: never = event;
       return unknownEvent;

@@ -2,24 +2,30 @@ import type { JsonObject, JsonValue } from '../../contracts';
 import { rejected } from '../errors/proofline-error';
 import { firstSecret } from './decide-secrets';
 import { SETUP_STEPS, type SetupCheck, type SetupEvent, type SetupStep } from './events';
-import type { SetupState } from './state';
+import { stepDone, type SetupState } from './state';
 
 export type RecordSetupStep = { readonly type: 'RecordSetupStep'; readonly step: SetupStep; readonly configuration: JsonObject };
 export type SetupCommand = RecordSetupStep;
 
 /** The minimum measured accuracy the testing step must show. */
 export const TESTING_MIN_ACCURACY = 0.85;
+/** The fewest samples a testing step may rest on: one matched sample is not 100 % accuracy. */
+export const TESTING_MIN_SAMPLES = 100;
 
 /**
- * A step may be recorded once every step before it has passed; its checks run here, and the
+ * A step may be recorded once every step before it has passed and none of them went stale (an
+ * earlier step recorded again makes the later ones stale: they must be recorded again); its checks run here, and the
  * attempt is recorded with them whether it passed or not. A configuration holding a secret is
  * refused before anything is recorded: the event is signed, kept forever and exported.
  */
 export function decideSetup(command: SetupCommand, state: SetupState): SetupEvent[] {
   const earlier = SETUP_STEPS.slice(0, SETUP_STEPS.indexOf(command.step));
-  const missing = earlier.filter((step) => state.steps[step] !== true);
+  const missing = earlier.filter((step) => !stepDone(state, step));
   if (missing.length > 0) {
-    throw rejected.conflict('SETUP.STEP_OUT_OF_ORDER', `${command.step} comes after ${missing.join(', ')}, which ${missing.length === 1 ? 'has' : 'have'} not passed yet`, { step: command.step, missingSteps: missing });
+    throw rejected.conflict('SETUP.STEP_OUT_OF_ORDER', `${command.step} comes after ${missing.join(', ')}, which ${missing.length === 1 ? 'has' : 'have'} not passed yet (or went stale)`, {
+      step: command.step,
+      missingSteps: missing,
+    });
   }
   const secret = firstSecret(command.configuration);
   if (secret) {
@@ -52,9 +58,9 @@ const CHECKS: Record<SetupStep, (configuration: JsonObject) => SetupCheck[]> = {
   TESTING: (c) => {
     const sample = c.sampleSize;
     const matched = c.matchedSamples;
-    const counted = Number.isInteger(sample) && Number.isInteger(matched) && (sample as number) > 0 && (matched as number) >= 0 && (matched as number) <= (sample as number);
+    const counted = Number.isInteger(sample) && Number.isInteger(matched) && (sample as number) >= TESTING_MIN_SAMPLES && (matched as number) >= 0 && (matched as number) <= (sample as number);
     return [
-      check('sample', counted, 'sampleSize ≥ 1 and 0 ≤ matchedSamples ≤ sampleSize'),
+      check('sample', counted, `sampleSize ≥ ${TESTING_MIN_SAMPLES} and 0 ≤ matchedSamples ≤ sampleSize`),
       check('accuracy', counted && (matched as number) / (sample as number) >= TESTING_MIN_ACCURACY, `matchedSamples / sampleSize is at least ${TESTING_MIN_ACCURACY * 100} %`),
     ];
   },

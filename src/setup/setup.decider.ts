@@ -6,7 +6,7 @@ import { evolveSetup, initialSetupState, type SetupState } from './state';
 /** A tenant's onboarding: one stream, `setup-<tenant>`. */
 export const setupDecider: Decider<SetupCommand, SetupEvent, SetupState> = {
   category: 'setup',
-  stateSchema: 'setup.state.v1',
+  stateSchema: 'setup.state.v2',
   initialState: initialSetupState,
   schemaVersions: SETUP_SCHEMA_VERSIONS,
   upcasters: {},

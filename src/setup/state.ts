@@ -1,10 +1,34 @@
-import type { SetupEvent, SetupStep } from './events';
+import { SETUP_STEPS, type SetupEvent, type SetupStep } from './events';
 
-/** Per step, whether its latest attempt passed. */
-export type SetupState = { readonly steps: Readonly<Partial<Record<SetupStep, boolean>>> };
+/** A step's latest attempt: whether it passed, and whether an earlier step was recorded again since (stale). */
+export type StepState = { readonly passed: boolean; readonly stale: boolean };
 
-export const initialSetupState: SetupState = { steps: {} };
+export type SetupBaseline = { readonly value: number; readonly periodStart: string; readonly periodEnd: string };
 
+export type SetupState = {
+  readonly steps: Readonly<Partial<Record<SetupStep, StepState>>>;
+  /** The configuration of the latest BASELINE attempt that passed. */
+  readonly baseline: SetupBaseline | null;
+};
+
+export const initialSetupState: SetupState = { steps: {}, baseline: null };
+
+/** Recording a step again makes every later step stale: it was checked against what came before. */
 export function evolveSetup(state: SetupState, event: SetupEvent): SetupState {
-  return { steps: { ...state.steps, [event.data.step]: event.data.passed } };
+  const later = SETUP_STEPS.slice(SETUP_STEPS.indexOf(event.data.step) + 1);
+  const steps: Partial<Record<SetupStep, StepState>> = { ...state.steps, [event.data.step]: { passed: event.data.passed, stale: false } };
+  for (const step of later) {
+    const current = steps[step];
+    if (current) steps[step] = { ...current, stale: true };
+  }
+  const { configuration } = event.data;
+  const baseline =
+    event.data.step === 'BASELINE' ? (event.data.passed ? { value: Number(configuration.value), periodStart: String(configuration.periodStart), periodEnd: String(configuration.periodEnd) } : null) : state.baseline;
+  return { steps, baseline };
+}
+
+/** Passed and not stale. */
+export function stepDone(state: SetupState, step: SetupStep): boolean {
+  const current = state.steps[step];
+  return current !== undefined && current.passed && !current.stale;
 }

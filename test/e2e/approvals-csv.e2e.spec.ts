@@ -69,17 +69,19 @@ describe('GET /approvals/history.csv (embedded profile)', () => {
     const technical = await accessTokenFor(t.infrastructure, tenant.tenantId, 'TECHNICAL', technicalId);
     const auditor = await accessTokenFor(t.infrastructure, tenant.tenantId, 'AUDITOR');
     const owner = tenant.accessToken;
+    // a maker decides no stage while segregation of duties holds: a second FINANCE member drafts and submits
+    const author = await accessTokenFor(t.infrastructure, tenant.tenantId, 'FINANCE');
 
-    const first: string = (await post('/value-definitions', owner, DEFINITION)).body.definitionId;
-    await post(`/value-definitions/${first}/submit`, owner);
+    const first: string = (await post('/value-definitions', author, DEFINITION)).body.definitionId;
+    await post(`/value-definitions/${first}/submit`, author);
     await post(`/approvals/${first}/stages/FINANCE/approve`, finance, { comment: TRICKY });
     await post(`/approvals/${first}/stages/TECHNICAL/request-changes`, technical, { reason: 'baseline, meter, and unit: all "wrong"' });
-    await post(`/value-definitions/${first}/submit`, owner);
+    await post(`/value-definitions/${first}/submit`, author);
     await post(`/approvals/${first}/stages/FINANCE/approve`, finance);
     await post(`/approvals/${first}/stages/TECHNICAL/approve`, technical, { comment: 'ünïcödé ✓, fine' });
     await post(`/approvals/${first}/stages/FINAL/approve`, owner, { comment: 'tab\there; semi; ""' });
-    const second: string = (await post('/value-definitions', owner, { ...DEFINITION, name: 'Water saved' })).body.definitionId;
-    await post(`/value-definitions/${second}/submit`, owner);
+    const second: string = (await post('/value-definitions', author, { ...DEFINITION, name: 'Water saved' })).body.definitionId;
+    await post(`/value-definitions/${second}/submit`, author);
     await post(`/approvals/${second}/stages/FINANCE/approve`, otherFinance, { comment: 'line 1\r\nline 2' });
 
     const history = async (id: string, n: number): Promise<Decision[]> =>

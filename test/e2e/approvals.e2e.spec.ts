@@ -17,19 +17,20 @@ describe('value definitions and their approval over HTTP (embedded profile)', ()
   afterAll(() => t.close());
 
   type Person = { id: string; token: string };
-  type Team = { tenantId: string; owner: Person; finance: Person; technical: Person; auditor: Person };
+  /** `author` (FINANCE) drafts, edits and submits: a maker, it decides no stage while segregation of duties holds. */
+  type Team = { tenantId: string; owner: Person; finance: Person; technical: Person; auditor: Person; author: Person };
   const person = async (tenantId: string, role: 'FINANCE' | 'TECHNICAL' | 'AUDITOR', id = randomUUID()): Promise<Person> => ({ id, token: await accessTokenFor(t.infrastructure, tenantId, role, id) });
   const newTeam = async (name: string): Promise<Team> => {
     const tenant = await signUp(t.infrastructure, name);
-    const [finance, technical, auditor] = await Promise.all([person(tenant.tenantId, 'FINANCE'), person(tenant.tenantId, 'TECHNICAL'), person(tenant.tenantId, 'AUDITOR')]);
-    return { tenantId: tenant.tenantId, owner: { id: tenant.ownerId, token: tenant.accessToken }, finance, technical, auditor };
+    const [finance, technical, auditor, author] = await Promise.all([person(tenant.tenantId, 'FINANCE'), person(tenant.tenantId, 'TECHNICAL'), person(tenant.tenantId, 'AUDITOR'), person(tenant.tenantId, 'FINANCE')]);
+    return { tenantId: tenant.tenantId, owner: { id: tenant.ownerId, token: tenant.accessToken }, finance, technical, auditor, author };
   };
   const call = (method: 'get' | 'post' | 'patch' | 'put', path: string, who: Person | string, body?: object) => {
     const pending = request(t.server)[method](path).set(bearer(typeof who === 'string' ? who : who.token));
     return body === undefined && method === 'get' ? pending : pending.send(body ?? {});
   };
-  const draft = async (team: Team, overrides: object = {}): Promise<string> => (await call('post', '/value-definitions', team.owner, { ...DEFINITION, ...overrides }).expect(201)).body.definitionId;
-  const submit = (team: Team, id: string) => call('post', `/value-definitions/${id}/submit`, team.owner);
+  const draft = async (team: Team, overrides: object = {}): Promise<string> => (await call('post', '/value-definitions', team.author, { ...DEFINITION, ...overrides }).expect(201)).body.definitionId;
+  const submit = (team: Team, id: string) => call('post', `/value-definitions/${id}/submit`, team.author);
   const decide = (who: Person | string, id: string, stage: string, action = 'approve', body: object = {}) => call('post', `/approvals/${id}/stages/${stage}/${action}`, who, body);
   const approveAll = async (team: Team, id: string) => {
     await submit(team, id).expect(200);
@@ -44,10 +45,10 @@ describe('value definitions and their approval over HTTP (embedded profile)', ()
 
   it('draft → edit → submit → changes requested → resubmitted → approved, every decision in the history as in the stream', async () => {
     const team = await newTeam('Flow Co');
-    const drafted = await call('post', '/value-definitions', team.owner, DEFINITION).expect(201);
+    const drafted = await call('post', '/value-definitions', team.author, DEFINITION).expect(201);
     const id: string = drafted.body.definitionId;
     expect(drafted.body).toEqual({ definitionId: id, streamId: `valuedef-${team.tenantId}.${id}`, version: 0, events: [expect.objectContaining({ type: 'approvals.definition-drafted', streamVersion: 0 })] });
-    expect((await call('patch', `/value-definitions/${id}`, team.owner, { unitPriceMinor: 1300 }).expect(200)).body).toMatchObject({ version: 1, events: [{ type: 'approvals.definition-edited' }] });
+    expect((await call('patch', `/value-definitions/${id}`, team.author, { unitPriceMinor: 1300 }).expect(200)).body).toMatchObject({ version: 1, events: [{ type: 'approvals.definition-edited' }] });
     const read = await call('get', `/value-definitions/${id}`, team.auditor).expect(200);
     expect(read.body).toEqual({ definitionId: id, ...DEFINITION, unitPriceMinor: 1300, status: 'draft', approvalId: null, round: 0, stage: null, segregationOfDuties: true, version: 1 });
     expect(read.headers.etag).toBe('"1"');
@@ -58,7 +59,7 @@ describe('value definitions and their approval over HTTP (embedded profile)', ()
     expect((await decide(team.technical, id, 'TECHNICAL', 'request-changes', { reason: 'baseline is from the wrong year' }).expect(200)).body.events).toMatchObject([{ type: 'approvals.changes-requested' }]);
     expect((await call('get', `/value-definitions/${id}`, team.owner).expect(200)).body).toMatchObject({ status: 'draft', round: 1, stage: null });
 
-    await call('patch', `/value-definitions/${id}`, team.owner, { baseline: 118000 }).expect(200);
+    await call('patch', `/value-definitions/${id}`, team.author, { baseline: 118000 }).expect(200);
     expect((await submit(team, id).expect(200)).body).toMatchObject({ approvalId: id, events: [{ type: 'approvals.submitted' }] });
     expect((await call('get', `/value-definitions/${id}`, team.owner).expect(200)).body).toMatchObject({ status: 'in-review', round: 2, stage: 'FINANCE' });
     await decide(team.finance, id, 'FINANCE').expect(200);
@@ -191,7 +192,10 @@ describe('value definitions and their approval over HTTP (embedded profile)', ()
     expect(robotRefused.body).toMatchObject({ code: 'APPROVAL.PERSON_REQUIRED', details: { stage: 'FINANCE' } });
     expect((await streamOf(team.tenantId, second)).length).toBe(beforeRobot);
 
-    await call('put', `/workspaces/${team.tenantId}/approval-policy`, team.owner, { segregationOfDuties: false }).expect(200);
+    // a CUSTOMER_ADMIN (a FINAL approver) may not lift it; an ADMIN may, with a reason
+    await call('put', `/workspaces/${team.tenantId}/approval-policy`, team.owner, { segregationOfDuties: false, reason: 'two-person team' }).expect(403, /APPROVAL_POLICY.ADMIN_REQUIRED/);
+    const operator = await accessTokenFor(t.infrastructure, team.tenantId, 'ADMIN');
+    await call('put', `/workspaces/${team.tenantId}/approval-policy`, operator, { segregationOfDuties: false, reason: 'two-person team' }).expect(200);
     // the running approvals keep the rule they were submitted under
     await decide(both, first, 'TECHNICAL').expect(403, /APPROVAL.SEGREGATION_OF_DUTIES/);
     expect((await streamOf(team.tenantId, first)).length).toBe(before);

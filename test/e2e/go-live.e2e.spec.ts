@@ -1,74 +1,64 @@
 import { randomUUID } from 'node:crypto';
-import request from 'supertest';
+import { PREFLIGHT_CHECKS } from '../../src/go-live/events';
 import { startTestApp, type TestApp } from '../support/app';
 import { eventually } from '../support/eventually';
-import { accessTokenFor, bearer, signUp } from '../support/identity';
+import { DAY, DEFINITION, STEPS, day, goLiveDriver, iso, measured, nextUtcMidnight, type Tenant } from '../support/go-live';
 
-const DEFINITION = { name: 'Energy saved', unit: 'kWh', formula: 'baseline kWh − metered kWh, per month', unitPriceMinor: 1250, currency: 'EUR', baseline: 120000 };
-const STEPS: Array<[string, object]> = [
-  ['API_INTEGRATION', { endpointUrl: 'https://api.example.com', authType: 'api-key' }],
-  ['DATA_SOURCE', { kind: 'postgres', connectionName: 'meters' }],
-  ['METRICS_CONFIGURATION', { fieldMappings: [{ source: 'kwh_total', metric: 'energy' }] }],
-  ['BASELINE', { periodStart: '2025-01-01', periodEnd: '2025-12-31', value: 120000 }],
-  ['TESTING', { sampleSize: 100, matchedSamples: 97 }],
-];
-const period = (month: number) => ({ periodStart: `2026-${String(month).padStart(2, '0')}-01T00:00:00Z`, periodEnd: `2026-${String(month + 1).padStart(2, '0')}-01T00:00:00Z` });
-const measured = (month: number, accuracyPercent: number, quantity = 5400) => ({ ...period(month), quantity, amountMinor: quantity * DEFINITION.unitPriceMinor, accuracyPercent, source: 'smart-meter export' });
-
+/**
+ * Setup, value calculations, alerts and go-live through the real HTTP API. Approvals run on the
+ * real clock; the go-live routes read "now" from their Clock port, which a test stands days
+ * after the approval so that whole billing days lie between the approval and now.
+ */
 describe('setup, value calculations, alerts and go-live over HTTP (embedded profile)', () => {
   let t: TestApp;
+  let drive: ReturnType<typeof goLiveDriver>;
   beforeAll(async () => {
     t = await startTestApp();
     await t.infrastructure.fanout.start();
+    drive = goLiveDriver(t);
   });
+  afterEach(() => jest.restoreAllMocks());
   afterAll(() => t.close());
 
-  type Tenant = { tenantId: string; owner: string; finance: string; technical: string };
-  const newTenant = async (name: string): Promise<Tenant> => {
-    const tenant = await signUp(t.infrastructure, name);
-    const [finance, technical] = await Promise.all([accessTokenFor(t.infrastructure, tenant.tenantId, 'FINANCE'), accessTokenFor(t.infrastructure, tenant.tenantId, 'TECHNICAL')]);
-    return { tenantId: tenant.tenantId, owner: tenant.accessToken, finance, technical };
+  type Facts = {
+    decidedAt: string;
+    setup: { streamVersion: number | null; missingSteps: string[]; staleSteps: string[] };
+    approvals: { completed: Array<{ definitionId: string; streamVersion: number }>; pending: Array<{ definitionId: string; status: string }> };
+    accuracy: Array<{ definitionId: string; calculationStreamVersion: number | null; measured: { basisPoints: number; calculationIds: string[] } | null }>;
+    baseline: { setup: number | null; definitions: Array<{ definitionId: string; baseline: number }> };
+    projections: Array<{ projector: string; state: string; pendingEvents: number; complete: boolean }>;
   };
-  const post = (path: string, token: string, body: object = {}) => request(t.server).post(path).set(bearer(token)).send(body);
-  const get = (path: string, token: string) => request(t.server).get(path).set(bearer(token));
-  const tenantEvents = async (tenantId: string) => (await t.infrastructure.store.readAll({ commit: 0n, prepare: 0n }, 100_000, { tenantId })).length;
-  const completeSetup = async (tenant: Tenant) => {
-    for (const [step, configuration] of STEPS) expect((await post(`/setup/steps/${step}`, tenant.technical, { configuration }).expect(200)).body.passed).toBe(true);
-  };
-  const definition = async (tenant: Tenant, approve = true): Promise<string> => {
-    const id: string = (await post('/value-definitions', tenant.owner, DEFINITION).expect(201)).body.definitionId;
-    await post(`/value-definitions/${id}/submit`, tenant.owner).expect(200);
-    if (!approve) return id;
-    await post(`/approvals/${id}/stages/FINANCE/approve`, tenant.finance).expect(200);
-    await post(`/approvals/${id}/stages/TECHNICAL/approve`, tenant.technical).expect(200);
-    await post(`/approvals/${id}/stages/FINAL/approve`, tenant.owner).expect(200);
-    return id;
-  };
-  /** The preflight as GET /go-live sees it, once the read models show what the test did. */
-  const preflightOnceSettled = (tenant: Tenant, settled: (facts: Record<string, unknown>) => boolean) =>
-    eventually(async () => (await get('/go-live', tenant.owner).expect(200)).body, (body) => settled(body.preflight.facts));
-  /** POST /go-live must refuse with exactly these failed checks, and append nothing anywhere. */
-  const refusedFor = async (tenant: Tenant, failed: string[]) => {
-    const before = await tenantEvents(tenant.tenantId);
-    const refused = await post('/go-live', tenant.owner).expect(422);
-    expect(refused.body.code).toBe('GO_LIVE.PREFLIGHT_FAILED');
-    expect(refused.body.details.failedChecks.map((check: { check: string }) => check.check)).toEqual(failed);
-    expect(refused.body.details.failedChecks.every((check: { passed: boolean; message: string }) => !check.passed && check.message.length > 0)).toBe(true);
-    expect(refused.body.details.checks.map((check: { check: string; passed: boolean }) => [check.check, check.passed])).toEqual(
-      ['setup-complete', 'approvals-complete', 'measurement-accuracy', 'no-critical-alert'].map((check) => [check, !failed.includes(check)]),
+  type Check = { check: string; passed: boolean; message: string };
+  const current = (facts: Facts) => facts.projections.every((p) => p.state === 'running' && p.pendingEvents === 0 && p.complete);
+  /** GET /go-live once the approvals read model has applied what the test did and `settled` holds. */
+  const preflightOnceSettled = (tenant: Tenant, settled: (facts: Facts) => boolean) =>
+    eventually(
+      async () => (await drive.get('/go-live', tenant.owner).expect(200)).body,
+      (body) => current(body.preflight.facts) && settled(body.preflight.facts),
     );
-    expect(await tenantEvents(tenant.tenantId)).toBe(before);
+  /** POST /go-live must refuse with exactly these failed checks (all six reported, in order), and append nothing anywhere. */
+  const refusedFor = async (tenant: Tenant, failed: string[]) => {
+    const before = await drive.tenantEvents(tenant.tenantId);
+    const refused = await drive.post('/go-live', tenant.owner).expect(422);
+    expect(refused.body.code).toBe('GO_LIVE.PREFLIGHT_FAILED');
+    expect(refused.body.details.failedChecks.map((check: Check) => check.check)).toEqual(failed);
+    expect(refused.body.details.failedChecks.every((check: Check) => !check.passed && check.message.length > 0)).toBe(true);
+    expect(refused.body.details.checks.map((check: Check) => [check.check, check.passed])).toEqual(PREFLIGHT_CHECKS.map((check) => [check, !failed.includes(check)]));
+    expect(await drive.tenantEvents(tenant.tenantId)).toBe(before);
     return refused.body;
   };
+  const calculate = (tenant: Tenant, definitionId: string, body: object) => drive.post(`/value-definitions/${definitionId}/calculations`, tenant.technical, body);
+  const lastVersion = async (streamId: string) => (await t.infrastructure.store.readStream(streamId, { direction: 'backwards', maxCount: 1 }))[0].streamVersion;
 
-  it('records setup steps in order, a failed attempt with its checks, then a passing one', async () => {
+  it('records setup steps in order, each attempt with its checks; testing needs 100 samples; re-recording a step makes the later ones stale', async () => {
+    const { post, get, newTenant } = drive;
     const tenant = await newTenant('Setup Co');
-    const outOfOrder = await post('/setup/steps/TESTING', tenant.technical, { configuration: { sampleSize: 10, matchedSamples: 10 } }).expect(409);
+    const outOfOrder = await post('/setup/steps/TESTING', tenant.technical, { configuration: { sampleSize: 100, matchedSamples: 100 } }).expect(409);
     expect(outOfOrder.body).toMatchObject({ code: 'SETUP.STEP_OUT_OF_ORDER', details: { step: 'TESTING', missingSteps: ['API_INTEGRATION', 'DATA_SOURCE', 'METRICS_CONFIGURATION', 'BASELINE'] } });
 
     const insecure = await post('/setup/steps/API_INTEGRATION', tenant.owner, { configuration: { endpointUrl: 'http://api.example.com', authType: 'api-key' } }).expect(200);
     expect(insecure.body).toMatchObject({ step: 'API_INTEGRATION', passed: false, events: [{ type: 'setup.step-recorded' }] });
-    expect(insecure.body.checks.map((check: { check: string; passed: boolean }) => [check.check, check.passed])).toEqual([
+    expect(insecure.body.checks.map((check: Check) => [check.check, check.passed])).toEqual([
       ['endpoint-https', false],
       ['auth-type', true],
     ]);
@@ -76,25 +66,52 @@ describe('setup, value calculations, alerts and go-live over HTTP (embedded prof
     expect((await post('/setup/steps/DATA_SOURCE', tenant.technical, { configuration: STEPS[1][1] }).expect(409)).body.details.missingSteps).toEqual(['API_INTEGRATION']);
     for (const [step, configuration] of STEPS.slice(0, 4)) expect((await post(`/setup/steps/${step}`, tenant.technical, { configuration }).expect(200)).body).toMatchObject({ step, configuration, passed: true });
 
-    const failing = await post('/setup/steps/TESTING', tenant.technical, { configuration: { sampleSize: 100, matchedSamples: 80 } }).expect(200);
-    expect(failing.body).toMatchObject({ step: 'TESTING', configuration: { sampleSize: 100, matchedSamples: 80 }, passed: false });
-    expect(failing.body.checks).toEqual([
+    // 99 of 99 is not evidence: the sample is too small, whatever it matched
+    const tooFew = await post('/setup/steps/TESTING', tenant.technical, { configuration: { sampleSize: 99, matchedSamples: 99 } }).expect(200);
+    expect(tooFew.body.checks).toEqual([
+      { check: 'sample', passed: false, message: expect.stringMatching(/^failed: sampleSize ≥ 100/) },
+      { check: 'accuracy', passed: false, message: expect.stringMatching(/^failed: /) },
+    ]);
+    const inaccurate = await post('/setup/steps/TESTING', tenant.technical, { configuration: { sampleSize: 100, matchedSamples: 84 } }).expect(200);
+    expect(inaccurate.body).toMatchObject({ step: 'TESTING', configuration: { sampleSize: 100, matchedSamples: 84 }, passed: false });
+    expect(inaccurate.body.checks).toEqual([
       { check: 'sample', passed: true, message: expect.stringMatching(/^ok: /) },
       { check: 'accuracy', passed: false, message: expect.stringMatching(/^failed: .*85 %/) },
     ]);
     expect((await get('/setup', tenant.finance).expect(200)).body).toEqual({
-      steps: [...STEPS.slice(0, 4).map(([step]) => ({ step, passed: true })), { step: 'TESTING', passed: false }],
+      steps: [...STEPS.slice(0, 4).map(([step]) => ({ step, passed: true, stale: false })), { step: 'TESTING', passed: false, stale: false }],
+      complete: false,
+      baseline: { value: 120000, periodStart: '2025-01-01', periodEnd: '2025-12-31' },
+    });
+    expect((await post('/setup/steps/TESTING', tenant.technical, { configuration: { sampleSize: 100, matchedSamples: 85 } }).expect(200)).body.passed).toBe(true);
+    expect((await get('/setup', tenant.owner).expect(200)).body.complete).toBe(true);
+
+    // DATA_SOURCE again: what was checked after it was checked against the old source
+    expect((await post('/setup/steps/DATA_SOURCE', tenant.technical, { configuration: { kind: 's3', connectionName: 'meter-archive' } }).expect(200)).body.passed).toBe(true);
+    expect((await get('/setup', tenant.owner).expect(200)).body).toMatchObject({
+      steps: [
+        { step: 'API_INTEGRATION', passed: true, stale: false },
+        { step: 'DATA_SOURCE', passed: true, stale: false },
+        { step: 'METRICS_CONFIGURATION', passed: true, stale: true },
+        { step: 'BASELINE', passed: true, stale: true },
+        { step: 'TESTING', passed: true, stale: true },
+      ],
       complete: false,
     });
-    const passing = await post('/setup/steps/TESTING', tenant.technical, { configuration: STEPS[4][1] }).expect(200);
-    expect(passing.body).toMatchObject({ passed: true, checks: [{ check: 'sample', passed: true }, { check: 'accuracy', passed: true }] });
+    const stale = await post('/setup/steps/TESTING', tenant.technical, { configuration: STEPS[4][1] }).expect(409);
+    expect(stale.body).toMatchObject({ code: 'SETUP.STEP_OUT_OF_ORDER', details: { missingSteps: ['METRICS_CONFIGURATION', 'BASELINE'] } });
+    for (const [step, configuration] of STEPS.slice(2)) expect((await post(`/setup/steps/${step}`, tenant.technical, { configuration }).expect(200)).body.passed).toBe(true);
     expect((await get('/setup', tenant.owner).expect(200)).body.complete).toBe(true);
+
     const recorded = await t.infrastructure.store.readStream(`setup-${tenant.tenantId}`);
     expect(recorded.map((event) => [event.envelope.data.step, event.envelope.data.passed])).toEqual([
       ['API_INTEGRATION', false],
       ...STEPS.slice(0, 4).map(([step]) => [step, true]),
       ['TESTING', false],
+      ['TESTING', false],
       ['TESTING', true],
+      ['DATA_SOURCE', true],
+      ...STEPS.slice(2).map(([step]) => [step, true]),
     ]);
 
     expect((await post('/setup/steps/BASELINE', tenant.finance, { configuration: {} }).expect(403)).body.code).toBe('AUTH.ROLE_REQUIRED');
@@ -103,6 +120,7 @@ describe('setup, value calculations, alerts and go-live over HTTP (embedded prof
   });
 
   it('refuses a setup configuration holding a secret (422 naming the field), records nothing, and never echoes it', async () => {
+    const { post, newTenant, tenantEvents } = drive;
     const tenant = await newTenant('Secret Co');
     const before = await tenantEvents(tenant.tenantId);
     const refused = await post('/setup/steps/API_INTEGRATION', tenant.owner, { configuration: { endpointUrl: 'https://api.example.com', authType: 'api-key', apiKey: 'sk_live_51HxYzAbCdEf' } }).expect(422);
@@ -113,52 +131,104 @@ describe('setup, value calculations, alerts and go-live over HTTP (embedded prof
     expect(withReference.body).toMatchObject({ passed: true, configuration: { apiKeyRef: 'vault://billing/api' } });
   });
 
-  it('records value calculations only for an approved definition, priced right, in disjoint periods, to two decimals', async () => {
+  it('records a calculation only for an approved definition, from samples, for a whole period between the approval and now', async () => {
+    const { post, put, get, newTenant, definition, approvedAt, tenantEvents, standAt } = drive;
     const tenant = await newTenant('Measured Co');
     const draftOnly: string = (await post('/value-definitions', tenant.owner, DEFINITION).expect(201)).body.definitionId;
     const approved = await definition(tenant);
+    const approvalTime = await approvedAt(tenant, approved);
+    const first = nextUtcMidnight(approvalTime);
+    const now = first + 10 * DAY;
+    standAt(now);
+
     const before = await tenantEvents(tenant.tenantId);
+    const good = measured(day(first, 0), 5400, 200, 187);
     const refusals: Array<[string, string, object, number, string]> = [
-      ['draft definition', draftOnly, measured(1, 92.5), 409, 'VALUE_CALCULATION.DEFINITION_NOT_APPROVED'],
-      ['unknown definition', randomUUID(), measured(1, 92.5), 404, 'VALUE_DEFINITION.NOT_FOUND'],
-      ['amount ≠ quantity × price', approved, { ...measured(1, 92.5), amountMinor: 1 }, 422, 'VALUE_CALCULATION.AMOUNT_MISMATCH'],
-      ['empty period', approved, { ...measured(1, 92.5), periodEnd: period(1).periodStart }, 422, 'VALUE_CALCULATION.EMPTY_PERIOD'],
-      ['three decimals', approved, measured(1, 92.125), 400, 'REQUEST.INVALID'],
-      ['over 100 %', approved, measured(1, 100.5), 400, 'REQUEST.INVALID'],
-      ['fractional quantity', approved, { ...measured(1, 92.5), quantity: 1.5 }, 400, 'REQUEST.INVALID'],
+      ['draft definition', draftOnly, good, 409, 'VALUE_CALCULATION.DEFINITION_NOT_APPROVED'],
+      ['unknown definition', randomUUID(), good, 404, 'VALUE_DEFINITION.NOT_FOUND'],
+      ['typed-in accuracy', approved, { ...good, accuracyPercent: 99 }, 400, 'REQUEST.INVALID'],
+      ['no samples', approved, { ...good, sampleSize: 0, matchedSamples: 0 }, 400, 'REQUEST.INVALID'],
+      ['more matched than taken', approved, { ...good, matchedSamples: 201 }, 422, 'VALUE_CALCULATION.SAMPLES_INCONSISTENT'],
+      ['amount ≠ quantity × price', approved, { ...good, amountMinor: 1 }, 422, 'VALUE_CALCULATION.AMOUNT_MISMATCH'],
+      ['empty period', approved, { ...good, periodEnd: good.periodStart }, 422, 'VALUE_CALCULATION.EMPTY_PERIOD'],
+      ['fractional quantity', approved, { ...good, quantity: 1.5 }, 400, 'REQUEST.INVALID'],
+      ['no offset', approved, { ...good, periodStart: good.periodStart.replace('.000Z', '') }, 400, 'REQUEST.INVALID'],
+      ['not at midnight', approved, { ...good, periodStart: iso(first + 3_600_000) }, 422, 'VALUE_CALCULATION.PERIOD_NOT_AT_MIDNIGHT'],
+      ['the day of the approval', approved, measured(day(first, -1), 5400, 200, 187), 409, 'VALUE_CALCULATION.PERIOD_BEFORE_APPROVAL'],
+      ['a day not yet over', approved, measured(day(first, 10), 5400, 200, 187), 422, 'VALUE_CALCULATION.PERIOD_NOT_ENDED'],
     ];
     for (const [name, id, body, status, code] of refusals) {
       const response = await post(`/value-definitions/${id}/calculations`, tenant.technical, body);
       expect([name, response.status, response.body.code]).toEqual([name, status, code]);
     }
-    const mismatch = await post(`/value-definitions/${approved}/calculations`, tenant.technical, { ...measured(1, 92.5), amountMinor: 1 }).expect(422);
-    expect(mismatch.body.details).toEqual({ field: 'amountMinor', expected: 5400 * 1250 });
-    const decimals = await post(`/value-definitions/${approved}/calculations`, tenant.technical, measured(1, 92.125)).expect(400);
-    expect(decimals.body.details.fields.map((f: { field: string }) => f.field)).toEqual(['accuracyPercent']);
-    expect((await post(`/value-definitions/${approved}/calculations`, tenant.finance, measured(1, 92.5)).expect(403)).body.code).toBe('AUTH.ROLE_REQUIRED');
+    const typedIn = await calculate(tenant, approved, { ...good, accuracyPercent: 99 }).expect(400);
+    expect(typedIn.body.details.fields).toEqual([expect.objectContaining({ field: 'accuracyPercent', rule: 'unknown-field' })]);
+    const noOffset = await calculate(tenant, approved, { ...good, periodEnd: good.periodEnd.replace('.000Z', '') }).expect(400);
+    expect(noOffset.body.details.fields).toEqual([expect.objectContaining({ field: 'periodEnd', rule: 'instant-with-offset' })]);
+    const beforeApproval = await calculate(tenant, approved, measured(day(first, -1), 5400, 200, 187)).expect(409);
+    expect(beforeApproval.body.details).toEqual({ field: 'periodStart', rule: 'not-before-approval', approvedAt: approvalTime });
+    const notEnded = await calculate(tenant, approved, measured(day(first, 10), 5400, 200, 187)).expect(422);
+    expect(notEnded.body.details).toEqual({ field: 'periodEnd', rule: 'not-in-future' });
+    expect(notEnded.body.message).toContain(iso(now));
+    expect((await calculate(tenant, approved, { ...good, amountMinor: 1 }).expect(422)).body.details).toEqual({ field: 'amountMinor', expected: 5400 * 1250 });
+    expect((await post(`/value-definitions/${approved}/calculations`, tenant.finance, good).expect(403)).body.code).toBe('AUTH.ROLE_REQUIRED');
     expect(await tenantEvents(tenant.tenantId)).toBe(before + 1); // the FINANCE refusal's security event only
 
-    const recorded = await post(`/value-definitions/${approved}/calculations`, tenant.technical, measured(1, 92.57)).expect(201);
-    expect(recorded.body).toMatchObject({ calculationId: expect.any(String), streamId: `valuecalc-${tenant.tenantId}.${approved}`, events: [{ type: 'value-calculations.recorded' }] });
-    const overlap = await post(`/value-definitions/${approved}/calculations`, tenant.owner, { ...measured(1, 90), periodStart: '2026-01-15T00:00:00Z', periodEnd: '2026-02-15T00:00:00Z' }).expect(409);
-    expect(overlap.body).toMatchObject({ code: 'VALUE_CALCULATION.PERIOD_OVERLAP', details: { calculationId: recorded.body.calculationId } });
-    await post(`/value-definitions/${approved}/calculations`, tenant.owner, measured(2, 88)).expect(201);
+    // the billing time zone decides where midnight is
+    expect((await put('/billing/time-zone', tenant.owner, { timeZone: 'Mars/Olympus' }).expect(400)).body.details.fields[0]).toMatchObject({ field: 'timeZone', rule: 'iana-time-zone' });
+    expect((await put('/billing/time-zone', tenant.technical, { timeZone: 'Europe/Berlin' }).expect(403)).body.code).toBe('AUTH.ROLE_REQUIRED');
+    await put('/billing/time-zone', tenant.owner, { timeZone: 'Europe/Berlin' }).expect(200);
+    const utcInBerlin = await calculate(tenant, approved, good).expect(422);
+    expect(utcInBerlin.body).toMatchObject({ code: 'VALUE_CALCULATION.PERIOD_NOT_AT_MIDNIGHT', details: { field: 'periodStart', billingTimeZone: 'Europe/Berlin' } });
+    expect((await put('/billing/time-zone', tenant.owner, { timeZone: 'UTC' }).expect(200)).body.timeZone).toBe('UTC');
 
-    const listed = await eventually(async () => (await get('/value-calculations', tenant.finance).expect(200)).body.calculations, (rows) => rows.length === 2);
-    expect(listed).toEqual([
-      { calculationId: expect.any(String), definitionId: approved, periodStart: '2026-02-01T00:00:00.000Z', periodEnd: '2026-03-01T00:00:00.000Z', quantity: 5400, amountMinor: 6750000, currency: 'EUR', accuracyPercent: 88, source: 'smart-meter export' },
-      { calculationId: recorded.body.calculationId, definitionId: approved, periodStart: '2026-01-01T00:00:00.000Z', periodEnd: '2026-02-01T00:00:00.000Z', quantity: 5400, amountMinor: 6750000, currency: 'EUR', accuracyPercent: 92.57, source: 'smart-meter export' },
-    ]);
+    const recorded = await calculate(tenant, approved, good).expect(201);
+    expect(recorded.body).toMatchObject({ calculationId: expect.any(String), streamId: `valuecalc-${tenant.tenantId}.${approved}`, events: [{ type: 'value-calculations.recorded' }] });
+    const overlap = await calculate(tenant, approved, measured({ periodStart: iso(first), periodEnd: iso(first + 2 * DAY) }, 5400, 200, 187)).expect(409);
+    expect(overlap.body).toMatchObject({ code: 'VALUE_CALCULATION.PERIOD_OVERLAP', details: { calculationId: recorded.body.calculationId } });
+    // a period ending exactly now has ended; 200 of 300 is 66.66 %, rounded down
+    const last = await calculate(tenant, approved, measured(day(first, 9), 10, 300, 200)).expect(201);
+    const [event] = await t.infrastructure.store.readStream(`valuecalc-${tenant.tenantId}.${approved}`, { direction: 'backwards', maxCount: 1 });
+    expect(event.envelope).toMatchObject({ occurredAt: iso(now), data: { calculationId: last.body.calculationId, sampleSize: 300, matchedSamples: 200, accuracyBasisPoints: 6666 } });
+
+    const listed = await eventually(async () => (await get('/value-calculations', tenant.finance).expect(200)).body, (body) => body.data.length === 2);
+    const row = (calculationId: string, k: number, quantity: number, sampleSize: number, matchedSamples: number, accuracyBasisPoints: number) => ({
+      calculationId,
+      definitionId: approved,
+      ...day(first, k),
+      quantity,
+      amountMinor: quantity * 1250,
+      amount: { amount: ((quantity * 1250) / 100).toFixed(2), currency: 'EUR' },
+      currency: 'EUR',
+      sampleSize,
+      matchedSamples,
+      accuracyBasisPoints,
+      source: 'smart-meter export',
+      status: 'RECORDED',
+      adjusts: null,
+      supersededBy: null,
+      adjustReason: null,
+      voidReason: null,
+      recordedAt: iso(now),
+    });
+    expect(listed).toEqual({
+      data: [row(last.body.calculationId, 9, 10, 300, 200, 6666), row(recorded.body.calculationId, 0, 5400, 200, 187, 9350)],
+      hasMore: false,
+      nextCursor: null,
+      totals: [{ currency: 'EUR', amount: { amount: '67625.00', currency: 'EUR' }, amountMinor: String(5410 * 1250), quantity: '5410', calculations: 2 }],
+    });
   });
 
   it('raises and resolves alerts', async () => {
+    const { post, get, newTenant } = drive;
     const tenant = await newTenant('Alerting Co');
     const raised = await post('/alerts', tenant.technical, { severity: 'critical', message: 'meter feed down' }).expect(201);
     expect(raised.body).toMatchObject({ alertId: expect.any(String), streamId: `golive-${tenant.tenantId}`, events: [{ type: 'go-live.alert-raised' }] });
-    expect((await get('/go-live', tenant.finance).expect(200)).body.openAlerts).toEqual({ [raised.body.alertId]: 'critical' });
+    expect((await get('/go-live', tenant.finance).expect(200)).body).toMatchObject({ live: false, billing: 'NOT_LIVE', openAlerts: { [raised.body.alertId]: 'critical' } });
     expect((await post('/alerts', tenant.finance, { severity: 'critical', message: 'nope' }).expect(403)).body.code).toBe('AUTH.ROLE_REQUIRED');
     expect((await post('/alerts', tenant.technical, { severity: 'fatal', message: 'meter feed down' }).expect(400)).body.details.fields[0].field).toBe('severity');
     expect((await post(`/alerts/${randomUUID()}/resolve`, tenant.technical, { resolution: 'restarted' }).expect(404)).body.code).toBe('ALERT.NOT_FOUND');
+    // not live: resolving suspends or resumes nothing
     expect((await post(`/alerts/${raised.body.alertId}/resolve`, tenant.technical, { resolution: 'restarted' }).expect(200)).body.events).toMatchObject([{ type: 'go-live.alert-resolved' }]);
     expect((await post(`/alerts/${raised.body.alertId}/resolve`, tenant.technical, { resolution: 'restarted again' }).expect(200)).body.events).toEqual([]);
     expect((await get('/go-live', tenant.owner).expect(200)).body.openAlerts).toEqual({});
@@ -166,6 +236,7 @@ describe('setup, value calculations, alerts and go-live over HTTP (embedded prof
 
   // A retried POST (same Idempotency-Key) appends nothing and answers with the id its first run recorded.
   it('a retried POST /alerts answers with the id of the alert it raised', async () => {
+    const { post, newTenant } = drive;
     const tenant = await newTenant('Retrying Alerts Co');
     const raise = () => post('/alerts', tenant.technical, { severity: 'warning', message: 'meter feed slow' }).set('idempotency-key', 'alert-1');
     const first = await raise().expect(201);
@@ -175,62 +246,131 @@ describe('setup, value calculations, alerts and go-live over HTTP (embedded prof
   });
 
   it('a retried POST /value-definitions/:id/calculations answers with the id of the calculation it recorded', async () => {
+    const { newTenant, definition, approvedAt, standAt } = drive;
     const tenant = await newTenant('Retrying Calculations Co');
     const approved = await definition(tenant);
-    const record = () => post(`/value-definitions/${approved}/calculations`, tenant.technical, measured(1, 95)).set('idempotency-key', 'calc-1');
-    const first = await record().expect(201);
+    const first = nextUtcMidnight(await approvedAt(tenant, approved));
+    standAt(first + DAY);
+    const record = () => calculate(tenant, approved, measured(day(first, 0), 5400, 200, 190)).set('idempotency-key', 'calc-1');
+    const recorded = await record().expect(201);
     const retry = await record().expect(200);
     expect(retry.headers['idempotent-replayed']).toBe('true');
-    expect(retry.body.calculationId).toBe(first.body.calculationId);
+    expect(retry.body.calculationId).toBe(recorded.body.calculationId);
   });
 
-  it('refuses go-live with nothing done, listing setup, approvals and accuracy', async () => {
-    const tenant = await newTenant('Nothing Yet Co');
-    const refused = await refusedFor(tenant, ['setup-complete', 'approvals-complete', 'measurement-accuracy']);
-    expect(refused.message).toMatch(/^go-live refused: setup steps not passed: API_INTEGRATION, DATA_SOURCE, METRICS_CONFIGURATION, BASELINE, TESTING; no value definition/);
-    const status = (await get('/go-live', tenant.finance).expect(200)).body;
-    expect(status).toMatchObject({ live: false, liveSince: null, openAlerts: {} });
-    expect(status.preflight.facts).toEqual({ setupMissingSteps: ['API_INTEGRATION', 'DATA_SOURCE', 'METRICS_CONFIGURATION', 'BASELINE', 'TESTING'], approvalsCompleted: 0, approvalsPending: 0, recentAccuracyBasisPoints: null, calculationsConsidered: 0 });
-  });
-
-  it('refuses go-live for every failing check, then activates with its facts; once only, and only by an administrator', async () => {
+  it('goes live only when all six checks pass, records the ids and positions it decided on, and suspends billing while a critical alert is open', async () => {
+    const { post, get, newTenant, completeSetup, definition, approvedAt, standAt } = drive;
     const tenant = await newTenant('Going Live Co');
+
+    // nothing done yet
+    await preflightOnceSettled(tenant, () => true);
+    const nothing = await refusedFor(tenant, ['setup-complete', 'approvals-complete', 'baseline-matches', 'measurement-accuracy']);
+    expect(nothing.message).toMatch(/^go-live refused: setup steps not passed: API_INTEGRATION, DATA_SOURCE, METRICS_CONFIGURATION, BASELINE, TESTING; no value definition/);
+    expect((await get('/go-live', tenant.finance).expect(200)).body).toMatchObject({ live: false, liveSince: null, billing: 'NOT_LIVE', billingTimeZone: 'UTC', openAlerts: {} });
+
+    // setup and one approved definition, not yet measured
     await completeSetup(tenant);
     const approved = await definition(tenant);
-    await post(`/value-definitions/${approved}/calculations`, tenant.technical, measured(1, 80)).expect(201);
-    await preflightOnceSettled(tenant, (facts) => facts.approvalsCompleted === 1 && facts.recentAccuracyBasisPoints === 8000);
-    expect((await refusedFor(tenant, ['measurement-accuracy'])).message).toContain('recent measurement accuracy 80.00 % over 1 calculation(s)');
+    await preflightOnceSettled(tenant, (facts) => facts.approvals.completed.length === 1);
+    expect((await refusedFor(tenant, ['measurement-accuracy'])).message).toContain(`${approved}: no ended period with measurement samples`);
 
+    // measured: days after the approval, with "now" four days on
+    const first = nextUtcMidnight(await approvedAt(tenant, approved));
+    const now = first + 4 * DAY;
+    standAt(now);
+    const before = await drive.tenantEvents(tenant.tenantId);
+    const typedIn = await calculate(tenant, approved, { ...measured(day(first, 0), 1000, 200, 200), accuracyPercent: 100 }).expect(400);
+    expect(typedIn.body).toMatchObject({ code: 'REQUEST.INVALID', details: { fields: [{ field: 'accuracyPercent', rule: 'unknown-field' }] } });
+    expect((await calculate(tenant, approved, measured(day(first, -1), 1000, 200, 200)).expect(409)).body.code).toBe('VALUE_CALCULATION.PERIOD_BEFORE_APPROVAL');
+    expect((await calculate(tenant, approved, measured(day(first, 4), 1000, 200, 200)).expect(422)).body.code).toBe('VALUE_CALCULATION.PERIOD_NOT_ENDED');
+    expect(await drive.tenantEvents(tenant.tenantId)).toBe(before);
+
+    // four days: the oldest (0 %) is not among the three latest; the rest weigh by quantity:
+    // (3000 × 60 % + 1000 × 95 % + 1000 × 95 %) / 5000 = 74 %, though 500 of 600 samples matched
+    const ids: string[] = [];
+    for (const [k, quantity, matched] of [
+      [0, 1000, 0],
+      [1, 3000, 120],
+      [2, 1000, 190],
+      [3, 1000, 190],
+    ]) {
+      ids.push((await calculate(tenant, approved, measured(day(first, k), quantity, 200, matched)).expect(201)).body.calculationId);
+    }
+    const weak = await refusedFor(tenant, ['measurement-accuracy']);
+    expect(weak.message).toContain(`below 85 %: ${approved}: 74.00 % (500 of 600 samples over 3 period(s), weighted by quantity)`);
+    expect(weak.details.checks.find((check: Check) => check.check === 'measurement-accuracy').passed).toBe(false);
+
+    // day 1 corrected: 180 of 200 → (2700 + 950 + 950) / 5000 = 92 %
+    const adjusted = await drive.post(`/value-definitions/${approved}/calculations/${ids[1]}/adjust`, tenant.technical, { ...measured(day(first, 1), 3000, 200, 180), reason: 'meter 7 double-counted' }).expect(201);
+    expect(adjusted.body).toMatchObject({ adjusts: ids[1], events: [{ type: 'value-calculations.adjusted' }] });
+    const again = await drive.post(`/value-definitions/${approved}/calculations/${ids[1]}/adjust`, tenant.technical, { ...measured(day(first, 1), 3000, 200, 190), reason: 'second thoughts' }).expect(409);
+    expect(again.body).toMatchObject({ code: 'VALUE_CALCULATION.SUPERSEDED', details: { supersededBy: adjusted.body.calculationId } });
+    const measuredNow = await preflightOnceSettled(tenant, (facts) => facts.accuracy[0]?.measured?.basisPoints === 9200);
+    expect(measuredNow.preflight.facts.accuracy).toEqual([
+      {
+        definitionId: approved,
+        calculationStreamVersion: await lastVersion(`valuecalc-${tenant.tenantId}.${approved}`),
+        measured: { definitionId: approved, basisPoints: 9200, calculationIds: [ids[3], ids[2], adjusted.body.calculationId], quantity: 5000, sampleSize: 600, matchedSamples: 560 },
+      },
+    ]);
+    expect(measuredNow.preflight.checks.every((check: Check) => check.passed)).toBe(true);
+
+    // a new baseline: TESTING goes stale, and the approved definition no longer matches
+    await post('/setup/steps/BASELINE', tenant.technical, { configuration: { ...STEPS[3][1], value: 110000 } }).expect(200);
+    const drifted = await refusedFor(tenant, ['setup-complete', 'baseline-matches']);
+    expect(drifted.message).toContain('setup steps not passed: TESTING (stale since an earlier step was recorded again: TESTING)');
+    expect(drifted.message).toContain(`the setup baseline is 110000; definition(s) differ: ${approved} (120000)`);
+    for (const [step, configuration] of STEPS.slice(3)) await post(`/setup/steps/${step}`, tenant.technical, { configuration }).expect(200);
+
+    // an open critical alert and a pending approval
     const critical: string = (await post('/alerts', tenant.technical, { severity: 'critical', message: 'meter feed down' }).expect(201)).body.alertId;
     const warning: string = (await post('/alerts', tenant.technical, { severity: 'warning', message: 'meter feed slow' }).expect(201)).body.alertId;
-    await refusedFor(tenant, ['measurement-accuracy', 'no-critical-alert']);
-    await post(`/value-definitions/${approved}/calculations`, tenant.technical, measured(2, 100)).expect(201);
-    await preflightOnceSettled(tenant, (facts) => facts.recentAccuracyBasisPoints === 9000);
-    expect((await refusedFor(tenant, ['no-critical-alert'])).message).toContain(critical);
-
-    const pending = await definition(tenant, false);
-    await preflightOnceSettled(tenant, (facts) => facts.approvalsPending === 1);
-    await refusedFor(tenant, ['approvals-complete', 'no-critical-alert']);
-    await post(`/approvals/${pending}/stages/FINANCE/approve`, tenant.finance).expect(200);
-    await post(`/approvals/${pending}/stages/TECHNICAL/approve`, tenant.technical).expect(200);
-    await post(`/approvals/${pending}/stages/FINAL/approve`, tenant.owner).expect(200);
+    const pending = await definition(tenant, false, { name: 'Peak load avoided', baseline: 90000 });
+    await preflightOnceSettled(tenant, (facts) => facts.approvals.pending.length === 1);
+    const blocked = await refusedFor(tenant, ['approvals-complete', 'no-critical-alert']);
+    expect(blocked.message).toContain(`1 approval(s) still pending: ${pending}`);
+    expect(blocked.message).toContain(`critical alert(s) open: ${critical}`);
+    await post(`/approvals/${pending}/stages/FINANCE/reject`, tenant.finance, { reason: 'baseline from another site' }).expect(200);
     await post(`/alerts/${critical}/resolve`, tenant.technical, { resolution: 'feed restored' }).expect(200);
-    const facts = { setupMissingSteps: [], approvalsCompleted: 2, approvalsPending: 0, recentAccuracyBasisPoints: 9000, calculationsConsidered: 2 };
-    const ready = await preflightOnceSettled(tenant, (current) => current.approvalsCompleted === 2 && current.approvalsPending === 0);
-    expect(ready.preflight).toEqual({ facts, checks: expect.arrayContaining([expect.objectContaining({ passed: true })]) });
-    expect(ready.preflight.checks.every((check: { passed: boolean }) => check.passed)).toBe(true);
 
+    const ready = await preflightOnceSettled(tenant, (facts) => facts.approvals.pending.length === 0);
+    expect(ready.preflight.checks.map((check: Check) => [check.check, check.passed])).toEqual(PREFLIGHT_CHECKS.map((check) => [check, true]));
     expect((await post('/go-live', tenant.finance).expect(403)).body.code).toBe('AUTH.ROLE_REQUIRED');
     expect((await post('/go-live', tenant.technical).expect(403)).body.code).toBe('AUTH.ROLE_REQUIRED');
     const activated = await post('/go-live', tenant.owner).expect(200);
     expect(activated.body).toMatchObject({ streamId: `golive-${tenant.tenantId}`, events: [{ type: 'go-live.activated' }] });
+
+    // what the decision rested on: stream versions and the read model's position, not counts
     const [event] = await t.infrastructure.store.readStream(`golive-${tenant.tenantId}`, { direction: 'backwards', maxCount: 1 });
-    expect(event.envelope).toMatchObject({ id: activated.body.events[0].id, type: 'go-live.activated', data: { facts, checks: ready.preflight.checks } });
+    expect(event.envelope).toMatchObject({ id: activated.body.events[0].id, type: 'go-live.activated', occurredAt: iso(now), data: { checks: ready.preflight.checks } });
+    const facts = event.envelope.data.facts as unknown as Facts;
+    expect(facts).toEqual({
+      decidedAt: iso(now),
+      setup: { streamVersion: await lastVersion(`setup-${tenant.tenantId}`), missingSteps: [], staleSteps: [] },
+      approvals: { completed: [{ definitionId: approved, streamVersion: await lastVersion(`valuedef-${tenant.tenantId}.${approved}`) }], pending: [] },
+      accuracy: measuredNow.preflight.facts.accuracy,
+      baseline: { setup: 120000, definitions: [{ definitionId: approved, baseline: 120000 }] },
+      projections: [{ projector: 'approvals_current', position: expect.stringMatching(/^\d+\/\d+$/), state: 'running', pendingEvents: 0, scanned: expect.any(Number), complete: true }],
+    });
 
     const live = await eventually(async () => (await get('/go-live', tenant.finance).expect(200)).body, (body) => body.liveSince !== null);
-    expect(live).toMatchObject({ live: true, liveSince: event.envelope.occurredAt, openAlerts: { [warning]: 'warning' } });
-    const before = await tenantEvents(tenant.tenantId);
+    expect(live).toMatchObject({ live: true, liveSince: iso(now), billing: 'ACTIVE', openAlerts: { [warning]: 'warning' } });
+
+    // live: a critical alert stops billing until the last critical one is resolved
+    const down = await post('/alerts', tenant.technical, { severity: 'critical', message: 'meter feed down again' }).expect(201);
+    expect(down.body.events.map((e: { type: string }) => e.type)).toEqual(['go-live.alert-raised', 'go-live.billing-suspended']);
+    const alsoDown = await post('/alerts', tenant.technical, { severity: 'critical', message: 'second feed down' }).expect(201);
+    expect(alsoDown.body.events.map((e: { type: string }) => e.type)).toEqual(['go-live.alert-raised']);
+    expect((await get('/go-live', tenant.finance).expect(200)).body).toMatchObject({ live: true, billing: 'SUSPENDED' });
+    expect((await post(`/alerts/${warning}/resolve`, tenant.technical, { resolution: 'caught up' }).expect(200)).body.events.map((e: { type: string }) => e.type)).toEqual(['go-live.alert-resolved']);
+    expect((await post(`/alerts/${down.body.alertId}/resolve`, tenant.technical, { resolution: 'restored' }).expect(200)).body.events.map((e: { type: string }) => e.type)).toEqual(['go-live.alert-resolved']);
+    expect((await get('/go-live', tenant.finance).expect(200)).body.billing).toBe('SUSPENDED');
+    const resumed = await post(`/alerts/${alsoDown.body.alertId}/resolve`, tenant.technical, { resolution: 'restored' }).expect(200);
+    expect(resumed.body.events.map((e: { type: string }) => e.type)).toEqual(['go-live.alert-resolved', 'go-live.billing-resumed']);
+    expect((await get('/go-live', tenant.finance).expect(200)).body).toMatchObject({ live: true, billing: 'ACTIVE', openAlerts: {} });
+
+    const settledCount = await drive.tenantEvents(tenant.tenantId);
     expect((await post('/go-live', tenant.owner).expect(409)).body.code).toBe('GO_LIVE.ALREADY_LIVE');
-    expect(await tenantEvents(tenant.tenantId)).toBe(before);
+    expect(await drive.tenantEvents(tenant.tenantId)).toBe(settledCount);
   });
 });

@@ -16,7 +16,9 @@ import { decide } from '../../support/given-when-then';
  */
 
 const DEF: ValueDefinition = { name: 'Energy saved', unit: 'kWh', formula: 'baseline kWh − metered kWh', unitPriceMinor: 1250, currency: 'EUR', baseline: 120000 };
-const DRAFTED: ApprovalEvent = { type: 'approvals.definition-drafted', data: { definitionId: 'def-1', ...DEF } };
+/** The drafter; edits and submissions are made by them or, now and then, by someone who also decides stages (a maker who would check their own work). */
+const MAKER = 'u-maker';
+const DRAFTED: ApprovalEvent = { type: 'approvals.definition-drafted', data: { definitionId: 'def-1', draftedBy: MAKER, ...DEF } };
 const START: ApprovalState = approvalDecider.evolve(approvalDecider.initialState, DRAFTED);
 
 type RoleMode = 'fixed' | 'changing';
@@ -44,6 +46,7 @@ const KNOWN_CODES = [
   'APPROVAL.STAGE_OUT_OF_ORDER',
   'APPROVAL.WRONG_STAGE_ROLE',
   'APPROVAL.SEGREGATION_OF_DUTIES',
+  'APPROVAL.MAKER_CANNOT_DECIDE',
 ];
 
 function commands(roles: RoleMode, segregation: SegregationMode): fc.Arbitrary<ApprovalCommand[]> {
@@ -58,19 +61,21 @@ function commands(roles: RoleMode, segregation: SegregationMode): fc.Arbitrary<A
     fc.constantFrom(...STAGES).chain((stage) => fc.record({ stage: fc.constant(stage), decidedBy: qualified(stage) })),
   );
   const segregationOfDuties = segregation === 'mixed' ? fc.boolean() : fc.constant(segregation === 'on');
+  const author: fc.Arbitrary<string> = fc.oneof({ weight: 4, arbitrary: fc.constant(MAKER) }, { weight: 1, arbitrary: anyone.map((by) => by.userId) });
   const command: fc.Arbitrary<ApprovalCommand> = fc.oneof(
-    { weight: 12, arbitrary: decision.chain((d) => fc.constantFrom(null, 'ok').map((comment): ApprovalCommand => ({ type: 'ApproveStage', ...d, comment }))) },
+    { weight: 12, arbitrary: decision.chain((d) => fc.constantFrom(null, 'ok').map((comment): ApprovalCommand => ({ type: 'ApproveStage', ...d, comment, decidedAt: '2026-11-02T10:00:00.000Z' }))) },
     { weight: 2, arbitrary: decision.map((d): ApprovalCommand => ({ type: 'RequestChanges', ...d, reason: 'fix the baseline' })) },
     { weight: 1, arbitrary: decision.map((d): ApprovalCommand => ({ type: 'Reject', ...d, reason: 'not worth it' })) },
-    { weight: 3, arbitrary: fc.record({ type: fc.constant('Submit' as const), approvalId: fc.constantFrom('ap-1', 'ap-2'), segregationOfDuties }) },
+    { weight: 3, arbitrary: fc.record({ type: fc.constant('Submit' as const), approvalId: fc.constantFrom('ap-1', 'ap-2'), segregationOfDuties, submittedBy: author }) },
     {
       weight: 1,
       arbitrary: fc.record({
         type: fc.constant('EditDefinition' as const),
         changes: fc.record({ name: fc.constantFrom(DEF.name, 'Energy avoided'), unitPriceMinor: fc.constantFrom(1250, 900) }, { requiredKeys: [] }),
+        editedBy: author,
       }),
     },
-    { weight: 1, arbitrary: fc.constant<ApprovalCommand>({ type: 'DraftDefinition', definitionId: 'def-1', definition: DEF }) },
+    { weight: 1, arbitrary: fc.constant<ApprovalCommand>({ type: 'DraftDefinition', definitionId: 'def-1', definition: DEF, draftedBy: MAKER }) },
   );
   return fc.array(command, { minLength: 10, maxLength: 80, size: 'max' });
 }
@@ -118,10 +123,19 @@ function checkCompletions(roles: RoleMode, steps: readonly Step[]): number {
   let segregation = true;
   let approvedThisRound: Array<{ stage: Stage; by: DecidedBy }> = [];
   const decisions: Array<{ userId: string; stage: Stage }> = [];
+  const makers = new Set([MAKER]);
+  let definition = DEF;
   for (const step of steps) {
     for (const event of step.events) {
       switch (event.type) {
+        case 'approvals.definition-edited': {
+          const { definitionId: _id, changed: _changed, editedBy, ...edited } = event.data;
+          makers.add(editedBy);
+          definition = edited;
+          break;
+        }
         case 'approvals.submitted':
+          makers.add(event.data.submittedBy);
           segregation = event.data.segregationOfDuties;
           approvedThisRound = [];
           break;
@@ -138,12 +152,18 @@ function checkCompletions(roles: RoleMode, steps: readonly Step[]): number {
         case 'approvals.completed': {
           completions += 1;
           expect(approvedThisRound.map((approval) => approval.stage)).toEqual(['FINANCE', 'TECHNICAL', 'FINAL']);
+          // it says what was approved, and by whom
+          expect(event.data.definition).toEqual(definition);
+          expect(event.data.deciders?.map(({ stage, userId, role }) => ({ stage, by: { userId, role } }))).toEqual(approvedThisRound);
+          expect(event.data.segregationOfDuties).toBe(segregation);
           for (const { stage, by } of approvedThisRound) {
             expect({ stage, role: by.role }).toEqual({ stage, role: roleHeld(roles, by) });
             expect(STAGE_ROLES[stage]).toContain(roleHeld(roles, by));
           }
           if (segregation) {
             expect(new Set(approvedThisRound.map((approval) => approval.by.userId)).size).toBe(3);
+            // no maker checked their own work
+            expect(approvedThisRound.filter(({ by }) => makers.has(by.userId))).toEqual([]);
             for (const { stage, by } of approvedThisRound) {
               const otherStages = decisions.filter((decision) => decision.userId === by.userId && decision.stage !== stage);
               expect({ userId: by.userId, stage, otherStages }).toEqual({ userId: by.userId, stage, otherStages: [] });
@@ -169,6 +189,7 @@ class Model {
   segregation = true;
   due: Stage | null = null;
   readonly decided = new Map<string, Set<Stage>>();
+  readonly makers = new Set([MAKER]);
 
   expected(command: ApprovalCommand): string | null {
     switch (command.type) {
@@ -182,6 +203,7 @@ class Model {
         if (this.status !== 'in-review') return 'APPROVAL.NOT_IN_REVIEW';
         if (command.stage !== this.due) return 'APPROVAL.STAGE_OUT_OF_ORDER';
         if (!STAGE_ROLES[command.stage].includes(command.decidedBy.role)) return 'APPROVAL.WRONG_STAGE_ROLE';
+        if (this.segregation && this.makers.has(command.decidedBy.userId)) return 'APPROVAL.MAKER_CANNOT_DECIDE';
         const other = [...(this.decided.get(command.decidedBy.userId) ?? [])].some((stage) => stage !== command.stage);
         return this.segregation && other ? 'APPROVAL.SEGREGATION_OF_DUTIES' : null;
       }
@@ -189,8 +211,11 @@ class Model {
   }
 
   /** What the command, accepted, does to the model. */
-  accept(command: ApprovalCommand): void {
+  accept(command: ApprovalCommand, events: readonly ApprovalEvent[]): void {
+    // an edit that changes nothing records nothing, so makes no maker
+    if (command.type === 'EditDefinition' && events.length > 0) this.makers.add(command.editedBy);
     if (command.type === 'Submit') {
+      this.makers.add(command.submittedBy);
       this.status = 'in-review';
       this.due = 'FINANCE';
       this.segregation = command.segregationOfDuties;
@@ -270,7 +295,7 @@ describe('approval aggregate: properties', () => {
             const actual = step.refusal?.code ?? null;
             if (actual !== expected) throw new Error(`${JSON.stringify(step.command)}: expected ${expected ?? 'events'}, got ${actual ?? JSON.stringify(step.events)}`);
             if (expected === 'APPROVAL.SEGREGATION_OF_DUTIES') refusedForSegregation += 1;
-            if (expected === null) model.accept(step.command);
+            if (expected === null) model.accept(step.command, step.events);
           }
         }),
         { numRuns: 300 },

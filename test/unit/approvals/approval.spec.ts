@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson, upcast, type JsonObject } from '../../../contracts';
 import type { ApprovalCommand } from '../../../src/approvals/decide';
 import { approvalDecider } from '../../../src/approvals/approval.decider';
 import { APPROVAL_EVENT_TYPES, APPROVAL_SCHEMA_VERSIONS, STAGE_ROLES, STAGES, type ApprovalEvent, type Decider as DecidedBy, type Stage, type ValueDefinition } from '../../../src/approvals/events';
+import { definitionHash } from '../../../src/approvals/decide';
 import { initialApprovalState, type ApprovalState } from '../../../src/approvals/state';
 import { DomainError } from '../../../src/errors/proofline-error';
 import { ROLES, type Role } from '../../../src/workspaces/events';
@@ -25,29 +28,47 @@ const CA = as('u-ca', 'CUSTOMER_ADMIN');
 const multi = (role: Role): DecidedBy => as('u-multi', role);
 
 // Events
-const drafted = (definition: ValueDefinition = DEF, definitionId = DEFINITION_ID): ApprovalEvent => ({ type: 'approvals.definition-drafted', data: { definitionId, ...definition } });
-const edited = (changed: Array<keyof ValueDefinition>, definition: ValueDefinition): ApprovalEvent => ({ type: 'approvals.definition-edited', data: { definitionId: DEFINITION_ID, changed, ...definition } });
-const submitted = (round: number, segregationOfDuties = true, approvalId = APPROVAL_ID): ApprovalEvent => ({
+/** The maker of every definition below: drafts, edits and submits, and so decides no stage while segregation holds. */
+const MAKER = 'u-maker';
+/** When each stage was decided (the command's time). */
+const AT = '2026-11-02T10:00:00.000Z';
+const drafted = (definition: ValueDefinition = DEF, definitionId = DEFINITION_ID, draftedBy = MAKER): ApprovalEvent => ({ type: 'approvals.definition-drafted', data: { definitionId, draftedBy, ...definition } });
+const edited = (changed: Array<keyof ValueDefinition>, definition: ValueDefinition, editedBy = MAKER): ApprovalEvent => ({ type: 'approvals.definition-edited', data: { definitionId: DEFINITION_ID, changed, editedBy, ...definition } });
+const submitted = (round: number, segregationOfDuties = true, approvalId = APPROVAL_ID, submittedBy = MAKER): ApprovalEvent => ({
   type: 'approvals.submitted',
-  data: { definitionId: DEFINITION_ID, approvalId, round, segregationOfDuties },
+  data: { definitionId: DEFINITION_ID, approvalId, round, segregationOfDuties, submittedBy },
 });
 const roundOf = (round: number) => ({ definitionId: DEFINITION_ID, approvalId: APPROVAL_ID, round });
 const stageApproved = (round: number, stage: Stage, decidedBy: DecidedBy, comment: string | null = null): ApprovalEvent => ({
   type: 'approvals.stage-approved',
-  data: { ...roundOf(round), stage, decidedBy, comment },
+  data: { ...roundOf(round), stage, decidedBy, comment, decidedAt: AT },
 });
 const changesRequested = (round: number, stage: Stage, decidedBy: DecidedBy, reason = 'needs work'): ApprovalEvent => ({
   type: 'approvals.changes-requested',
   data: { ...roundOf(round), stage, decidedBy, reason },
 });
 const rejectedAt = (round: number, stage: Stage, decidedBy: DecidedBy, reason = 'not worth it'): ApprovalEvent => ({ type: 'approvals.rejected', data: { ...roundOf(round), stage, decidedBy, reason } });
-const completed = (round: number): ApprovalEvent => ({ type: 'approvals.completed', data: roundOf(round) });
+/** The completion names what was approved and every stage's decider in that round. */
+const completed = (round: number, [finance, technical, final]: [DecidedBy, DecidedBy, DecidedBy], segregationOfDuties = true, definition: ValueDefinition = DEF): ApprovalEvent => ({
+  type: 'approvals.completed',
+  data: {
+    ...roundOf(round),
+    definitionHash: definitionHash(definition),
+    definition,
+    deciders: [
+      { stage: 'FINANCE', ...finance, decidedAt: AT },
+      { stage: 'TECHNICAL', ...technical, decidedAt: AT },
+      { stage: 'FINAL', ...final, decidedAt: AT },
+    ],
+    segregationOfDuties,
+  },
+});
 
 // Commands
-const draftDefinition = (definition: ValueDefinition = DEF, definitionId = DEFINITION_ID): ApprovalCommand => ({ type: 'DraftDefinition', definitionId, definition });
-const edit = (changes: Partial<ValueDefinition>): ApprovalCommand => ({ type: 'EditDefinition', changes });
-const submit = (segregationOfDuties = true, approvalId = APPROVAL_ID): ApprovalCommand => ({ type: 'Submit', approvalId, segregationOfDuties });
-const approve = (stage: Stage, decidedBy: DecidedBy, comment: string | null = null): ApprovalCommand => ({ type: 'ApproveStage', stage, decidedBy, comment });
+const draftDefinition = (definition: ValueDefinition = DEF, definitionId = DEFINITION_ID, draftedBy = MAKER): ApprovalCommand => ({ type: 'DraftDefinition', definitionId, definition, draftedBy });
+const edit = (changes: Partial<ValueDefinition>, editedBy = MAKER): ApprovalCommand => ({ type: 'EditDefinition', changes, editedBy });
+const submit = (segregationOfDuties = true, approvalId = APPROVAL_ID, submittedBy = MAKER): ApprovalCommand => ({ type: 'Submit', approvalId, segregationOfDuties, submittedBy });
+const approve = (stage: Stage, decidedBy: DecidedBy, comment: string | null = null): ApprovalCommand => ({ type: 'ApproveStage', stage, decidedBy, comment, decidedAt: AT });
 const requestChanges = (stage: Stage, decidedBy: DecidedBy, reason = 'needs work'): ApprovalCommand => ({ type: 'RequestChanges', stage, decidedBy, reason });
 const reject = (stage: Stage, decidedBy: DecidedBy, reason = 'not worth it'): ApprovalCommand => ({ type: 'Reject', stage, decidedBy, reason });
 
@@ -98,8 +119,8 @@ const histories = {
     changesRequested(1, 'TECHNICAL', multi('TECHNICAL')),
     submitted(2, true),
   ],
-  approved: [...round1OnAtFinal, stageApproved(1, 'FINAL', ADMIN), completed(1)],
-  'approved in round 2': [...changesRequestedInRound1, submitted(2, true), stageApproved(2, 'FINANCE', FIN), stageApproved(2, 'TECHNICAL', TECH2), stageApproved(2, 'FINAL', CA), completed(2)],
+  approved: [...round1OnAtFinal, stageApproved(1, 'FINAL', ADMIN), completed(1, [FIN, TECH, ADMIN])],
+  'approved in round 2': [...changesRequestedInRound1, submitted(2, true), stageApproved(2, 'FINANCE', FIN), stageApproved(2, 'TECHNICAL', TECH2), stageApproved(2, 'FINAL', CA), completed(2, [FIN, TECH2, CA])],
   'rejected at FINANCE': [...round1On, rejectedAt(1, 'FINANCE', FIN)],
   'rejected at FINAL': [...round1OnAtFinal, rejectedAt(1, 'FINAL', CA)],
 };
@@ -205,8 +226,8 @@ const scenarios: Scenario[] = [
   scenario('in review at TECHNICAL (round 1, segregation on)', 'Reject TECHNICAL by u-fin, now TECHNICAL', reject('TECHNICAL', as('u-fin', 'TECHNICAL')), SEGREGATION),
 
   // in review at FINAL (round 1, segregation on; FINANCE by u-fin, TECHNICAL by u-tech)
-  scenario('in review at FINAL (round 1, segregation on)', 'ApproveStage FINAL by ADMIN: approved and completed', approve('FINAL', ADMIN), [stageApproved(1, 'FINAL', ADMIN), completed(1)]),
-  scenario('in review at FINAL (round 1, segregation on)', 'ApproveStage FINAL by CUSTOMER_ADMIN: approved and completed', approve('FINAL', CA, 'go'), [stageApproved(1, 'FINAL', CA, 'go'), completed(1)]),
+  scenario('in review at FINAL (round 1, segregation on)', 'ApproveStage FINAL by ADMIN: approved and completed', approve('FINAL', ADMIN), [stageApproved(1, 'FINAL', ADMIN), completed(1, [FIN, TECH, ADMIN])]),
+  scenario('in review at FINAL (round 1, segregation on)', 'ApproveStage FINAL by CUSTOMER_ADMIN: approved and completed', approve('FINAL', CA, 'go'), [stageApproved(1, 'FINAL', CA, 'go'), completed(1, [FIN, TECH, CA])]),
   scenario('in review at FINAL (round 1, segregation on)', 'RequestChanges FINAL by ADMIN', requestChanges('FINAL', ADMIN), [changesRequested(1, 'FINAL', ADMIN)]),
   scenario('in review at FINAL (round 1, segregation on)', 'Reject FINAL by CUSTOMER_ADMIN', reject('FINAL', CA), [rejectedAt(1, 'FINAL', CA)]),
   scenario('in review at FINAL (round 1, segregation on)', 'ApproveStage TECHNICAL again', approve('TECHNICAL', TECH), OUT_OF_ORDER),
@@ -235,7 +256,7 @@ const scenarios: Scenario[] = [
   scenario('in review at TECHNICAL (round 1, segregation off; u-multi decided FINANCE)', 'ApproveStage FINAL (TECHNICAL is due)', approve('FINAL', multi('ADMIN')), OUT_OF_ORDER),
   scenario('in review at FINAL (round 1, segregation off; u-multi decided FINANCE and TECHNICAL)', 'ApproveStage FINAL by u-multi as ADMIN: one person, three stages', approve('FINAL', multi('ADMIN')), [
     stageApproved(1, 'FINAL', multi('ADMIN')),
-    completed(1),
+    completed(1, [multi('FINANCE'), multi('TECHNICAL'), multi('ADMIN')], false),
   ]),
   scenario('in review at FINAL (round 1, segregation off; u-multi decided FINANCE and TECHNICAL)', 'RequestChanges FINAL by u-multi as CUSTOMER_ADMIN', requestChanges('FINAL', multi('CUSTOMER_ADMIN')), [
     changesRequested(1, 'FINAL', multi('CUSTOMER_ADMIN')),
@@ -269,7 +290,7 @@ const scenarios: Scenario[] = [
   scenario('in review at FINANCE (round 2, segregation off)', 'Reject FINANCE', reject('FINANCE', FIN2), [rejectedAt(2, 'FINANCE', FIN2)]),
   scenario('in review at FINAL (round 2, segregation off; FINANCE by u-fin, TECHNICAL by u-tech)', 'ApproveStage FINAL by u-fin, now ADMIN', approve('FINAL', as('u-fin', 'ADMIN')), [
     stageApproved(2, 'FINAL', as('u-fin', 'ADMIN')),
-    completed(2),
+    completed(2, [FIN, TECH, as('u-fin', 'ADMIN')], false),
   ]),
   scenario('in review at FINAL (round 2, segregation off; FINANCE by u-fin, TECHNICAL by u-tech)', 'RequestChanges FINAL', requestChanges('FINAL', CA), [changesRequested(2, 'FINAL', CA)]),
   scenario('in review at FINAL (round 2, segregation off; FINANCE by u-fin, TECHNICAL by u-tech)', 'Reject FINAL', reject('FINAL', CA), [rejectedAt(2, 'FINAL', CA)]),
@@ -415,6 +436,7 @@ describe('approval aggregate: given events, when command, then events | error co
         stage: null,
         segregationOfDuties: true,
         stagesDecidedBy: {},
+        makers: { [MAKER]: ['drafted', 'edited'] },
         approvedBy: {},
       });
     });
@@ -429,7 +451,8 @@ describe('approval aggregate: given events, when command, then events | error co
         stage: null,
         segregationOfDuties: true,
         stagesDecidedBy: { 'u-fin': ['FINANCE'], 'u-tech': ['TECHNICAL'] },
-        approvedBy: { FINANCE: 'u-fin' },
+        makers: { [MAKER]: ['drafted', 'submitted'] },
+        approvedBy: { FINANCE: { stage: 'FINANCE', ...FIN, decidedAt: AT } },
       });
     });
 
@@ -451,7 +474,7 @@ describe('approval aggregate: given events, when command, then events | error co
         round: 2,
         stage: null,
         stagesDecidedBy: { 'u-fin': ['FINANCE'], 'u-tech': ['TECHNICAL'], 'u-tech2': ['TECHNICAL'], 'u-ca': ['FINAL'] },
-        approvedBy: { FINANCE: 'u-fin', TECHNICAL: 'u-tech2', FINAL: 'u-ca' },
+        approvedBy: { FINANCE: { stage: 'FINANCE', ...FIN, decidedAt: AT }, TECHNICAL: { stage: 'TECHNICAL', ...TECH2, decidedAt: AT }, FINAL: { stage: 'FINAL', ...CA, decidedAt: AT } },
       });
     });
 
@@ -463,7 +486,7 @@ describe('approval aggregate: given events, when command, then events | error co
     });
 
     it('ignores events before the definition is drafted', () => {
-      expect(given([submitted(1), stageApproved(1, 'FINANCE', FIN), completed(1)]).state).toEqual(initialApprovalState);
+      expect(given([submitted(1), stageApproved(1, 'FINANCE', FIN), completed(1, [FIN, TECH, ADMIN])]).state).toEqual(initialApprovalState);
     });
 
     it('decide does not mutate the state it is given', () => {
@@ -477,11 +500,109 @@ describe('approval aggregate: given events, when command, then events | error co
   });
 
   describe('decider', () => {
-    it('is the valuedef stream, every event at schema version 1, no upcasters', () => {
+    it('is the valuedef stream; drafted, edited, submitted, stage-approved and completed are at version 2', () => {
       expect(approvalDecider.category).toBe('valuedef');
       expect(approvalDecider.schemaVersions).toBe(APPROVAL_SCHEMA_VERSIONS);
-      expect(APPROVAL_EVENT_TYPES.map((type) => APPROVAL_SCHEMA_VERSIONS[type])).toEqual(APPROVAL_EVENT_TYPES.map(() => 1));
-      expect(approvalDecider.upcasters).toEqual({});
+      expect(APPROVAL_SCHEMA_VERSIONS).toEqual({
+        'approvals.definition-drafted': 2,
+        'approvals.definition-edited': 2,
+        'approvals.submitted': 2,
+        'approvals.stage-approved': 2,
+        'approvals.changes-requested': 1,
+        'approvals.rejected': 1,
+        'approvals.completed': 2,
+      });
+      expect(APPROVAL_EVENT_TYPES).toHaveLength(7);
+    });
+
+    it('reads version 1 events: the maker and the decision time from the signed envelope; a v1 completion names nothing it did not record', () => {
+      const context = { actor: { id: 'u-old', role: 'FINANCE' }, occurredAt: '2026-01-05T09:00:00.000Z' };
+      const v1 = (type: string, data: Record<string, unknown>) => upcast(approvalDecider.upcasters, type, 1, data as JsonObject, context);
+      const { definitionId: _id, draftedBy: _by, ...definition } = drafted().data as { definitionId: string; draftedBy: string };
+      expect(v1('approvals.definition-drafted', { definitionId: DEFINITION_ID, ...definition })).toEqual({ schemaVersion: 2, data: { definitionId: DEFINITION_ID, draftedBy: 'u-old', ...definition } });
+      expect(v1('approvals.definition-edited', { definitionId: DEFINITION_ID, changed: ['name'], ...definition }).data).toMatchObject({ editedBy: 'u-old' });
+      expect(v1('approvals.submitted', { ...roundOf(1), segregationOfDuties: true }).data).toEqual({ ...roundOf(1), segregationOfDuties: true, submittedBy: 'u-old' });
+      expect(v1('approvals.stage-approved', { ...roundOf(1), stage: 'FINANCE', decidedBy: FIN, comment: null }).data).toMatchObject({ decidedAt: context.occurredAt });
+      expect(v1('approvals.completed', roundOf(1))).toEqual({ schemaVersion: 2, data: { ...roundOf(1), definitionHash: null, definition: null, deciders: null, segregationOfDuties: null } });
+      expect(v1('approvals.changes-requested', { ...roundOf(1), stage: 'FINANCE', decidedBy: FIN, reason: 'x' }).schemaVersion).toBe(1);
+    });
+  });
+
+  describe('the completion says what was approved (issue 24, item 1)', () => {
+    it('the definition, its canonical hash, the three deciders with their roles and times, the round and the segregation flag', () => {
+      const atFinal = [...round1OnAtFinal];
+      const step = given(atFinal).when({ type: 'ApproveStage', stage: 'FINAL', decidedBy: CA, comment: null, decidedAt: '2026-11-03T08:00:00.000Z' });
+      if (!('events' in step.outcome)) throw new Error('expected events');
+      expect(step.outcome.events[1]).toEqual({
+        type: 'approvals.completed',
+        data: {
+          ...roundOf(1),
+          definitionHash: `sha256:${createHash('sha256').update(canonicalJson(DEF)).digest('hex')}`,
+          definition: DEF,
+          deciders: [
+            { stage: 'FINANCE', userId: 'u-fin', role: 'FINANCE', decidedAt: AT },
+            { stage: 'TECHNICAL', userId: 'u-tech', role: 'TECHNICAL', decidedAt: AT },
+            { stage: 'FINAL', userId: 'u-ca', role: 'CUSTOMER_ADMIN', decidedAt: '2026-11-03T08:00:00.000Z' },
+          ],
+          segregationOfDuties: true,
+        },
+      });
+    });
+
+    it('after a price change in round 2, the completion carries the new price and the round-2 deciders only', () => {
+      const history = [...changesRequestedInRound1, edited(['unitPriceMinor'], { ...DEF, unitPriceMinor: 2500 }), submitted(2), stageApproved(2, 'FINANCE', FIN2), stageApproved(2, 'TECHNICAL', TECH2)];
+      given(history)
+        .when(approve('FINAL', CA))
+        .then([stageApproved(2, 'FINAL', CA), completed(2, [FIN2, TECH2, CA], true, { ...DEF, unitPriceMinor: 2500 })]);
+    });
+  });
+
+  describe('maker-checker (issue 24, item 2): whoever drafted, edited or submitted may not decide while segregation holds', () => {
+    const MAKER_CANNOT_DECIDE = { code: 'APPROVAL.MAKER_CANNOT_DECIDE', status: 403 } as const;
+    const FINANCE_MAKER = as('u-fm', 'FINANCE');
+
+    it("the issue's scenario: finance drafts at 1250 and may not approve FINANCE; after TECHNICAL asks for changes they raise the price to 2500 and resubmit, and still may not", () => {
+      const draftedByFinance = [drafted(DEF, DEFINITION_ID, 'u-fm'), submitted(1, true, APPROVAL_ID, 'u-fm')];
+      const error = given(draftedByFinance).when(approve('FINANCE', FINANCE_MAKER)).thenRejects(MAKER_CANNOT_DECIDE.code, 403);
+      expect(error.details).toEqual({ stage: 'FINANCE', authored: ['drafted', 'submitted'] });
+      // (a colleague approved FINANCE, TECHNICAL asked for changes)
+      const round2 = [
+        ...draftedByFinance,
+        stageApproved(1, 'FINANCE', FIN2),
+        changesRequested(1, 'TECHNICAL', TECH),
+        edited(['unitPriceMinor'], { ...DEF, unitPriceMinor: 2500 }, 'u-fm'),
+        submitted(2, true, APPROVAL_ID, 'u-fm'),
+      ];
+      given(round2).when(approve('FINANCE', FINANCE_MAKER)).thenRejects(MAKER_CANNOT_DECIDE.code, 403);
+      given(round2).when(requestChanges('FINANCE', FINANCE_MAKER)).thenRejects(MAKER_CANNOT_DECIDE.code, 403);
+      given(round2).when(reject('FINANCE', FINANCE_MAKER)).thenRejects(MAKER_CANNOT_DECIDE.code, 403);
+      given(round2).when(approve('FINANCE', FIN2)).then([stageApproved(2, 'FINANCE', FIN2)]);
+    });
+
+    it('an editor or a submitter who did not draft is a maker too, at every stage (also FINAL)', () => {
+      const editedBy = [drafted(), edited(['name'], { ...DEF, name: 'Energy avoided' }, 'u-ca'), submitted(1, true, APPROVAL_ID, 'u-tech')];
+      given(editedBy).when(approve('FINANCE', FIN)).then([stageApproved(1, 'FINANCE', FIN)]);
+      given([...editedBy, stageApproved(1, 'FINANCE', FIN)]).when(approve('TECHNICAL', TECH)).thenRejects(MAKER_CANNOT_DECIDE.code, 403);
+      const atFinal = [...editedBy, stageApproved(1, 'FINANCE', FIN), stageApproved(1, 'TECHNICAL', TECH2)];
+      expect(given(atFinal).when(approve('FINAL', CA)).thenRejects(MAKER_CANNOT_DECIDE.code, 403).details).toEqual({ stage: 'FINAL', authored: ['edited'] });
+      given(atFinal).when(approve('FINAL', ADMIN)).then([stageApproved(1, 'FINAL', ADMIN), completed(1, [FIN, TECH2, ADMIN], true, { ...DEF, name: 'Energy avoided' })]);
+    });
+
+    it('an edit that changes nothing records nothing and makes no maker', () => {
+      given([drafted()]).when(edit({ name: DEF.name }, 'u-fin')).then([]);
+      given([drafted(), submitted(1)]).when(approve('FINANCE', FIN)).then([stageApproved(1, 'FINANCE', FIN)]);
+    });
+
+    it('with segregation off in the round, a maker may decide (the policy that turned it off is an ADMIN decision with a reason)', () => {
+      given([drafted(DEF, DEFINITION_ID, 'u-fm'), submitted(1, false, APPROVAL_ID, 'u-fm')])
+        .when(approve('FINANCE', FINANCE_MAKER))
+        .then([stageApproved(1, 'FINANCE', FINANCE_MAKER)]);
+    });
+
+    it('order and role are checked before the maker rule', () => {
+      const draftedByFinance = [drafted(DEF, DEFINITION_ID, 'u-fm'), submitted(1, true, APPROVAL_ID, 'u-fm')];
+      given(draftedByFinance).when(approve('TECHNICAL', as('u-fm', 'TECHNICAL'))).thenRejects(OUT_OF_ORDER.code, 409);
+      given(draftedByFinance).when(approve('FINANCE', as('u-fm', 'AUDITOR'))).thenRejects(WRONG_ROLE.code, 403);
     });
   });
 });

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import type { JsonObject } from '../../../contracts';
-import { TESTING_MIN_ACCURACY, type SetupCommand } from '../../../src/setup/decide';
+import { TESTING_MIN_ACCURACY, TESTING_MIN_SAMPLES, type SetupCommand } from '../../../src/setup/decide';
 import { SETUP_EVENT_TYPES, SETUP_SCHEMA_VERSIONS, SETUP_STEPS, type SetupCheck, type SetupEvent, type SetupStep } from '../../../src/setup/events';
 import { setupDecider } from '../../../src/setup/setup.decider';
-import { initialSetupState, type SetupState } from '../../../src/setup/state';
+import { initialSetupState, stepDone, type SetupState } from '../../../src/setup/state';
 import { DomainError } from '../../../src/errors/proofline-error';
 import { decide, givenWhenThen } from '../../support/given-when-then';
 import { deepFreeze } from '../../support/deep-freeze';
@@ -19,7 +19,7 @@ const RULES = {
   'field-mappings': 'fieldMappings lists at least one {source, metric}',
   period: 'periodStart is before periodEnd (ISO-8601 dates)',
   value: 'value is a whole number ≥ 0',
-  sample: 'sampleSize ≥ 1 and 0 ≤ matchedSamples ≤ sampleSize',
+  sample: 'sampleSize ≥ 100 and 0 ≤ matchedSamples ≤ sampleSize',
   accuracy: 'matchedSamples / sampleSize is at least 85 %',
 } as const;
 type CheckName = keyof typeof RULES;
@@ -67,13 +67,13 @@ const FAILING_PASSES: Record<SetupStep, readonly boolean[]> = {
 };
 const failedAttempt = (step: SetupStep) => recorded(step, FAILING[step], FAILING_PASSES[step]);
 function allPassedState(): SetupState {
-  return { steps: Object.fromEntries(SETUP_STEPS.map((step) => [step, true])) };
+  return { steps: Object.fromEntries(SETUP_STEPS.map((step) => [step, { passed: true, stale: false }])), baseline: { value: 120000, periodStart: '2025-01-01', periodEnd: '2025-12-31' } };
 }
 const upTo = (last: SetupStep) => SETUP_STEPS.slice(0, SETUP_STEPS.indexOf(last) + 1).map(passed);
 
 const OUT_OF_ORDER = { code: 'SETUP.STEP_OUT_OF_ORDER', status: 409 } as const;
 
-/** Each history with the steps whose latest attempt passed, written out by hand. */
+/** Each history with the steps that are done (latest attempt passed, no earlier step recorded since), written out by hand. */
 const histories: Record<string, { readonly events: readonly SetupEvent[]; readonly passed: readonly SetupStep[] }> = {
   'nothing recorded': { events: [], passed: [] },
   'API_INTEGRATION failed': { events: [failedAttempt('API_INTEGRATION')], passed: [] },
@@ -88,10 +88,10 @@ const histories: Record<string, { readonly events: readonly SetupEvent[]; readon
   'up to BASELINE passed': { events: upTo('BASELINE'), passed: ['API_INTEGRATION', 'DATA_SOURCE', 'METRICS_CONFIGURATION', 'BASELINE'] },
   'up to BASELINE passed, TESTING failed': { events: [...upTo('BASELINE'), failedAttempt('TESTING')], passed: ['API_INTEGRATION', 'DATA_SOURCE', 'METRICS_CONFIGURATION', 'BASELINE'] },
   'all five passed': { events: upTo('TESTING'), passed: [...SETUP_STEPS] },
-  'all five passed, then DATA_SOURCE re-recorded and failed': {
-    events: [...upTo('TESTING'), failedAttempt('DATA_SOURCE')],
-    passed: ['API_INTEGRATION', 'METRICS_CONFIGURATION', 'BASELINE', 'TESTING'],
-  },
+  // the later steps were checked against the old data source: they went stale
+  'all five passed, then DATA_SOURCE re-recorded and failed': { events: [...upTo('TESTING'), failedAttempt('DATA_SOURCE')], passed: ['API_INTEGRATION'] },
+  'all five passed, then DATA_SOURCE re-recorded and passed': { events: [...upTo('TESTING'), passed('DATA_SOURCE')], passed: ['API_INTEGRATION', 'DATA_SOURCE'] },
+  'all five passed, then TESTING re-recorded and passed': { events: [...upTo('TESTING'), passed('TESTING')], passed: [...SETUP_STEPS] },
 };
 type History = keyof typeof histories;
 
@@ -169,10 +169,11 @@ const configurations: Record<SetupStep, ReadonlyArray<readonly [string, JsonObje
   TESTING: [
     ['92 of 100', { sampleSize: 100, matchedSamples: 92 }, [true, true]],
     ['85 of 100 (exactly the minimum)', { sampleSize: 100, matchedSamples: 85 }, [true, true]],
-    ['17 of 20 (exactly the minimum)', { sampleSize: 20, matchedSamples: 17 }, [true, true]],
-    ['1 of 1', { sampleSize: 1, matchedSamples: 1 }, [true, true]],
+    ['17 of 20 (85 %, but too few samples)', { sampleSize: 20, matchedSamples: 17 }, [false, false]],
+    ['1 of 1 (the issue: one sample is not 100 % accuracy)', { sampleSize: 1, matchedSamples: 1 }, [false, false]],
+    ['99 of 99 (one sample short)', { sampleSize: 99, matchedSamples: 99 }, [false, false]],
     ['84 of 100', { sampleSize: 100, matchedSamples: 84 }, [true, false]],
-    ['0 of 10', { sampleSize: 10, matchedSamples: 0 }, [true, false]],
+    ['0 of 100', { sampleSize: 100, matchedSamples: 0 }, [true, false]],
     ['more matched than sampled', { sampleSize: 10, matchedSamples: 11 }, [false, false]],
     ['no samples', { sampleSize: 0, matchedSamples: 0 }, [false, false]],
     ['fractional sample size', { sampleSize: 10.5, matchedSamples: 10 }, [false, false]],
@@ -233,10 +234,10 @@ describe('setup aggregate: given events, when command, then events | error code'
     }
   });
 
-  it('the histories are what they say: the latest attempt of each step decides whether it passed', () => {
+  it('the histories are what they say: a step is done when its latest attempt passed and no earlier step was recorded since', () => {
     for (const [history, { events, passed: ok }] of Object.entries(histories)) {
       const state = given(events).state;
-      expect({ history, passed: SETUP_STEPS.filter((step) => state.steps[step] === true) }).toEqual({ history, passed: SETUP_STEPS.filter((step) => ok.includes(step)) });
+      expect({ history, passed: SETUP_STEPS.filter((step) => stepDone(state, step)) }).toEqual({ history, passed: SETUP_STEPS.filter((step) => ok.includes(step)) });
     }
   });
 
@@ -245,19 +246,30 @@ describe('setup aggregate: given events, when command, then events | error code'
       const error = given([]).when(record('TESTING', PASSING.TESTING)).thenRejects(OUT_OF_ORDER.code, 409);
       expect(error).toBeInstanceOf(DomainError);
       expect(error.details).toEqual({ step: 'TESTING', missingSteps: ['API_INTEGRATION', 'DATA_SOURCE', 'METRICS_CONFIGURATION', 'BASELINE'] });
-      expect(error.message).toBe('TESTING comes after API_INTEGRATION, DATA_SOURCE, METRICS_CONFIGURATION, BASELINE, which have not passed yet');
+      expect(error.message).toBe('TESTING comes after API_INTEGRATION, DATA_SOURCE, METRICS_CONFIGURATION, BASELINE, which have not passed yet (or went stale)');
     });
 
     it('one missing step: "has"', () => {
       expect(given(histories['API_INTEGRATION failed'].events).when(record('DATA_SOURCE', PASSING.DATA_SOURCE)).thenRejects(OUT_OF_ORDER.code, 409).message).toBe(
-        'DATA_SOURCE comes after API_INTEGRATION, which has not passed yet',
+        'DATA_SOURCE comes after API_INTEGRATION, which has not passed yet (or went stale)',
       );
     });
 
-    it('a passed step that is re-recorded and fails blocks the later steps again', () => {
+    it('given all five passed, when DATA_SOURCE is recorded again, then every later step is stale and must be recorded again, in order', () => {
       const history = histories['all five passed, then DATA_SOURCE re-recorded and failed'].events;
-      expect(given(history).when(record('TESTING', PASSING.TESTING)).thenRejects(OUT_OF_ORDER.code, 409).details).toEqual({ step: 'TESTING', missingSteps: ['DATA_SOURCE'] });
-      expect(given([...history, passed('DATA_SOURCE')]).when(record('TESTING', PASSING.TESTING)).outcome).toEqual({ events: [passed('TESTING')] });
+      expect(given(history).when(record('TESTING', PASSING.TESTING)).thenRejects(OUT_OF_ORDER.code, 409).details).toEqual({ step: 'TESTING', missingSteps: ['DATA_SOURCE', 'METRICS_CONFIGURATION', 'BASELINE'] });
+      const again = [...history, passed('DATA_SOURCE')];
+      expect(given(again).state.steps).toEqual({
+        API_INTEGRATION: { passed: true, stale: false },
+        DATA_SOURCE: { passed: true, stale: false },
+        METRICS_CONFIGURATION: { passed: true, stale: true },
+        BASELINE: { passed: true, stale: true },
+        TESTING: { passed: true, stale: true },
+      });
+      expect(given(again).when(record('TESTING', PASSING.TESTING)).thenRejects(OUT_OF_ORDER.code, 409).details).toEqual({ step: 'TESTING', missingSteps: ['METRICS_CONFIGURATION', 'BASELINE'] });
+      const redone = [...again, passed('METRICS_CONFIGURATION'), passed('BASELINE')];
+      expect(given(redone).when(record('TESTING', PASSING.TESTING)).outcome).toEqual({ events: [passed('TESTING')] });
+      expect(SETUP_STEPS.every((step) => stepDone(given([...redone, passed('TESTING')]).state, step))).toBe(true);
     });
   });
 
@@ -286,9 +298,20 @@ describe('setup aggregate: given events, when command, then events | error code'
       expect(TESTING_MIN_ACCURACY).toBe(0.85);
     });
 
-    it('TESTING: accuracy passes exactly when matched / sample ≥ 0.85 (any sample size)', () => {
+    it(`TESTING: fewer than ${TESTING_MIN_SAMPLES} samples never pass`, () => {
+      expect(TESTING_MIN_SAMPLES).toBe(100);
       fc.assert(
-        fc.property(fc.integer({ min: 1, max: 10_000 }), fc.double({ min: 0, max: 1, noNaN: true }), (sampleSize, share) => {
+        fc.property(fc.integer({ min: 1, max: TESTING_MIN_SAMPLES - 1 }), (sampleSize) => {
+          const outcome = decide(setupDecider, record('TESTING', { sampleSize, matchedSamples: sampleSize }), allPassedState());
+          if ('rejected' in outcome) throw outcome.rejected;
+          expect(outcome.events[0].data.passed).toBe(false);
+        }),
+      );
+    });
+
+    it('TESTING: accuracy passes exactly when matched / sample ≥ 0.85 (any sample size from the minimum up)', () => {
+      fc.assert(
+        fc.property(fc.integer({ min: TESTING_MIN_SAMPLES, max: 10_000 }), fc.double({ min: 0, max: 1, noNaN: true }), (sampleSize, share) => {
           const matchedSamples = Math.floor(sampleSize * share);
           const outcome = decide(setupDecider, record('TESTING', { sampleSize, matchedSamples }), allPassedState());
           if ('rejected' in outcome) throw outcome.rejected;
@@ -313,9 +336,16 @@ describe('setup aggregate: given events, when command, then events | error code'
   });
 
   describe('state', () => {
-    it('folds the latest attempt of each step', () => {
+    it('folds the latest attempt of each step, the later ones stale, and the baseline that passed', () => {
       expect(given(histories['all five passed, then DATA_SOURCE re-recorded and failed'].events).state).toEqual({
-        steps: { API_INTEGRATION: true, DATA_SOURCE: false, METRICS_CONFIGURATION: true, BASELINE: true, TESTING: true },
+        steps: {
+          API_INTEGRATION: { passed: true, stale: false },
+          DATA_SOURCE: { passed: false, stale: false },
+          METRICS_CONFIGURATION: { passed: true, stale: true },
+          BASELINE: { passed: true, stale: true },
+          TESTING: { passed: true, stale: true },
+        },
+        baseline: { value: 120000, periodStart: '2025-01-01', periodEnd: '2025-12-31' },
       });
       expect(given([]).state).toEqual(initialSetupState);
     });
@@ -323,7 +353,7 @@ describe('setup aggregate: given events, when command, then events | error code'
     it('decide does not mutate the state it is given', () => {
       const state = deepFreeze(given(histories['up to DATA_SOURCE passed'].events).state);
       for (const s of scenarios) expect(() => decide(setupDecider, s.command, state)).not.toThrow();
-      expect(state).toEqual({ steps: { API_INTEGRATION: true, DATA_SOURCE: true } });
+      expect(state).toEqual({ steps: { API_INTEGRATION: { passed: true, stale: false }, DATA_SOURCE: { passed: true, stale: false } }, baseline: null });
     });
 
     it('is the setup stream, its one event at schema version 1', () => {
@@ -346,7 +376,7 @@ describe('setup aggregate: properties', () => {
         const emitted: SetupEvent[] = [];
         for (const next of commands) {
           const outcome = decide(setupDecider, next, live);
-          const earlierPassed = SETUP_STEPS.slice(0, SETUP_STEPS.indexOf(next.step)).every((earlier) => live.steps[earlier] === true);
+          const earlierPassed = SETUP_STEPS.slice(0, SETUP_STEPS.indexOf(next.step)).every((earlier) => stepDone(live, earlier));
           if ('rejected' in outcome) {
             expect(outcome.rejected.code).toBe(OUT_OF_ORDER.code);
             expect(earlierPassed).toBe(false);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { DomainError } from '../../../src/errors/proofline-error';
 import type { RecordValueCalculation, ValueCalculationCommand } from '../../../src/value-calculations/decide';
-import { VALUE_CALCULATION_EVENT_TYPES, VALUE_CALCULATION_SCHEMA_VERSIONS, type ValueCalculationEvent } from '../../../src/value-calculations/events';
+import { VALUE_CALCULATION_EVENT_TYPES, VALUE_CALCULATION_SCHEMA_VERSIONS, type ValueCalculationEvent, type ValueCalculationRecorded } from '../../../src/value-calculations/events';
 import { initialValueCalculationState, type ValueCalculationState } from '../../../src/value-calculations/state';
 import { valueCalculationDecider } from '../../../src/value-calculations/value-calculation.decider';
 import { decide, givenWhenThen } from '../../support/given-when-then';
@@ -11,7 +11,10 @@ const { given } = givenWhenThen(valueCalculationDecider);
 
 const PRICE = 1250;
 type Definition = RecordValueCalculation['definition'];
-const APPROVED: Definition = { definitionId: 'def-1', status: 'approved', unitPriceMinor: PRICE, currency: 'EUR' };
+/** Approved before every period below; `NOW` after all of them. */
+const APPROVED_AT = '2025-11-01T00:00:00.000Z';
+const NOW = '2027-01-01T00:00:00.000Z';
+const APPROVED: Definition = { definitionId: 'def-1', status: 'approved', unitPriceMinor: PRICE, currency: 'EUR', approvedAt: APPROVED_AT };
 const withStatus = (status: string): Definition => ({ ...APPROVED, status });
 
 /** Periods as the controller passes them: normalised UTC instants (toISOString). */
@@ -40,8 +43,11 @@ const calculate = ({ calculationId = 'calc-new', period, quantity = 5400, amount
   periodEnd: period[1],
   quantity,
   amountMinor,
-  accuracyBasisPoints: 9250,
+  sampleSize: 200,
+  matchedSamples: 185,
   source: 'smart-meter export',
+  billingTimeZone: 'UTC',
+  now: NOW,
 });
 const recorded = ({ calculationId = 'calc-new', period, quantity = 5400, amountMinor = quantity * PRICE, definition = APPROVED }: Calculation): ValueCalculationEvent => ({
   type: 'value-calculations.recorded',
@@ -53,6 +59,8 @@ const recorded = ({ calculationId = 'calc-new', period, quantity = 5400, amountM
     quantity,
     amountMinor,
     currency: definition.currency,
+    sampleSize: 200,
+    matchedSamples: 185,
     accuracyBasisPoints: 9250,
     source: 'smart-meter export',
   },
@@ -93,9 +101,9 @@ const scenarios: Scenario[] = [
       period: APR,
       quantity: 3,
       amountMinor: 2997,
-      definition: { definitionId: 'def-1', status: 'approved', unitPriceMinor: 999, currency: 'USD' },
+      definition: { definitionId: 'def-1', status: 'approved', unitPriceMinor: 999, currency: 'USD', approvedAt: APPROVED_AT },
     }),
-    ok(history, 'a one-millisecond period', { period: [APR[0], new Date(Date.parse(APR[0]) + 1).toISOString()] }),
+    ok(history, 'a one-day period', { period: [APR[0], at('2026-04-02')] }),
     // only approved definitions are measured, whatever else is wrong with the command
     ...['draft', 'in-review', 'changes-requested', 'rejected', 'none'].map((status) =>
       scenario(history, `April, definition ${status}`, { period: APR, definition: withStatus(status) }, { ...NOT_APPROVED, details: { status } }),
@@ -119,7 +127,7 @@ const scenarios: Scenario[] = [
   scenario('January measured', 'December to February, around January', { period: days('2025-12-01', '2026-03-01') }, OVERLAP),
   scenario('January measured', 'mid-December to mid-January', { period: days('2025-12-15', '2026-01-15') }, OVERLAP),
   scenario('January measured', 'mid-January to mid-February', { period: days('2026-01-15', '2026-02-15') }, OVERLAP),
-  scenario('January measured', 'the last millisecond of January', { period: [new Date(Date.parse(JAN[1]) - 1).toISOString(), JAN[1]] }, OVERLAP),
+  scenario('January measured', 'the last day of January', { period: [at('2026-01-31'), JAN[1]] }, OVERLAP),
   scenario('January measured', 'January again, mispriced (overlap is checked first)', { period: JAN, amountMinor: 1 }, OVERLAP),
   ok('January measured', 'February, starting where January ends', { period: FEB }),
 
@@ -167,8 +175,8 @@ describe('value calculation aggregate: given events, when command, then events |
     it('folds the measured periods in order', () => {
       expect(given(histories['January and March measured']).state).toEqual({
         periods: [
-          { start: JAN[0], end: JAN[1], calculationId: 'calc-jan' },
-          { start: MAR[0], end: MAR[1], calculationId: 'calc-mar' },
+          { start: JAN[0], end: JAN[1], periodEnd: JAN[1], calculationId: 'calc-jan', quantity: 5400, sampleSize: 200, matchedSamples: 185, status: 'RECORDED', supersededBy: null },
+          { start: MAR[0], end: MAR[1], periodEnd: MAR[1], calculationId: 'calc-mar', quantity: 10, sampleSize: 200, matchedSamples: 185, status: 'RECORDED', supersededBy: null },
         ],
       });
       expect(given([]).state).toEqual(initialValueCalculationState);
@@ -181,11 +189,13 @@ describe('value calculation aggregate: given events, when command, then events |
       expect(JSON.stringify(state)).toBe(before);
     });
 
-    it('is the valuecalc stream, its one event at schema version 1', () => {
+    it('is the valuecalc stream: recorded at schema version 2 (samples), adjusted and voided at 1', () => {
       expect(valueCalculationDecider.category).toBe('valuecalc');
-      expect(VALUE_CALCULATION_EVENT_TYPES).toEqual(['value-calculations.recorded']);
-      expect(VALUE_CALCULATION_SCHEMA_VERSIONS).toEqual({ 'value-calculations.recorded': 1 });
-      expect(valueCalculationDecider.upcasters).toEqual({});
+      expect(VALUE_CALCULATION_EVENT_TYPES).toEqual(['value-calculations.recorded', 'value-calculations.adjusted', 'value-calculations.voided']);
+      expect(VALUE_CALCULATION_SCHEMA_VERSIONS).toEqual({ 'value-calculations.recorded': 2, 'value-calculations.adjusted': 1, 'value-calculations.voided': 1 });
+      // a version-1 event had an accuracy typed in and no samples: none are invented
+      const [toV2] = valueCalculationDecider.upcasters['value-calculations.recorded'];
+      expect(toV2({ calculationId: 'c', accuracyBasisPoints: 10000 })).toEqual({ calculationId: 'c', accuracyBasisPoints: 10000, sampleSize: null, matchedSamples: null });
     });
   });
 });
@@ -193,7 +203,7 @@ describe('value calculation aggregate: given events, when command, then events |
 describe('value calculation aggregate: properties', () => {
   const DAY = 86_400_000;
   const day = (n: number) => new Date(Date.UTC(2026, 0, 1) + n * DAY).toISOString();
-  const command: fc.Arbitrary<ValueCalculationCommand> = fc
+  const command: fc.Arbitrary<RecordValueCalculation> = fc
     .record({
       start: fc.integer({ min: 0, max: 60 }),
       length: fc.integer({ min: -2, max: 20 }),
@@ -206,20 +216,23 @@ describe('value calculation aggregate: properties', () => {
     .map(({ start, length, quantity, price, wrongAmount, status, id }) => ({
       type: 'RecordValueCalculation' as const,
       calculationId: `calc-${id}`,
-      definition: { definitionId: 'def-1', status, unitPriceMinor: price, currency: 'EUR' },
+      definition: { definitionId: 'def-1', status, unitPriceMinor: price, currency: 'EUR', approvedAt: APPROVED_AT },
       periodStart: day(start),
       periodEnd: day(start + length),
       quantity,
       amountMinor: quantity * price + wrongAmount,
-      accuracyBasisPoints: 9000,
+      sampleSize: 100,
+      matchedSamples: 90,
       source: 's',
+      billingTimeZone: 'UTC',
+      now: NOW,
     }));
 
   it('recorded periods never overlap, each amount is quantity × price, refusals give the first rule broken, replay = live', () => {
     fc.assert(
       fc.property(fc.array(command, { maxLength: 40 }), (commands) => {
         let live: ValueCalculationState = valueCalculationDecider.initialState;
-        const emitted: ValueCalculationEvent[] = [];
+        const emitted: ValueCalculationRecorded[] = [];
         for (const next of commands) {
           const overlapping = live.periods.find((p) => Date.parse(next.periodStart) < Date.parse(p.end) && Date.parse(p.start) < Date.parse(next.periodEnd));
           const expected =
@@ -236,7 +249,7 @@ describe('value calculation aggregate: properties', () => {
           expect('rejected' in outcome ? outcome.rejected.code : null).toBe(expected);
           if ('rejected' in outcome) continue;
           expect(outcome.events).toHaveLength(1);
-          const [event] = outcome.events;
+          const [event] = outcome.events as ValueCalculationRecorded[];
           expect(event.data.amountMinor).toBe(event.data.quantity * next.definition.unitPriceMinor);
           live = valueCalculationDecider.evolve(live, event);
           emitted.push(event);
