@@ -64,10 +64,15 @@ export class AdvisoryLease {
     // A session of the lease's own, outside the pool: it carries the lock and the lease's settings, and is ended, never reused.
     let connection = this.candidate;
     this.candidate = undefined;
-    try {
-      connection ??= (await within(this.lifetimeMs, this.knex.client.acquireRawConnection())) as RawConnection;
-    } catch {
-      return false; // no database, no lease: the caller tries again
+    if (!connection) {
+      const opening = this.knex.client.acquireRawConnection() as Promise<RawConnection>;
+      try {
+        connection = await within(this.lifetimeMs, opening);
+      } catch {
+        // No database, no lease: the caller tries again. A session that opens after all is ended, not left open.
+        void opening.then((late) => this.dispose(late)).catch(() => undefined);
+        return false;
+      }
     }
     try {
       const result = await this.knex

@@ -80,6 +80,15 @@ export class Relay {
   }
 
   private async run(): Promise<void> {
+    try {
+      await this.runUntilClosed();
+    } finally {
+      // A standby keeps the session it waits on between attempts: closed, it must end it too.
+      await this.lease.release();
+    }
+  }
+
+  private async runUntilClosed(): Promise<void> {
     while (!this.stop.signal.aborted) {
       if (!(await this.lease.tryAcquire())) {
         await abortableSleep(this.options.leaseRetryMs ?? 1000, this.stop.signal);
@@ -98,7 +107,6 @@ export class Relay {
         await abortableSleep(1000, this.stop.signal);
       } finally {
         await producer.disconnect().catch(() => undefined);
-        if (this.stop.signal.aborted) await this.lease.release();
       }
     }
   }

@@ -131,6 +131,30 @@ describeWithServices(['postgres', 'kafka'], 'relays fenced by the lease', () => 
     await db.close();
   }, 60_000);
 
+  it('a standby relay that is closed ends the session it stood by on (a session left open would keep its process from exiting)', async () => {
+    const store = new PostgresEventStore(db.knex);
+    const names = new TopicNames(`standby-${randomBytes(4).toString('hex')}`);
+    const topics = new TopicAdmin(new Kafka({ clientId: 'lease-standby-admin', brokers: [serviceUrl('kafka')], logLevel: logLevel.NOTHING, retry: { retries: 0 } }), { partitions: 1, brokers: serviceUrl('kafka') });
+    closing.push(() => topics.close());
+    const holder = new AdvisoryLease(db.knex, `relay.${names.prefix}`);
+    expect(await holder.tryAcquire()).toBe(true);
+    closing.push(() => holder.release());
+    const standbyLease = new AdvisoryLease(db.knex, `relay.${names.prefix}`);
+    const standby = new Relay(db.knex, store, recordingKafka('standby', []), topics, names, standbyLease, new Metrics(), { pollIntervalMs: 20, leaseRetryMs: 100 });
+    const waitingSessions = async () => {
+      const { rows } = await db.knex.raw(`SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND pid <> ? AND query LIKE 'SELECT pg_try_advisory_lock(%'`, [holder.sessionPid!]);
+      return (rows as Array<{ pid: number }>).map((row) => row.pid);
+    };
+    const before = await waitingSessions();
+
+    standby.start();
+    await until(async () => (await waitingSessions()).length > before.length, 10_000, 'the standby asks for the lease on a session of its own');
+    expect(standby.active).toBe(false);
+    await standby.close();
+
+    await until(async () => (await waitingSessions()).length <= before.length, 5_000, "the standby's session is ended when it closes");
+  }, 60_000);
+
   it("pg_terminate_backend on the holder's lease session: the old holder publishes nothing more, the new one publishes what follows", async () => {
     const signer = testSigner();
     const store = new PostgresEventStore(db.knex);
