@@ -10,6 +10,7 @@ import * as ledgerWitnesses from './0008_ledger_witnesses';
 import * as kafkaPartitions from './0011_kafka_partitions';
 import * as tenantHaltsResume from './0014_tenant_halts_resume';
 import * as checkpointStoreIdentity from './0015_checkpoint_store_identity';
+import * as partitionBatchFailures from './0016_partition_batch_failures';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -33,6 +34,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['0011_kafka_partitions', kafkaPartitions],
   ['0014_tenant_halts_resume', tenantHaltsResume],
   ['0015_checkpoint_store_identity', checkpointStoreIdentity],
+  ['0016_partition_batch_failures', partitionBatchFailures],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

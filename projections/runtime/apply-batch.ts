@@ -166,6 +166,8 @@ async function savePartitionOffset(trx: Knex.Transaction, projector: string, kaf
        next_offset      = greatest(projector_partition_offsets.next_offset, EXCLUDED.next_offset),
        position_commit  = CASE WHEN EXCLUDED.next_offset > projector_partition_offsets.next_offset THEN EXCLUDED.position_commit ELSE projector_partition_offsets.position_commit END,
        position_prepare = CASE WHEN EXCLUDED.next_offset > projector_partition_offsets.next_offset THEN EXCLUDED.position_prepare ELSE projector_partition_offsets.position_prepare END,
+       last_error       = NULL,
+       failing_since    = NULL,
        updated_at       = now()`,
     [projector, kafka.topic, kafka.partition, (BigInt(lastOffset) + 1n).toString(), String(position.commit), String(position.prepare)],
   );

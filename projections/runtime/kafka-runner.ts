@@ -7,8 +7,8 @@ import { parsePosition } from '../../src/eventstore/global-position';
 import type { Metrics } from '../../src/observability/metrics';
 import { HEADERS, type TopicNames } from '../../src/fanout/topics';
 import type { TopicAdmin } from '../../src/fanout/topic-admin';
-import { applyBatch, type BatchOutcome } from './apply-batch';
-import { readPosition } from './positions';
+import { applyBatch, type ApplyOptions, type BatchOutcome } from './apply-batch';
+import { readPosition, recordPartitionFailure } from './positions';
 import type { ProjectedEvent, Projector } from './projector';
 import { createTables, tablesOf } from './tables';
 
@@ -255,7 +255,8 @@ export class KafkaProjectionRunner {
     const events = batch.messages.map(eventOf);
     const key = `${batch.topic}/${batch.partition}`;
     const source = { topic: batch.topic, partition: batch.partition, offsets: batch.messages.map((message) => message.offset) };
-    let outcome = await applyBatch(this.knex, projector, names, events, { fillGapsFrom: this.store, kafka: source });
+    // A failure is thrown to kafkajs, which fetches the batch again: the projector waits, it never skips.
+    let outcome = await this.applyOrRecord(projector, names, events, { fillGapsFrom: this.store, kafka: source });
     if (outcome.seekTo !== undefined) {
       if (live.sought.get(key) !== outcome.seekTo) {
         // Kafka's offset is ahead of what the database holds (a lost commit): read again from the database's.
@@ -266,7 +267,7 @@ export class KafkaProjectionRunner {
       }
       // Sought there already and the log starts later: those offsets are gone from Kafka. Say so, and go on (stream gaps are still filled from the store).
       this.logger.error(`projector ${projector.name}: ${key} no longer holds offsets ${outcome.seekTo}..${BigInt(batch.messages[0].offset) - 1n} (its log starts later); events only there are applied when a later event of their stream arrives`);
-      outcome = await applyBatch(this.knex, projector, names, events, { fillGapsFrom: this.store, kafka: { ...source, startAboveStored: true } });
+      outcome = await this.applyOrRecord(projector, names, events, { fillGapsFrom: this.store, kafka: { ...source, startAboveStored: true } });
     }
     this.options.onBatch?.(projector.name, outcome);
     if (outcome.gapFills > 0) this.options.metrics?.projectionGapFills.inc({ projector: projector.name }, outcome.gapFills);
@@ -279,6 +280,17 @@ export class KafkaProjectionRunner {
     }
     if (outcome.stoppedAt) consumer.pause([{ topic: batch.topic }]);
     await payload.heartbeat();
+  }
+
+  /** applyBatch; a failure is recorded in the projector's status and counted before kafkajs retries the batch. */
+  private async applyOrRecord(projector: Projector, names: ReturnType<typeof tablesOf>, events: ProjectedEvent[], options: ApplyOptions): Promise<BatchOutcome> {
+    try {
+      return await applyBatch(this.knex, projector, names, events, options);
+    } catch (error) {
+      this.options.metrics?.projectionBatchFailures.inc({ projector: projector.name });
+      if (options.kafka) await recordPartitionFailure(this.knex, projector.name, options.kafka.topic, options.kafka.partition, error).catch(() => undefined);
+      throw error;
+    }
   }
 
   /** The table is the record; the topic lets operators and alerting see dead letters as they happen. */

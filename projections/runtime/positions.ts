@@ -22,6 +22,54 @@ export async function readPosition(knex: Knex, projector: string): Promise<Store
   };
 }
 
+/**
+ * Records why the projector's last batch failed, outside the failed transaction, so that a
+ * projector retrying the same batch (a database outage, a stream version the store no longer
+ * holds) is visible in its status instead of reading "running" with no error. The next batch
+ * that commits clears it (savePosition). A stopped projector keeps its own error.
+ */
+export async function recordBatchFailure(knex: Knex, projector: string, error: unknown): Promise<void> {
+  const message = `batch failed, retrying: ${error instanceof Error ? error.message : String(error)}`.slice(0, 2000);
+  await knex.raw(
+    `INSERT INTO projector_positions (projector, position_commit, position_prepare, applied, state, last_error, updated_at)
+     VALUES (?, 0, 0, 0, 'running', ?, now())
+     ON CONFLICT (projector) DO UPDATE SET
+       last_error = CASE WHEN projector_positions.state = 'stopped' THEN projector_positions.last_error ELSE EXCLUDED.last_error END,
+       updated_at = now()`,
+    [projector, message],
+  );
+}
+
+/**
+ * Through Kafka, the same for one partition: kept on its projector_partition_offsets row (a row
+ * without one applies nothing new: its offset and position stay at the start), cleared by that
+ * partition's next committed batch, so a success on another partition does not hide it.
+ */
+export async function recordPartitionFailure(knex: Knex, projector: string, topic: string, partition: number, error: unknown): Promise<void> {
+  const message = `batch failed, retrying: ${error instanceof Error ? error.message : String(error)}`.slice(0, 2000);
+  await knex.raw(
+    `INSERT INTO projector_partition_offsets (projector, topic, kafka_partition, next_offset, last_error, failing_since, updated_at)
+     VALUES (?, ?, ?, 0, ?, now(), now())
+     ON CONFLICT (projector, topic, kafka_partition) DO UPDATE SET
+       last_error    = EXCLUDED.last_error,
+       failing_since = coalesce(projector_partition_offsets.failing_since, EXCLUDED.failing_since),
+       updated_at    = now()`,
+    [projector, topic, partition, message],
+  );
+}
+
+/** The longest-failing partition of the projector, as `topic/partition (since …): error`, or null. */
+export async function partitionFailure(knex: Knex, projector: string): Promise<string | null> {
+  const row = await knex('projector_partition_offsets')
+    .where({ projector })
+    .whereNotNull('last_error')
+    .orderBy('failing_since')
+    .first('topic', 'kafka_partition', 'last_error', 'failing_since');
+  if (!row) return null;
+  const since = row.failing_since instanceof Date ? row.failing_since.toISOString() : String(row.failing_since);
+  return `${row.topic}/${row.kafka_partition} (since ${since}): ${row.last_error}`;
+}
+
 /** Lets a stopped projector run again (after its handler was fixed); it retries from where it stopped. */
 export async function resumeProjector(knex: Knex, projector: string): Promise<void> {
   await knex('projector_positions').where({ projector }).update({ state: 'running', last_error: null, updated_at: knex.fn.now() });

@@ -5,7 +5,7 @@ import { PROJECTORS } from '../../projections';
 import { InProcessProjectionRunner } from '../../projections/runtime/in-process-runner';
 import { KafkaProjectionRunner } from '../../projections/runtime/kafka-runner';
 import type { Projector } from '../../projections/runtime/projector';
-import { readPosition } from '../../projections/runtime/positions';
+import { partitionFailure, readPosition, recordBatchFailure } from '../../projections/runtime/positions';
 import type { BatchOutcome } from '../../projections/runtime/apply-batch';
 import { eventStoreOf, type ProoflineConfig } from '../config/proofline-config';
 import { blameSetting } from '../config/setting-failure';
@@ -107,7 +107,11 @@ export class Fanout {
       this.runner = new InProcessProjectionRunner(this.knex, this.store, this.projectors, {
         onBatch,
         topicNames: this.names,
-        onError: (projector, error) => this.logger.error(`projector ${projector} batch failed; retrying from its position: ${error instanceof Error ? error.message : String(error)}`),
+        onError: (projector, error) => {
+          this.logger.error(`projector ${projector} batch failed; retrying from its position: ${error instanceof Error ? error.message : String(error)}`);
+          this.metrics.projectionBatchFailures.inc({ projector });
+          void recordBatchFailure(this.knex, projector, error).catch(() => undefined);
+        },
       });
     }
     // The topic admin names KAFKA_BROKERS itself when it gives up; a consumer kafkajs could not connect says so here.
@@ -169,7 +173,9 @@ export class Fanout {
     const lagSeconds = lagEvents === null ? null : lagEvents === 0 ? 0 : secondsSince(stored.lastOccurredAt ?? undefined);
     if (lagEvents !== null) this.metrics.projectionLagEvents.set({ projector: projector.name }, lagEvents);
     if (lagSeconds !== null) this.metrics.projectionLagSeconds.set({ projector: projector.name }, lagSeconds);
-    return { projector: projector.name, state: stored.state, position: formatPosition(stored.position), applied: stored.applied, lagEvents, lagSeconds, lastError: stored.lastError ?? brokerError };
+    // Through Kafka a failing partition keeps its error on its own row: another partition's success does not hide it.
+    const failing = this.mode === 'kafka' ? await partitionFailure(this.knex, projector.name).catch(() => null) : null;
+    return { projector: projector.name, state: stored.state, position: formatPosition(stored.position), applied: stored.applied, lagEvents, lagSeconds, lastError: stored.lastError ?? failing ?? brokerError };
   }
 
   /** Each projector's consumer-group lag: per partition of its topics, the high watermark minus the committed offset. */

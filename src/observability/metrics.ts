@@ -94,6 +94,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly projectionBatchFailures = new Counter({
+    name: 'proofline_projection_batch_failures_total',
+    help: 'Batches a projector failed to apply and retries (a database outage, a stream version missing from the event store); the reason is the lastError of GET /projections/status',
+    labelNames: ['projector'] as const,
+    registers: [this.registry],
+  });
+
   readonly projectionGapFills = new Counter({
     name: 'proofline_projection_gap_fills_total',
     help: "Events a projector read from the event store because a later version of their stream arrived first (a repartitioned topic, a lost Kafka offset): applied in stream order, never skipped",

@@ -142,4 +142,42 @@ describeWithService('kafka', 'a topic whose partitions change under Proofline', 
     // At least the earlier versions, each seen once more (a redelivery adds to it, and changes nothing).
     expect(outcomes.reduce((sum, outcome) => sum + outcome.duplicates, 0)).toBeGreaterThanOrEqual(earlierCount * PROJECTORS.length);
   }, 180_000);
+  it("a version whose predecessors the store does not hold (gone): the projector waits, applies nothing of it, and its status says why instead of reading a plain 'running'", async () => {
+    const prefix = `gapgone-${randomBytes(4).toString('hex')}`;
+    const t = await app(prefix);
+    const { database, store, metrics, fanout } = t.infrastructure;
+    const knex = database.knex;
+    const topic = `${prefix}.workspaces.events.v1`;
+
+    // Version 9 of a stream whose store holds versions 0..5 only (6..8 gone, as after rows were removed).
+    const workspace = craftedWorkspace();
+    await appendCrafted(t.infrastructure, workspace, 6);
+    const stored = await store.readStream(workspace.streamId);
+    const beyond = { ...stored[5], streamVersion: 9 };
+    await fanout.topics!.ensure([topic]);
+    const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await producer.connect();
+    closers.push(() => producer.disconnect());
+    await producer.send({ topic, acks: -1, messages: [{ ...messageOf(beyond), partition: 0 }] });
+
+    const runner = new KafkaProjectionRunner(knex, store, fanout.kafka!, fanout.topics!, fanout.names, [workspaceDirectoryProjector], { metrics });
+    closers.push(() => runner.close());
+    await runner.start();
+
+    const lastErrorOf = async () => (await fanout.status()).projectors.find((p) => p.projector === workspaceDirectoryProjector.name)?.lastError ?? '';
+    const stuck = await eventually(lastErrorOf, (error) => error.includes('version 9 arrived'), 60_000);
+    expect(stuck).toContain(`${topic}/0 (since `);
+    expect(stuck).toContain(`batch failed, retrying: stream ${workspace.streamId}: version 9 arrived, but versions 0..8 are not all in the event store (found 6)`);
+    expect((await readPosition(knex, workspaceDirectoryProjector.name)).state).toBe('running');
+    const failures = (await metrics.projectionBatchFailures.get()).values.find((value) => value.labels.projector === workspaceDirectoryProjector.name)?.value ?? 0;
+    expect(failures).toBeGreaterThanOrEqual(1);
+    // Nothing of it was applied, and the partition's offset did not move past it.
+    expect(await knex('projector_partition_offsets').where({ projector: workspaceDirectoryProjector.name, topic, kafka_partition: 0 }).first('next_offset')).toEqual({ next_offset: '0' });
+
+    // Another partition's batches commit meanwhile (the stream's stored versions): the failing partition keeps saying so.
+    await producer.send({ topic, acks: -1, messages: stored.map((event) => ({ ...messageOf(event), partition: 1 })) });
+    const applied = await eventually(() => checkReadModels(knex), (check) => check.staleWorkspaces.length === 0, 60_000);
+    expect(applied.staleWorkspaces).toEqual([]);
+    expect(await eventually(lastErrorOf, (error) => error.includes('versions 6..8 are not all in the event store (found 0)'), 30_000)).toContain(`${topic}/0 (since `);
+  }, 180_000);
 });
