@@ -87,6 +87,7 @@ export async function createInfrastructure(config: ProoflineConfig, overrides: I
     instance: config.PROOFLINE_INSTANCE_NAME,
     checkpointEvery: config.PROOFLINE_LEDGER_CHECKPOINT_EVERY,
     checkpointIntervalMs: config.PROOFLINE_LEDGER_CHECKPOINT_SECONDS * 1000,
+    headsDirectory: config.PROOFLINE_LEDGER_HEADS_DIR,
   });
   // On a server, several instances may run the builder: one holds the lease and builds, the others stand by (issue 25, item 9).
   const ledgerRunner = new LedgerRunner(ledger.builder, 250, { lease: database.kind === 'postgres' ? new AdvisoryLease(database.knex, 'ledger.builder') : undefined });

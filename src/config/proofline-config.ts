@@ -107,6 +107,15 @@ export class ProoflineConfig {
   @IsIn(['on', 'off'])
   PROOFLINE_LEDGER_BUILDER: 'on' | 'off' = 'on';
 
+  /**
+   * Where the ledger's signer keeps the last head it signed for each log (docs/ledger.md). Default:
+   * `<PROOFLINE_DATA_DIR>/keys/heads`. Where several instances may build the ledger, point them all
+   * at one shared directory, or a standby that takes over does not know what the last holder signed.
+   */
+  @IsOptional()
+  @Matches(/\S/, { message: 'PROOFLINE_LEDGER_HEADS_DIR must not be empty when set' })
+  PROOFLINE_LEDGER_HEADS_DIR?: string;
+
   /** A checkpoint is issued after this many new receipts of a tenant… */
   @Transform(toInt)
   @IsInt()

@@ -145,7 +145,7 @@ export class Ledger {
       throw new ProoflineError('LEDGER.REWIND_MISMATCH', `the database's tree of tenant ${tenantId} has size ${size} and root ${root}, not ${expectedRoot}: nothing was changed`, 409, { treeSize: size, rootHash: root });
     }
     const accepted: KeptHead = { origin: originOf(this.settings.instance, tenantId), treeSize: size, rootHash: root };
-    const gaveUp = SignedHeads.beside(this.keys).rewind(accepted, reason, now);
+    const gaveUp = SignedHeads.beside(this.keys, this.settings.headsDirectory).rewind(accepted, reason, now);
     return { ...(gaveUp ? { gaveUp } : {}), accepted };
   }
 

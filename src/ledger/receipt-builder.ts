@@ -5,7 +5,7 @@ import { ProoflineError } from '../errors/proofline-error';
 import { uniqueViolationOf } from '../eventstore/postgres/database-errors';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port';
 import { formatPosition } from '../eventstore/global-position';
-import { signBytes } from '../signing/detached-signature';
+import { signBytes, verifyBytes } from '../signing/detached-signature';
 import type { EventSigner } from '../signing/event-signer';
 import type { KeyRegistry } from '../signing/key-registry';
 import { CHECKPOINT_EVENT_TYPE, checkpointBytes, originOf, type CheckpointBody, type SignedCheckpoint } from './checkpoint';
@@ -54,6 +54,8 @@ export interface LedgerSettings {
   readonly checkpointEvery: number;
   readonly checkpointIntervalMs: number;
   readonly batchSize?: number;
+  /** Where the signed heads are kept when not beside the key (PROOFLINE_LEDGER_HEADS_DIR): shared by every instance that may build. */
+  readonly headsDirectory?: string;
 }
 
 /**
@@ -92,7 +94,7 @@ export class ReceiptBuilder {
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.repository = new LedgerRepository(knex, store);
-    this.heads = SignedHeads.beside(keys);
+    this.heads = SignedHeads.beside(keys, settings.headsDirectory);
   }
 
   /** Tenants this builder currently refuses to sign for (LEDGER.FORK_REFUSED), with both heads. */
@@ -260,6 +262,13 @@ export class ReceiptBuilder {
    */
   private async issue(chain: TenantChain, fence?: BuilderFence): Promise<SignedCheckpoint> {
     const origin = originOf(this.settings.instance, chain.tenantId);
+    // A tree smaller than the receipts stored means another builder wrote after this one cached the tree:
+    // signing it would publish a stale, smaller head with a later issuedAt (issue 25, item 9). Reload instead.
+    // Checked first: a stale cache measured against the head another builder signed is no fork.
+    if ((await this.repository.size(chain.tenantId)) > chain.size) {
+      this.chains.delete(chain.tenantId);
+      throw staleTree(chain.tenantId, chain.size);
+    }
     const refusal = await this.refusalToSign(chain, origin);
     if (refusal) {
       this.refusals.set(chain.tenantId, refusal);
@@ -267,12 +276,6 @@ export class ReceiptBuilder {
     }
     this.refusals.delete(chain.tenantId);
     await fence?.();
-    // A tree smaller than the receipts stored means another builder wrote after this one cached the tree:
-    // signing it would publish a stale, smaller head with a later issuedAt (issue 25, item 9). Reload instead.
-    if ((await this.repository.size(chain.tenantId)) > chain.size) {
-      this.chains.delete(chain.tenantId);
-      throw staleTree(chain.tenantId, chain.size);
-    }
     const issuedAt = this.clock();
     const body: CheckpointBody = {
       origin,
@@ -306,7 +309,9 @@ export class ReceiptBuilder {
   }
 
   private async refusalToSign(chain: TenantChain, origin: string): Promise<ForkRefusal | undefined> {
-    const kept = this.heads.read(origin);
+    // No head kept here (a standby's first checkpoint after a failover, a fresh heads directory):
+    // the latest checkpoint in the store that this signer's keys verify is the head to extend.
+    const kept = this.heads.read(origin) ?? (await this.signedHeadInStore(chain.tenantId, origin));
     if (!kept) return undefined;
     if (chain.anchor?.treeSize === kept.treeSize && chain.anchor.rootHash === kept.rootHash) return undefined;
     const memoryRoot = chain.tree.root();
@@ -329,6 +334,14 @@ export class ReceiptBuilder {
     }
     chain.anchor = { treeSize: kept.treeSize, rootHash: kept.rootHash };
     return undefined;
+  }
+
+  /** The store's latest checkpoint of the tenant, if its signature verifies with these keys and it names this log. */
+  private async signedHeadInStore(tenantId: string, origin: string): Promise<KeptHead | undefined> {
+    const latest = await this.repository.latestCheckpoint(tenantId);
+    if (!latest || latest.origin !== origin) return undefined;
+    if (!verifyBytes(this.keys, checkpointBytes(latest), latest.signature, `checkpoint of size ${latest.treeSize}`, latest.issuedAt).valid) return undefined;
+    return { origin: latest.origin, treeSize: latest.treeSize, rootHash: latest.rootHash, issuedAt: latest.issuedAt, signature: latest.signature };
   }
 
   private async chain(tenantId: string): Promise<TenantChain> {

@@ -25,9 +25,15 @@ export class SignedHeads {
     private readonly memory: Map<string, KeptHead>,
   ) {}
 
-  static beside(keys: KeyRegistry): SignedHeads {
+  /**
+   * The heads of the signer over `keys`: in `sharedDirectory` when given (PROOFLINE_LEDGER_HEADS_DIR,
+   * one volume for every instance that may build, so a standby taking over knows what the last
+   * holder signed), else in `<keys dir>/heads`.
+   */
+  static beside(keys: KeyRegistry, sharedDirectory?: string): SignedHeads {
     let memory = SignedHeads.inMemory.get(keys);
     if (!memory) SignedHeads.inMemory.set(keys, (memory = new Map()));
+    if (sharedDirectory) return new SignedHeads(sharedDirectory, memory);
     const directory = keys.directoryPath;
     return new SignedHeads(directory ? join(directory, 'heads') : undefined, memory);
   }

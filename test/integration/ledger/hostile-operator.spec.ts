@@ -1,4 +1,7 @@
 import { randomUUID, sign } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { canonicalJson, type EventEnvelope } from '../../../contracts';
 import type { Database } from '../../../src/database/database';
@@ -219,6 +222,70 @@ describe('the signer never signs a fork', () => {
     expect(accepted).toMatchObject({ treeSize: refused.details.database.treeSize, rootHash: refused.details.database.rootHash });
     expect(await restarted.builder.checkpointNow(T)).toMatchObject({ treeSize: 3 });
     expect(await restarted.status(T)).toMatchObject({ builder: 'running' });
+  });
+
+  /** A second host of the deployment: the same signing key, a registry (and kept heads) of its own. */
+  function standbyHost(): Signing {
+    const keys = KeyRegistry.open({ keyType: 'ed25519', privateKeyPem: signing.keys.active().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() });
+    return { keys, signer: new EventSigner(keys) };
+  }
+
+  /** Deletes T's events from the k-th on and their receipts, leaving T's checkpoint rows in place. */
+  async function forkKeepingCheckpoints(k: number): Promise<void> {
+    const doomed = (await tenantEvents(store, T)).slice(k).map((e) => e.envelope.id);
+    await disableAppendOnly(knex);
+    await knex('events').whereIn('event_id', doomed).delete();
+    await knex('ledger_receipts').where({ tenant_id: T }).andWhere('sequence', '>=', k).delete();
+    await enableAppendOnly(knex);
+  }
+
+  it('given a failover to a standby whose heads are empty and T\'s tail rewritten meanwhile, then the standby extends the latest checkpoint it can verify in the store and refuses the fork', async () => {
+    const honest = await honestHistory();
+    await catchUpFully(ledgerOn(knex, store, signing).builder, knex); // the checkpoint is recorded once its own event is receipted
+    expect((await repository.latestCheckpoint(T))?.treeSize).toBe(honest.checkpointSize);
+    await forkKeepingCheckpoints(3);
+    await appendOne(store, signing.signer, T, { payee: 'mallory' });
+    await appendOne(store, signing.signer, T, { payee: 'dave' });
+    const standby = ledgerOn(knex, store, standbyHost());
+    await catchUpFully(standby.builder, knex);
+
+    const failure = await failureOf(standby.builder.checkpointNow(T));
+
+    expect(failure).toMatchObject({ code: 'LEDGER.FORK_REFUSED', details: { kept: { treeSize: honest.checkpointSize, rootHash: honest.root } } });
+    expect((await repository.latestCheckpoint(T))?.treeSize).toBe(honest.checkpointSize);
+  });
+
+  it('given a failover to a standby whose heads are empty and an honest history, then the standby extends the stored checkpoint and signs', async () => {
+    const honest = await honestHistory();
+    await catchUpFully(ledgerOn(knex, store, signing).builder, knex);
+    await appendOne(store, signing.signer, T, { payee: 'erin' });
+    const standby = ledgerOn(knex, store, standbyHost());
+    await catchUpFully(standby.builder, knex);
+
+    expect(await standby.builder.checkpointNow(T)).toMatchObject({ treeSize: honest.checkpointSize + 2 });
+  });
+
+  it('given hosts that share PROOFLINE_LEDGER_HEADS_DIR and a fork that also deleted the checkpoints, then the standby still refuses it: it reads the head the first host signed', async () => {
+    const shared = mkdtempSync(join(tmpdir(), 'proofline-heads-'));
+    try {
+      for (const payee of ['alice', 'bob', 'carol', 'honest']) await appendOne(store, signing.signer, T, { payee });
+      const first = ledgerOn(knex, store, signing, { headsDirectory: shared });
+      await catchUpFully(first.builder, knex);
+      const signed = (await first.builder.checkpointNow(T))!;
+      await forkByDeletion(3);
+      await appendOne(store, signing.signer, T, { payee: 'mallory' });
+      await appendOne(store, signing.signer, T, { payee: 'dave' });
+      const standby = ledgerOn(knex, store, standbyHost(), { headsDirectory: shared });
+      await catchUpFully(standby.builder, knex);
+
+      expect(await failureOf(standby.builder.checkpointNow(T))).toMatchObject({ code: 'LEDGER.FORK_REFUSED', details: { kept: { treeSize: signed.treeSize, rootHash: signed.rootHash } } });
+      // Without the shared directory (and with the checkpoints deleted) the standby has nothing to extend: the documented limit.
+      const isolated = ledgerOn(knex, store, standbyHost());
+      await catchUpFully(isolated.builder, knex);
+      expect(await isolated.builder.checkpointNow(T)).toMatchObject({ treeSize: 5 });
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+    }
   });
 
   it('given a database that only lost receipts (the events are intact), then the rebuilt tree extends the kept head and is signed', async () => {
