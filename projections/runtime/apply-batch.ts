@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { EventStore } from '../../src/eventstore/event-store.port';
 import { comparePositions, type GlobalPosition } from '../../src/eventstore/global-position';
+import { misfiledFault, storedBytesFault } from '../../src/signing/stored-event';
 import type { ProjectedEvent, Projector } from './projector';
 import type { ProjectorTables } from './tables';
 
@@ -148,6 +149,11 @@ async function fillGap(store: EventStore, streamId: string, from: number, to: nu
   const recorded = await store.readStream(streamId, { fromVersion: from, maxCount: to - from + 1 });
   if (recorded.length !== to - from + 1 || recorded.some((event, i) => event.streamVersion !== from + i)) {
     throw new Error(`stream ${streamId}: version ${to + 1} arrived, but versions ${from}..${to} are not all in the event store (found ${recorded.length}); the projector waits rather than skip them`);
+  }
+  // The relay publishes neither a misfiled row nor bytes other than the signed ones; a fill must not take them in either.
+  for (const event of recorded) {
+    const fault = storedBytesFault(event)?.message ?? misfiledFault(event);
+    if (fault) throw new Error(`stream ${streamId}: version ${event.streamVersion} in the event store cannot fill the gap: ${fault}; the projector waits rather than apply it`);
   }
   return recorded.map((event) => ({ envelope: event.envelope, streamVersion: event.streamVersion, position: event.position }));
 }

@@ -4,7 +4,8 @@ import type { GlobalPosition } from '../../src/eventstore/global-position';
 import { applyBatch, type BatchOutcome } from './apply-batch';
 import type { ProjectedEvent, Projector } from './projector';
 import { createTables, tablesOf } from './tables';
-import { adoptPartitionPositions, readPosition } from './positions';
+import { adoptPartitionPositions, readPosition, stopProjector } from './positions';
+import { relayFaultOf } from '../../src/fanout/relay-halts';
 import type { TopicNames } from '../../src/fanout/topics';
 
 export interface RunnerOptions {
@@ -12,6 +13,8 @@ export interface RunnerOptions {
   readonly pollIntervalMs?: number;
   readonly onBatch?: (projector: string, outcome: BatchOutcome) => void;
   readonly onError?: (projector: string, error: unknown) => void;
+  /** A projector stopped at a row it must not apply (its status says why). */
+  readonly onStopped?: (projector: string, reason: string) => void;
   /** The Kafka topic names: a projector last fed through Kafka resumes from its slowest partition (adoptPartitionPositions). */
   readonly topicNames?: TopicNames;
 }
@@ -52,9 +55,21 @@ export class InProcessProjectionRunner {
         if (from.state === 'stopped') return;
         const subscription = this.store.subscribeBatches(from.position, { batchSize: this.options.batchSize ?? 500, pollIntervalMs: this.options.pollIntervalMs ?? 250, signal: this.stop.signal });
         for await (const batch of subscription) {
-          const outcome = await applyBatch(this.knex, projector, names, batch.map(projected));
+          // The relay's rule without a relay: a row whose bytes are not the signed ones, or that is
+          // filed under another stream or tenant, is never applied. Without Kafka there is no
+          // per-tenant hold, so the projector stops at it (visible in its status) until it is
+          // repaired and `projections resume` is run: stopped, never skipped.
+          const faults = batch.map(relayFaultOf);
+          const bad = faults.findIndex((fault) => fault !== undefined);
+          const outcome = await applyBatch(this.knex, projector, names, (bad < 0 ? batch : batch.slice(0, bad)).map(projected));
           this.options.onBatch?.(projector.name, outcome);
           if (outcome.stoppedAt) return;
+          if (bad >= 0) {
+            const reason = `${faults[bad]!.code}: ${faults[bad]!.message}`;
+            await stopProjector(this.knex, projector.name, reason);
+            this.options.onStopped?.(projector.name, reason);
+            return;
+          }
         }
       } catch (error) {
         // A database outage: nothing was committed for the failed batch; start again from the stored position.

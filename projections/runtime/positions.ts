@@ -70,6 +70,16 @@ export async function partitionFailure(knex: Knex, projector: string): Promise<s
   return `${row.topic}/${row.kafka_partition} (since ${since}): ${row.last_error}`;
 }
 
+/** Stops the projector where it stands, with the reason; `resumeProjector` lets it go on from there. */
+export async function stopProjector(knex: Knex, projector: string, reason: string): Promise<void> {
+  await knex.raw(
+    `INSERT INTO projector_positions (projector, position_commit, position_prepare, applied, state, last_error, updated_at)
+     VALUES (?, 0, 0, 0, 'stopped', ?, now())
+     ON CONFLICT (projector) DO UPDATE SET state = 'stopped', last_error = EXCLUDED.last_error, updated_at = now()`,
+    [projector, reason.slice(0, 2000)],
+  );
+}
+
 /** Lets a stopped projector run again (after its handler was fixed); it retries from where it stopped. */
 export async function resumeProjector(knex: Knex, projector: string): Promise<void> {
   await knex('projector_positions').where({ projector }).update({ state: 'running', last_error: null, updated_at: knex.fn.now() });

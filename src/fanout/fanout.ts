@@ -112,6 +112,7 @@ export class Fanout {
           this.metrics.projectionBatchFailures.inc({ projector });
           void recordBatchFailure(this.knex, projector, error).catch(() => undefined);
         },
+        onStopped: (projector, reason) => this.logger.error(`projector ${projector} stopped (run 'proofline projections resume ${projector}' once the row is repaired): ${reason}`),
       });
     }
     // The topic admin names KAFKA_BROKERS itself when it gives up; a consumer kafkajs could not connect says so here.

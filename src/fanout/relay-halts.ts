@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { RecordedEvent } from '../eventstore/event-store.port';
 import { formatPosition, type GlobalPosition } from '../eventstore/global-position';
-import { storedBytesFault } from '../signing/stored-event';
+import { misfiledFault, storedBytesFault } from '../signing/stored-event';
 
 /**
  * A tenant whose Kafka publishing stopped at a stored row that is not one canonical byte string
@@ -9,7 +9,7 @@ import { storedBytesFault } from '../signing/stored-event';
  */
 export interface RelayHalt {
   readonly tenantId: string;
-  /** EVENT.NOT_CANONICAL (bytes, key order, a duplicate key) or EVENT.MALFORMED (shape, signature encoding). */
+  /** EVENT.NOT_CANONICAL (bytes, key order, a duplicate key), EVENT.MALFORMED (shape, signature encoding) or EVENT.MISFILED (the row's stream or tenant is not the envelope's). */
   readonly code: string;
   readonly message: string;
   readonly eventId: string;
@@ -21,13 +21,15 @@ export interface RelayHalt {
 
 /** Why the relay must not publish `event`'s bytes, named at its position; undefined: publish. Needs no key. */
 export function relayFaultOf(event: RecordedEvent): RelayHalt | undefined {
-  const fault = storedBytesFault(event);
-  if (!fault) return undefined;
+  const bytes = storedBytesFault(event);
+  const misfiled = bytes ? undefined : misfiledFault(event);
+  if (!bytes && !misfiled) return undefined;
   const { tenantId, eventId, streamId } = event.storedAs;
+  const code = bytes ? (bytes.fault === 'not-canonical' ? 'EVENT.NOT_CANONICAL' : 'EVENT.MALFORMED') : 'EVENT.MISFILED';
   return {
     tenantId,
-    code: fault.fault === 'not-canonical' ? 'EVENT.NOT_CANONICAL' : 'EVENT.MALFORMED',
-    message: `not published: event ${eventId} of tenant ${tenantId}, stream ${streamId} version ${event.streamVersion}, at ${formatPosition(event.position)}: ${fault.message}`,
+    code,
+    message: `not published: event ${eventId} of tenant ${tenantId}, stream ${streamId} version ${event.streamVersion}, at ${formatPosition(event.position)}: ${bytes?.message ?? misfiled}`,
     eventId,
     streamId,
     streamVersion: event.streamVersion,

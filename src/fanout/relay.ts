@@ -32,7 +32,7 @@ export interface RelayOptions {
  * Only one byte string per event is published (issue 23, item 5): a row whose bytes are not the
  * canonical JSON of a v1 envelope with a strictly encoded signature block (a duplicate key, white
  * space, a base64url signature…) halts its **tenant's** publishing at that row (relay_halts,
- * EVENT.NOT_CANONICAL / EVENT.MALFORMED, named with tenant, stream, version and position). The
+ * EVENT.NOT_CANONICAL / EVENT.MALFORMED / EVENT.MISFILED, named with tenant, stream, version and position). The
  * tenant's later events are held, not skipped; every other tenant goes on. When the row is good
  * again (restored) or gone, the held events are published in store order and the halt is lifted.
  */

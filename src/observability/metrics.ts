@@ -46,7 +46,7 @@ export class Metrics {
 
   readonly relayTenantHalted = new Gauge({
     name: 'proofline_relay_tenant_halted',
-    help: '1 for each tenant whose Kafka publishing stopped at a stored row that is not one canonical byte string (code: EVENT.NOT_CANONICAL, EVENT.MALFORMED); its later events are held, other tenants go on',
+    help: '1 for each tenant whose Kafka publishing stopped at a stored row that is not one canonical byte string or is filed under another stream or tenant than its envelope names (code: EVENT.NOT_CANONICAL, EVENT.MALFORMED, EVENT.MISFILED); its later events are held, other tenants go on',
     labelNames: ['tenant', 'code'] as const,
     registers: [this.registry],
   });

@@ -31,6 +31,17 @@ export function storedBytesFault(event: Pick<RecordedEvent, 'envelope' | 'raw'>)
 }
 
 /**
+ * A row filed under another event, stream or tenant than its envelope names (only someone who can
+ * rewrite rows makes one): its bytes must not reach another tenant's read model through the
+ * envelope's fields, which consumers trust. Undefined when row and envelope agree. Needs no key.
+ */
+export function misfiledFault(event: Pick<RecordedEvent, 'envelope' | 'storedAs'>): string | undefined {
+  const { envelope, storedAs } = event;
+  if (envelope?.id === storedAs.eventId && envelope.streamId === storedAs.streamId && envelope.tenantId === storedAs.tenantId) return undefined;
+  return `event ${String(envelope?.id)} of stream ${String(envelope?.streamId)} (tenant ${String(envelope?.tenantId)}) is stored as event ${storedAs.eventId} of stream ${storedAs.streamId} (tenant ${storedAs.tenantId})`;
+}
+
+/**
  * For the relay, before a row becomes a Kafka message: throws EVENT.NOT_CANONICAL naming the
  * event and its position, so a byte string other than the signed one is never published.
  */

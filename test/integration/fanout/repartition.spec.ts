@@ -6,6 +6,7 @@ import { readPosition } from '../../../projections/runtime/positions';
 import type { Projector } from '../../../projections/runtime/projector';
 import { tenantActivityProjector } from '../../../projections/tenant-activity.projector';
 import { workspaceDirectoryProjector } from '../../../projections/workspace-directory.projector';
+import { tablesOf } from '../../../projections/runtime/tables';
 import type { RecordedEvent } from '../../../src/eventstore/event-store.port';
 import { Fanout } from '../../../src/fanout/fanout';
 import { TopicRepartitionedError } from '../../../src/fanout/partition-record';
@@ -179,5 +180,37 @@ describeWithService('kafka', 'a topic whose partitions change under Proofline', 
     const applied = await eventually(() => checkReadModels(knex), (check) => check.staleWorkspaces.length === 0, 60_000);
     expect(applied.staleWorkspaces).toEqual([]);
     expect(await eventually(lastErrorOf, (error) => error.includes('versions 6..8 are not all in the event store (found 0)'), 30_000)).toContain(`${topic}/0 (since `);
+  }, 180_000);
+  it('a gap whose stored versions include a row filed under another tenant: the fill refuses it (the relay would not publish it either) and the projector waits, saying why', async () => {
+    const prefix = `gapmisfiled-${randomBytes(4).toString('hex')}`;
+    const t = await app(prefix);
+    const { database, store, metrics, fanout } = t.infrastructure;
+    const knex = database.knex;
+    const topic = `${prefix}.workspaces.events.v1`;
+    const workspace = craftedWorkspace();
+    const bystander = craftedWorkspace();
+    await appendCrafted(t.infrastructure, workspace, 6);
+    await appendCrafted(t.infrastructure, bystander, 1);
+    const stored = await store.readStream(workspace.streamId);
+    await knex.transaction(async (trx) => {
+      await trx.raw('ALTER TABLE events DISABLE TRIGGER USER');
+      await trx('events').where({ event_id: stored[2].envelope.id }).update({ tenant_id: bystander.tenantId });
+      await trx.raw('ALTER TABLE events ENABLE TRIGGER USER');
+    });
+    await fanout.topics!.ensure([topic]);
+    const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await producer.connect();
+    closers.push(() => producer.disconnect());
+    await producer.send({ topic, acks: -1, messages: [{ ...messageOf(stored[5]), partition: 0 }] });
+
+    const runner = new KafkaProjectionRunner(knex, store, fanout.kafka!, fanout.topics!, fanout.names, [workspaceDirectoryProjector], { metrics });
+    closers.push(() => runner.close());
+    await runner.start();
+
+    const lastErrorOf = async () => (await fanout.status()).projectors.find((p) => p.projector === workspaceDirectoryProjector.name)?.lastError ?? '';
+    const stuck = await eventually(lastErrorOf, (error) => error.includes('cannot fill the gap'), 60_000);
+    expect(stuck).toContain(`stream ${workspace.streamId}: version 2 in the event store cannot fill the gap: event ${stored[2].envelope.id} of stream ${workspace.streamId} (tenant ${workspace.tenantId}) is stored as event ${stored[2].envelope.id} of stream ${workspace.streamId} (tenant ${bystander.tenantId})`);
+    const directory = tablesOf(workspaceDirectoryProjector, 'live').tables.workspaces;
+    expect(await knex(directory).whereIn('tenant_id', [workspace.tenantId, bystander.tenantId]).select('tenant_id')).toEqual([]);
   }, 180_000);
 });

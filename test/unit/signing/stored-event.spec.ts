@@ -2,7 +2,8 @@ import { canonicalJson, type EventEnvelope } from '../../../contracts';
 import { decodeSignatureValue } from '../../../src/signing/detached-signature';
 import { EventSigner } from '../../../src/signing/event-signer';
 import { KeyRegistry } from '../../../src/signing/key-registry';
-import { requireOneByteString, storedBytesFault } from '../../../src/signing/stored-event';
+import { relayFaultOf } from '../../../src/fanout/relay-halts';
+import { misfiledFault, requireOneByteString, storedBytesFault } from '../../../src/signing/stored-event';
 
 const keys = KeyRegistry.open({ keyType: 'ed25519' });
 const signer = new EventSigner(keys);
@@ -62,5 +63,30 @@ describe('one byte string per event (the check the builder, ledger verify, event
     for (const variant of [value.replace(/=+$/, ''), `${value}!!`, value.replace(/\+/g, '-').replace(/\//g, '_'), ` ${value}`, `${value.slice(0, 4)}\n${value.slice(4)}`, 'AQI=AQI=', 'AR==', '']) {
       expect(decodeSignatureValue(variant)).toBeUndefined();
     }
+  });
+});
+
+describe('a row filed under another stream or tenant than its envelope names', () => {
+  it('given row and envelope that agree, then it is not misfiled and the relay may publish it', () => {
+    expect(misfiledFault(recorded(signed()))).toBeUndefined();
+    expect(relayFaultOf(recorded(signed()))).toBeUndefined();
+  });
+
+  it.each([
+    ['another tenant', { tenantId: 'tenant-2' }],
+    ['another stream', { streamId: 'things-2' }],
+    ['another event id', { eventId: '0190a5b4-7c1e-7d3a-9f00-0123456789ac' }],
+  ])('given a row of %s, then it is misfiled: the relay halts the tenant it is filed under with EVENT.MISFILED and publishes nothing of it', (_what, filedAs) => {
+    const event = recorded(signed());
+    const misfiled = { ...event, storedAs: { ...event.storedAs, ...filedAs } };
+
+    expect(misfiledFault(misfiled)).toContain('is stored as event');
+    expect(relayFaultOf(misfiled)).toMatchObject({ code: 'EVENT.MISFILED', tenantId: misfiled.storedAs.tenantId, eventId: misfiled.storedAs.eventId, streamId: misfiled.storedAs.streamId });
+  });
+
+  it('given a row that is both misfiled and not canonical, then the bytes are named first (EVENT.NOT_CANONICAL)', () => {
+    const envelope = signed();
+    const event = recorded(envelope, canonicalJson(envelope).replace('"amount":100', '"amount":999999,"amount":100'));
+    expect(relayFaultOf({ ...event, storedAs: { ...event.storedAs, tenantId: 'tenant-2' } })).toMatchObject({ code: 'EVENT.NOT_CANONICAL' });
   });
 });
