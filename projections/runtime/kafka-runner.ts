@@ -31,6 +31,8 @@ interface Live {
   lastProgress: number;
   /** Partitions sought back to their stored offset in this consumer's life: `topic/partition` → offset. */
   readonly sought: Map<string, string>;
+  /** The partitions the group gave this consumer at its last join (undefined until it joined). */
+  assignment?: Record<string, number[]>;
 }
 
 /**
@@ -104,6 +106,7 @@ export class KafkaProjectionRunner {
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       live.lastProgress = Date.now();
       live.sought.clear();
+      live.assignment = payload.memberAssignment;
       void this.seekToStored(projector, live, payload.memberAssignment).catch((error: unknown) =>
         // The first batch of such a partition still finds the stored offset behind it and seeks (eachBatch).
         this.logger.warn(`projector ${projector.name}: could not compare its stored offsets with its group's on assignment: ${error instanceof Error ? error.message : String(error)}`),
@@ -175,7 +178,7 @@ export class KafkaProjectionRunner {
         const live = this.live.get(projector.name);
         if (!live || this.replacing.has(projector.name) || Date.now() - live.lastProgress < this.stallMs) continue;
         if ((await readPosition(this.knex, projector.name)).state === 'stopped') continue;
-        const lag = await this.lagOf(projector).catch(() => undefined);
+        const lag = await this.lagOf(projector, live.assignment).catch(() => undefined);
         // Unknown (the broker is away): kafkajs's own retries and the crash handler are at work.
         if (lag === undefined || lag === 0 || this.live.get(projector.name) !== live) continue;
         const silentFor = Math.round((Date.now() - live.lastProgress) / 1000);
@@ -187,8 +190,12 @@ export class KafkaProjectionRunner {
     }
   }
 
-  /** Events in the projector's partitions after the next offset its database rows hold. */
-  private async lagOf(projector: Projector): Promise<number> {
+  /**
+   * Events after the next offset its database rows hold, in the partitions this consumer was
+   * assigned (all of the projector's before it joined its group): lag in partitions another
+   * instance consumes is that instance's business, and must not get a healthy idle consumer replaced.
+   */
+  private async lagOf(projector: Projector, assignment?: Record<string, number[]>): Promise<number> {
     const topics = this.names.forTypes(projector.handles);
     const stored: Array<{ topic: string; kafka_partition: number; next_offset: string }> = await this.knex('projector_partition_offsets')
       .where({ projector: projector.name })
@@ -200,6 +207,7 @@ export class KafkaProjectionRunner {
       let lag = 0;
       for (const topic of topics) {
         for (const end of await admin.fetchTopicOffsets(topic)) {
+          if (assignment && !(assignment[topic] ?? []).includes(end.partition)) continue;
           const mine = stored.find((row) => row.topic === topic && row.kafka_partition === end.partition);
           lag += Math.max(0, Number(end.high) - Number(mine?.next_offset ?? end.low));
         }

@@ -93,6 +93,44 @@ describeWithService('kafka', 'a Kafka consumer that dies for good is replaced', 
     expect((await request(t.server).get('/metrics').expect(200)).text).toMatch(/proofline_projection_consumer_replacements_total\{projector="tenant_activity",reason="stalled"\} [1-9]/);
   }, 180_000);
 
+  it(`a healthy consumer whose group shares its topic with a lagging member (another instance) is not replaced: only the partitions it was assigned count`, async () => {
+    const prefix = `watchdog-shared-${randomBytes(4).toString('hex')}`;
+    const t = await startTestApp({ database: 'server', env: { KAFKA_BROKERS: serviceUrl('kafka'), PROOFLINE_KAFKA_TOPIC_PREFIX: prefix, PROOFLINE_KAFKA_PARTITIONS: '2' } });
+    started.push(t);
+    const { database, store, fanout, metrics } = t.infrastructure;
+    const topic = `${prefix}.workspaces.events.v1`;
+    await fanout.topics!.ensure([topic]);
+    // The other instance: a member of the projector's group that takes its share of the partitions and never applies them.
+    const other = fanout.kafka!.consumer({ groupId: fanout.names.consumerGroup(workspaceDirectoryProjector.name), sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+    await other.connect();
+    await other.subscribe({ topics: [topic], fromBeginning: true });
+    const otherJoined = new Promise<Record<string, number[]>>((resolve) => other.on(other.events.GROUP_JOIN, ({ payload }) => resolve(payload.memberAssignment)));
+    await other.run({ eachBatch: async ({ batch, pause }) => void (batch.messages.length > 0 && pause()) });
+    await otherJoined;
+    const runner = new KafkaProjectionRunner(database.knex, store, fanout.kafka!, fanout.topics!, fanout.names, [workspaceDirectoryProjector], { metrics, stallSeconds: STALL_SECONDS });
+    runners.push(runner);
+    try {
+      await runner.start();
+      fanout.relay!.start();
+      const workspaces: CraftedWorkspace[] = Array.from({ length: WORKSPACES }, craftedWorkspace);
+      for (const workspace of workspaces) await appendCrafted(t.infrastructure, workspace, 2);
+      const published = async () => Number((await fanout.status()).relay?.lagEvents ?? 1) === 0;
+      await eventually(published, Boolean, 60_000);
+      const lagging = await eventually(
+        async () => (await database.knex('projector_partition_offsets').where({ projector: workspaceDirectoryProjector.name, topic }).select('kafka_partition')).length,
+        (rows) => rows >= 1,
+        60_000,
+      );
+      expect(lagging).toBe(1); // one partition applied by the runner; the other member's is not
+
+      await new Promise((resolve) => setTimeout(resolve, 3 * STALL_SECONDS * 1000));
+
+      expect(await replacements(t, 'stalled')).toEqual({});
+    } finally {
+      await other.disconnect();
+    }
+  }, 180_000);
+
   it('a consumer kafkajs gives up on (CRASH, restart: false) whose disconnect() never returns: the replacement does not wait on it, and the read models converge', async () => {
     const t = await appWithRelay();
     const { database, store, fanout, metrics } = t.infrastructure;
