@@ -41,6 +41,28 @@ export interface KafkaBatchSource {
    * this assignment and the partition's log no longer starts at or before it.
    */
   readonly startAboveStored?: boolean;
+  /** The partition's high watermark when the batch was fetched: the log's end. */
+  readonly highWatermark?: string;
+}
+
+/**
+ * The partition's log ends before the offset this projector already applied up to: the topic was
+ * deleted and created again (or a broker lost committed messages). Its offsets start over, so the
+ * stored offset no longer says what was applied; going on would skip every new message below it.
+ */
+export class PartitionRewoundError extends Error {
+  readonly code = 'KAFKA.PARTITION_REWOUND';
+  constructor(
+    readonly projector: string,
+    readonly topic: string,
+    readonly partition: number,
+    readonly stored: bigint,
+    readonly highWatermark: bigint,
+  ) {
+    super(
+      `KAFKA.PARTITION_REWOUND: ${topic}/${partition} ends at offset ${highWatermark}, but projector ${projector} applied it up to offset ${stored}: the topic was deleted and created again (or the broker lost messages). Nothing of it is applied until an operator runs 'proofline projections forget-offsets ${projector} --topic ${topic}' and rebuilds the projector (docs/projections.md, "A topic deleted and created again")`,
+    );
+  }
 }
 
 export interface ApplyOptions {
@@ -87,6 +109,9 @@ export async function applyBatch(knex: Knex, projector: Projector, names: Projec
     let duplicates = 0;
     if (kafka) {
       const stored = await readPartitionOffset(trx, positionRow, kafka);
+      if (kafka.highWatermark !== undefined && BigInt(kafka.highWatermark) < stored) {
+        throw new PartitionRewoundError(projector.name, kafka.topic, kafka.partition, stored, BigInt(kafka.highWatermark));
+      }
       if (batch.length > 0 && BigInt(kafka.offsets[0]) > stored && !kafka.startAboveStored) {
         return { applied: 0, duplicates: 0, deadLettered: 0, deadLetters: [], appliedOccurredAt: [], gapFills: 0, passedEvents: 0, seekTo: stored.toString() };
       }

@@ -262,7 +262,7 @@ export class KafkaProjectionRunner {
     const consumer = live.consumer;
     const events = batch.messages.map(eventOf);
     const key = `${batch.topic}/${batch.partition}`;
-    const source = { topic: batch.topic, partition: batch.partition, offsets: batch.messages.map((message) => message.offset) };
+    const source = { topic: batch.topic, partition: batch.partition, offsets: batch.messages.map((message) => message.offset), highWatermark: batch.highWatermark };
     // A failure is thrown to kafkajs, which fetches the batch again: the projector waits, it never skips.
     let outcome = await this.applyOrRecord(projector, names, events, { fillGapsFrom: this.store, kafka: source });
     if (outcome.seekTo !== undefined) {

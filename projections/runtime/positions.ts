@@ -80,6 +80,18 @@ export async function stopProjector(knex: Knex, projector: string, reason: strin
   );
 }
 
+/**
+ * After a topic was deleted and created again (KAFKA.PARTITION_REWOUND): forgets the projector's
+ * offsets of that topic, under the projector's lock, so its partitions are read from their new
+ * start. The revision guard absorbs what was applied before. Returns the rows forgotten.
+ */
+export async function forgetPartitionOffsets(knex: Knex, projector: string, topic: string): Promise<number> {
+  return knex.transaction(async (trx) => {
+    await trx.raw('SELECT pg_advisory_xact_lock(?::bigint)', [projectorLockKey(projector)]);
+    return Number(await trx('projector_partition_offsets').where({ projector, topic }).delete());
+  });
+}
+
 /** Lets a stopped projector run again (after its handler was fixed); it retries from where it stopped. */
 export async function resumeProjector(knex: Knex, projector: string): Promise<void> {
   await knex('projector_positions').where({ projector }).update({ state: 'running', last_error: null, updated_at: knex.fn.now() });

@@ -1,7 +1,7 @@
 import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { projectorNamed, PROJECTORS } from '../../projections';
-import { resumeProjector } from '../../projections/runtime/positions';
+import { forgetPartitionOffsets, resumeProjector } from '../../projections/runtime/positions';
 import { rebuildProjection } from '../../projections/runtime/rebuild';
 import { checksumOf } from '../../projections/runtime/tables';
 import { createInfrastructure, type Infrastructure } from '../app/infrastructure';
@@ -81,6 +81,18 @@ export function registerProjectionCommands(program: Command): void {
         bar.stop();
         const seconds = (Date.now() - started) / 1000;
         process.stdout.write(`rebuilt ${name}: ${outcome.events} events in ${seconds.toFixed(1)} s (${Math.round(outcome.events / Math.max(seconds, 0.001))} events/s), switched over\nchecksum ${outcome.checksum}\n`);
+      }),
+    );
+
+  projections
+    .command('forget-offsets <name>')
+    .description("after a Kafka topic was deleted and created again (KAFKA.PARTITION_REWOUND in the projector's lastError): forget the projector's offsets of that topic, so it reads the new topic from its start; then rebuild the projector for what the old topic held")
+    .requiredOption('--topic <topic>', 'the topic that was created again')
+    .action((name: string, options: { topic: string }) =>
+      withInfrastructure(async (infrastructure) => {
+        requireProjector(name);
+        const forgotten = await forgetPartitionOffsets(infrastructure.database.knex, name, options.topic);
+        process.stdout.write(`${name}: forgot the offsets of ${forgotten} partition(s) of ${options.topic}; run 'proofline projections rebuild ${name}' for the events the old topic held\n`);
       }),
     );
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import type { BatchOutcome } from '../../../projections/runtime/apply-batch';
 import { KafkaProjectionRunner } from '../../../projections/runtime/kafka-runner';
-import { readPosition } from '../../../projections/runtime/positions';
+import { forgetPartitionOffsets, readPosition } from '../../../projections/runtime/positions';
 import type { Projector } from '../../../projections/runtime/projector';
 import { tenantActivityProjector } from '../../../projections/tenant-activity.projector';
 import { workspaceDirectoryProjector } from '../../../projections/workspace-directory.projector';
@@ -213,4 +213,64 @@ describeWithService('kafka', 'a topic whose partitions change under Proofline', 
     const directory = tablesOf(workspaceDirectoryProjector, 'live').tables.workspaces;
     expect(await knex(directory).whereIn('tenant_id', [workspace.tenantId, bystander.tenantId]).select('tenant_id')).toEqual([]);
   }, 180_000);
+  it("a topic deleted and created again (offsets start over below what was applied): the projector applies nothing of it and says KAFKA.PARTITION_REWOUND instead of skipping; after forget-offsets it applies the new topic", async () => {
+    const prefix = `recreated-${randomBytes(4).toString('hex')}`;
+    const t = await app(prefix);
+    const { database, store, metrics, fanout } = t.infrastructure;
+    const knex = database.knex;
+    const topic = `${prefix}.workspaces.events.v1`;
+    await fanout.topics!.ensure([topic]);
+    const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await producer.connect();
+    closers.push(() => producer.disconnect());
+    const publishOn0 = async (workspaces: ReturnType<typeof craftedWorkspace>[]) => {
+      const events = (await Promise.all(workspaces.map((workspace) => store.readStream(workspace.streamId)))).flat();
+      await producer.send({ topic, acks: -1, messages: events.map((event) => ({ ...messageOf(event), partition: 0 })) });
+    };
+    const startRunner = async () => {
+      const runner = new KafkaProjectionRunner(knex, store, fanout.kafka!, fanout.topics!, fanout.names, PROJECTORS, { metrics });
+      closers.push(() => runner.close());
+      await runner.start();
+      return runner;
+    };
+
+    const before = Array.from({ length: 4 }, craftedWorkspace);
+    for (const workspace of before) await appendCrafted(t.infrastructure, workspace, 3);
+    await publishOn0(before);
+    const first = await startRunner();
+    await eventually(() => checkReadModels(knex), converged, 60_000);
+    await first.close();
+
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.deleteTopics({ topics: [topic], timeout: 30_000 });
+      await eventually(async () => (await admin.listTopics()).includes(topic), (listed) => !listed, 30_000);
+      await eventually(
+        () => admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 1 }], waitForLeaders: true }).catch(() => false),
+        (created) => created === true,
+        30_000,
+      );
+    } finally {
+      await admin.disconnect();
+    }
+    const after = Array.from({ length: 2 }, craftedWorkspace);
+    for (const workspace of after) await appendCrafted(t.infrastructure, workspace, 3);
+    await publishOn0(after); // offsets 0..5 of the new topic; the projectors applied the old one up to offset 12
+    await startRunner();
+
+    const lastErrorOf = async (name: string) => (await fanout.status()).projectors.find((p) => p.projector === name)?.lastError ?? '';
+    for (const projector of PROJECTORS) {
+      const said = await eventually(() => lastErrorOf(projector.name), (error) => error.includes('KAFKA.PARTITION_REWOUND'), 60_000);
+      expect(said).toContain(`${topic}/0 ends at offset 6, but projector ${projector.name} applied it up to offset 12`);
+    }
+    const stuck = await checkReadModels(knex);
+    expect(stuck.staleWorkspaces.sort()).toEqual(after.map((workspace) => workspace.streamId).sort());
+
+    for (const projector of PROJECTORS) expect(await forgetPartitionOffsets(knex, projector.name, topic)).toBe(1);
+    const check = await eventually(() => checkReadModels(knex), converged, 60_000);
+    expect(check.staleWorkspaces).toEqual([]);
+    expect(check.actual).toEqual(check.expected);
+    for (const projector of PROJECTORS) expect(await eventually(() => lastErrorOf(projector.name), (error) => error === '', 30_000)).toBe('');
+  }, 240_000);
 });
