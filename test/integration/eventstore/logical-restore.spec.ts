@@ -9,6 +9,7 @@ import { SettingFailure } from '../../../src/config/setting-failure';
 import { START } from '../../../src/eventstore/global-position';
 import { PostgresEventStore } from '../../../src/eventstore/postgres/postgres-event-store';
 import { transactionCounters } from '../../../src/eventstore/postgres/restore-check';
+import { LedgerRepository } from '../../../src/ledger/ledger-repository';
 import { sealedEvent, testSigner, uniqueStreamId } from '../../conformance/envelopes';
 import { failureOf } from '../../conformance/helpers';
 import { openServerTestDatabase } from '../../support/databases';
@@ -80,6 +81,35 @@ describeWithService('postgres', 'a database restored logically from another clus
       } finally {
         await infrastructure.close();
       }
+    } finally {
+      await db.close();
+    }
+  }, 60_000);
+
+  it("keeps the checkpoints' positions but not their store's name: refused as CHECKPOINT.FOREIGN_STORE, and accepted after the re-stamp docs/operations.md gives", async () => {
+    const db = await openServerTestDatabase();
+    try {
+      const store = new PostgresEventStore(db.knex);
+      const signer = testSigner();
+      const event = sealedEvent(signer, uniqueStreamId('restored'));
+      await store.append(event.streamId, [event], 'no-stream');
+      const [recorded] = await store.readAll(START, 1);
+      // given: checkpoints as a logical restore brings them from the old cluster (its system identifier)
+      const old = { store_kind: 'postgresql', store_id: `7000000000000000001/${db.schema}` };
+      const at = { position_commit: String(recorded.position.commit), position_prepare: String(recorded.position.prepare) };
+      await db.knex('relay_checkpoints').insert({ relay: 'main', ...at, ...old });
+      await db.knex('ledger_progress').insert({ builder: 'receipts', ...at, ...old });
+      const ledger = new LedgerRepository(db.knex, store);
+      expect(await failureOf(ledger.progress())).toMatchObject({ code: 'CHECKPOINT.FOREIGN_STORE' });
+
+      // when: the re-stamp of docs/operations.md, run in the restored schema
+      for (const table of ['relay_checkpoints', 'ledger_progress']) {
+        await db.knex.raw(`UPDATE ?? SET store_id = (SELECT system_identifier::text FROM pg_control_system()) || '/' || current_schema() WHERE store_kind = 'postgresql'`, [table]);
+      }
+
+      // then: the positions are accepted as this store's
+      expect(await ledger.progress()).toEqual(recorded.position);
+      expect(await db.knex('relay_checkpoints').where({ relay: 'main' }).first('store_id')).toEqual({ store_id: (await store.identity()).id });
     } finally {
       await db.close();
     }
