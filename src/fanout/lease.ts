@@ -20,6 +20,9 @@ export class LeaseLostError extends ProoflineError {
   }
 }
 
+/** Why a lease refuses a session that is not its own alone. */
+export const SHARED_SESSION = 'LEASE.SHARED_SESSION';
+
 /** A pg client, as knex hands it out. */
 type RawConnection = object;
 
@@ -75,12 +78,27 @@ export class AdvisoryLease {
       }
     }
     try {
+      // A server session that holds the lock already is not ours alone: a transaction-mode pooler handed
+      // it to this process too, and taking the lock again would succeed (it is re-entrant): two holders.
+      const shared = await this.knex
+        .raw(
+          `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() AND objsubid = 1
+             AND ((classid::bigint << 32) | objid::bigint) = ${LOCK_KEY_SQL}) AS held`,
+          [this.name],
+        )
+        .connection(connection);
+      if ((shared.rows as Array<{ held: boolean }>)[0].held) {
+        this.lostBecause = `${SHARED_SESSION}: the server session handed to this lease already holds its lock, so another client shares it (a transaction-mode pooler such as PgBouncer pool_mode=transaction?); connect to PostgreSQL directly or through a session-mode pooler`;
+        await this.dispose(connection);
+        return false;
+      }
       const result = await this.knex
         .raw(`SELECT pg_try_advisory_lock(${LOCK_KEY_SQL}) AS acquired, pg_backend_pid() AS pid`, [this.name])
         .connection(connection);
       const [row] = result.rows as Array<{ acquired: boolean; pid: number }>;
       if (!row.acquired) {
         this.candidate = connection; // the next attempt asks on the same session
+        this.lostBecause = undefined; // another holder: standing by, nothing wrong
         return false;
       }
       // Bounded lifetime: a session that sends nothing for lifetimeMs is ended by the server, and the lock with it.
@@ -119,9 +137,12 @@ export class AdvisoryLease {
     try {
       const result = await within(
         Math.max(50, Math.floor(this.lifetimeMs / 3)),
-        this.knex.raw(`SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted) AS held`).connection(connection),
+        this.knex.raw(`SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted) AS held, pg_backend_pid() AS pid`).connection(connection),
       );
-      if (!(result.rows as Array<{ held: boolean }>)[0].held) why = 'its session no longer holds the lock';
+      const [row] = result.rows as Array<{ held: boolean; pid: number }>;
+      if (Number(row.pid) !== this.sessionPid) {
+        why = `${SHARED_SESSION}: its statement ran on server session ${row.pid}, not on ${this.sessionPid}, which took the lock (a transaction-mode pooler between Proofline and PostgreSQL?)`;
+      } else if (!row.held) why = 'its session no longer holds the lock';
     } catch (error) {
       why = `its database session is gone or does not answer (${error instanceof Error ? error.message : String(error)})`;
     }

@@ -6,7 +6,7 @@ import { comparePositions, formatPosition, START, type GlobalPosition } from '..
 import { checkCheckpointStore } from '../eventstore/store-identity';
 import type { Metrics } from '../observability/metrics';
 import { abortableSleep } from './abortable-sleep';
-import type { AdvisoryLease } from './lease';
+import { SHARED_SESSION, type AdvisoryLease } from './lease';
 import { deleteHaltSql, insertHaltSql, moveHaltSql, readRelayHalts, relayFaultOf, type RelayHalt } from './relay-halts';
 import { HEADERS, type TopicNames } from './topics';
 import type { TopicAdmin } from './topic-admin';
@@ -91,6 +91,10 @@ export class Relay {
   private async runUntilClosed(): Promise<void> {
     while (!this.stop.signal.aborted) {
       if (!(await this.lease.tryAcquire())) {
+        // Standing by is no failure; a session the lease cannot trust is (shown in the relay's lastError).
+        const refused = this.lease.lostBecause?.startsWith(SHARED_SESSION) ? this.lease.lostBecause : undefined;
+        if (refused && refused !== this.lastError) this.logger.error(`relay: ${refused}`);
+        this.lastError = refused;
         await abortableSleep(this.options.leaseRetryMs ?? 1000, this.stop.signal);
         continue;
       }

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { ProoflineError } from '../errors/proofline-error';
-import type { AdvisoryLease } from '../fanout/lease';
+import { SHARED_SESSION, type AdvisoryLease } from '../fanout/lease';
 import type { BuildOutcome, ReceiptBuilder } from './receipt-builder';
 
 const builderActive = (lease: string) =>
@@ -104,7 +104,10 @@ export class LedgerRunner {
     try {
       if (lease && !lease.held) {
         if (!(await lease.tryAcquire())) {
-          this.lastError = undefined; // standing by is no failure (the ledger status would read "stalled")
+          // Standing by is no failure (the ledger status would read "stalled"); a session the lease cannot trust is.
+          const refused = lease.lostBecause?.startsWith(SHARED_SESSION) ? lease.lostBecause : undefined;
+          if (refused && refused !== this.lastError) this.logger.error(`receipt builder: ${refused}`);
+          this.lastError = refused;
           return; // another builder holds it (or the database did not answer): try again next round
         }
         this.builder.reload();

@@ -48,6 +48,38 @@ describeWithService('postgres', 'the advisory lease', () => {
     }
   });
 
+  it('a server session that already holds the lock (what a transaction-mode pooler hands out) is refused: LEASE.SHARED_SESSION, not a second holder', async () => {
+    const db = await openServerTestDatabase();
+    databases.push(db);
+    // The holder took the lock on a server session; the pooler hands that same session to the next client.
+    const holderSession = await db.knex.client.acquireRawConnection();
+    await db.knex.raw(`SELECT pg_try_advisory_lock(hashtextextended('proofline.lease.' || coalesce(current_schema(), '') || '.' || CAST(? AS text), 0)) AS taken`, ['pooled']).connection(holderSession);
+    const client = db.knex.client as { acquireRawConnection: () => Promise<unknown>; destroyRawConnection: (connection: unknown) => Promise<void> };
+    const acquire = jest.spyOn(client, 'acquireRawConnection').mockResolvedValueOnce(holderSession);
+    const second = new AdvisoryLease(db.knex, 'pooled');
+    try {
+      expect(await second.tryAcquire()).toBe(false);
+      expect(second.held).toBe(false);
+      expect(second.lostBecause).toMatch(/^LEASE\.SHARED_SESSION: the server session handed to this lease already holds its lock/);
+    } finally {
+      acquire.mockRestore();
+      await second.release();
+      await client.destroyRawConnection(holderSession).catch(() => undefined);
+    }
+  });
+
+  it("a check that runs on another server session than the one that took the lock (a pooler between) is a lost lease, LEASE.SHARED_SESSION", async () => {
+    const db = await openServerTestDatabase();
+    databases.push(db);
+    const lease = new AdvisoryLease(db.knex, 'moved');
+    expect(await lease.tryAcquire()).toBe(true);
+    const tookItOn = lease.sessionPid!;
+    lease.sessionPid = tookItOn + 1; // as if the statements that took the lock ran on another server session than this check
+
+    await expect(lease.check()).rejects.toMatchObject({ code: 'LEASE.LOST', message: expect.stringContaining(`LEASE.SHARED_SESSION: its statement ran on server session ${tookItOn}, not on ${tookItOn + 1}`) });
+    expect(lease.held).toBe(false);
+  });
+
   it('a terminated lease session is noticed: check() fails and the lease is no longer held', async () => {
     const db = await openServerTestDatabase();
     databases.push(db);
