@@ -99,7 +99,11 @@ export class Ledger {
     const latest = await this.repository.latestCheckpoint(tenantId);
     if (!latest) throw notAnchored(tenantId);
     if (!latest.noteSignature) throw new ProoflineError('LEDGER.NO_NOTE', `the latest checkpoint of tenant ${tenantId} (size ${latest.treeSize}) was issued before checkpoints were signed notes: witnesses can cosign the next one`, 409, { treeSize: latest.treeSize });
-    const note = presentCheckpoint(latest).note!;
+    const note = presentCheckpoint(latest).note;
+    // A row whose head cannot be written as a note (a planted root that is not hex, an origin with a space): nothing to show witnesses.
+    if (note === undefined) {
+      throw new ProoflineError('LEDGER.NOT_A_NOTE', `the latest checkpoint of tenant ${tenantId} (size ${latest.treeSize}) cannot be written as a signed note (its origin or root is not what Proofline signs); no witness was asked. Run 'proofline ledger verify --tenant ${tenantId}'`, 409, { treeSize: latest.treeSize });
+    }
     let leaves: Buffer[] | undefined;
     const proofFrom = async (from: number) => {
       if (from === 0 || from >= latest.treeSize) return [];

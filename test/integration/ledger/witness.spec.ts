@@ -16,6 +16,7 @@ import { listen, witnessServer } from '../../../src/ledger/witness/witness-serve
 import { LedgerRepository } from '../../../src/ledger/ledger-repository';
 import { EventSigner } from '../../../src/signing/event-signer';
 import { KeyRegistry } from '../../../src/signing/key-registry';
+import { failureOf } from '../../conformance/helpers';
 import { openEmbeddedTestDatabase } from '../../support/databases';
 import { appendOne, catchUpFully, disableAppendOnly, enableAppendOnly, freshSigning, ledgerOn, storeOn, tenantEvents, type Signing } from './ledger-fixture';
 
@@ -269,6 +270,20 @@ describe('a witness never cosigns a fork', () => {
 
     expect(round.outcomes[0]).toMatchObject({ ok: false });
     expect(round.outcomes[0].message).toMatch(/HTTP 403.*does not verify/);
+    expect(keptByWitness(w1.witness.directory)).toMatchObject({ rootHash: rootBase64(honest) });
+  });
+
+  it('given a checkpoint row whose root was planted as text that is not hex (no note can be written of it), then the round is refused with LEDGER.NOT_A_NOTE and no witness is asked', async () => {
+    const w1 = await start(witnessDirectory('witness.example/w1'));
+    const honest = await honestAndCosigned(w1);
+    const ledger = ledgerOn(knex, store, signing);
+    await disableAppendOnly(knex);
+    await knex('ledger_checkpoints').where({ tenant_id: T, tree_size: honest.treeSize }).update({ root_hash: 'not hex at all' });
+    await enableAppendOnly(knex);
+
+    const refused = await failureOf(ledger.witness(T, [w1.endpoint]));
+
+    expect(refused).toMatchObject({ code: 'LEDGER.NOT_A_NOTE', status: 409 });
     expect(keptByWitness(w1.witness.directory)).toMatchObject({ rootHash: rootBase64(honest) });
   });
 
