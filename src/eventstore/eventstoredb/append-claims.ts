@@ -17,6 +17,11 @@ type KeyClaim = JsonObject & {
   readonly eventCount: number;
   readonly firstEventId: string | null;
   readonly claimedAt: string;
+  /**
+   * Earlier appends of the same request, pinned at the same version, whose outcome is unknown
+   * (this retry took the key over while they were pending): any of them may still land there.
+   */
+  readonly earlier?: ReadonlyArray<{ readonly firstEventId: string; readonly eventCount: number }>;
 };
 
 /** A claim this append holds, to give up if the append fails. */
@@ -25,20 +30,11 @@ export interface HeldClaim {
   readonly revision: bigint;
 }
 
-/**
- * Longer than any append can stay in flight (the client's 10 s deadline, EventStoreDB's commit
- * timeout): a claim still pending after this was never going to land, and may be taken over.
- */
-export const PENDING_CLAIM_MS = 60_000;
-
 /** The claims an append makes before it is sent: its event ids, and its idempotency key. */
 export class AppendClaims {
   private readonly registry: ClaimRegistry;
 
-  constructor(
-    private readonly client: EventStoreDBClient,
-    private readonly pendingClaimMs = PENDING_CLAIM_MS,
-  ) {
+  constructor(private readonly client: EventStoreDBClient) {
     this.registry = new ClaimRegistry(client);
   }
 
@@ -74,7 +70,11 @@ export class AppendClaims {
       firstEventId: events[0]?.id ?? null,
       claimedAt: new Date().toISOString(),
     };
-    const outcome = await this.registry.take(name, record, (holder) => this.stillHeld(holder));
+    const outcome = await this.registry.take<KeyClaim>(
+      name,
+      (taken) => (taken?.firstEventId && sameAppend(taken, record) ? { ...record, earlier: [{ firstEventId: taken.firstEventId, eventCount: taken.eventCount }, ...(taken.earlier ?? [])] } : record),
+      (holder) => this.stillHeld(holder, record),
+    );
     if (!outcome.won) throw new IdempotencyKeyUsedError(claim.tenantId, claim.key);
     return { name, revision: outcome.revision };
   }
@@ -82,9 +82,11 @@ export class AppendClaims {
   /** The append recorded under the key, once it has landed. */
   async findLanded(tenantId: string, key: string): Promise<IdempotentAppend | undefined> {
     const claim = await this.registry.current<KeyClaim>(keyClaimName(tenantId, key));
-    if (!claim || claim.released || (await this.outcomeOf(claim.record)) !== 'landed') return undefined;
-    const { requestHash, streamId, firstVersion, eventCount } = claim.record;
-    return { requestHash, streamId, firstVersion, eventCount };
+    if (!claim || claim.released) return undefined;
+    const outcome = await this.outcomeOf(claim.record);
+    if (outcome.state !== 'landed') return undefined;
+    const { requestHash, streamId, firstVersion } = claim.record;
+    return { requestHash, streamId, firstVersion, eventCount: outcome.eventCount };
   }
 
   /** Gives the claims up; best effort, since a claim left behind is judged by what landed. */
@@ -92,23 +94,36 @@ export class AppendClaims {
     await Promise.allSettled(claims.map((claim) => this.registry.release(claim.name, claim.revision)));
   }
 
-  private async stillHeld(holder: KeyClaim): Promise<boolean> {
+  /**
+   * Settled by reading the pinned revision, never by the claim's age: an append whose outcome is
+   * unknown can still land while EventStoreDB waits for a quorum. Landed: held. Another event at
+   * that version: it never will, the key is free. Not reached yet: held — except by a retry of the
+   * same request pinned at the same version, which may take it over at once, since at most one of
+   * the two can land there and the claim keeps the earlier one's first event id (`earlier`).
+   */
+  private async stillHeld(holder: KeyClaim, claimant: KeyClaim): Promise<boolean> {
     const outcome = await this.outcomeOf(holder);
-    if (outcome !== 'pending') return outcome === 'landed';
-    const claimedAt = Date.parse(holder.claimedAt ?? '');
-    return !(Date.now() - claimedAt > this.pendingClaimMs);
+    if (outcome.state !== 'pending') return outcome.state === 'landed';
+    return !sameAppend(holder, claimant);
   }
 
   /**
-   * An append pinned to one stream version either landed there, can still land (its stream has
-   * not reached that version), or never will (another event holds that version).
+   * An append pinned to one stream version either landed there (this claim's or an earlier
+   * attempt's), can still land (its stream has not reached that version), or never will.
    */
-  private async outcomeOf(claim: KeyClaim): Promise<'landed' | 'pending' | 'dead'> {
-    if (claim.eventCount === 0 || claim.firstEventId === null) return 'landed';
+  private async outcomeOf(claim: KeyClaim): Promise<{ state: 'landed'; eventCount: number } | { state: 'pending' | 'dead' }> {
+    if (claim.eventCount === 0 || claim.firstEventId === null) return { state: 'landed', eventCount: claim.eventCount };
     const [atVersion] = await readStreamOrEmpty(this.client, claim.streamId, { fromRevision: BigInt(claim.firstVersion), maxCount: 1 });
-    if (!atVersion?.event) return 'pending';
-    return atVersion.event.id === claim.firstEventId ? 'landed' : 'dead';
+    if (!atVersion?.event) return { state: 'pending' };
+    const attempts = [{ firstEventId: claim.firstEventId, eventCount: claim.eventCount }, ...(claim.earlier ?? [])];
+    const landed = attempts.find((attempt) => attempt.firstEventId === atVersion.event!.id);
+    return landed ? { state: 'landed', eventCount: landed.eventCount } : { state: 'dead' };
   }
+}
+
+/** The same request (its hash) pinned at the same stream version: of such appends at most one lands. */
+function sameAppend(a: KeyClaim, b: KeyClaim): boolean {
+  return a.requestHash === b.requestHash && a.streamId === b.streamId && a.firstVersion === b.firstVersion && a.tenantId === b.tenantId;
 }
 
 /** Keys are the caller's text: hashed into a stream name of fixed shape. */

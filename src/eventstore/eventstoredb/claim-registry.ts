@@ -30,12 +30,14 @@ export class ClaimRegistry {
    * claim that was never released (e.g. its holder crashed): returning false lets this claimant
    * take over from it.
    */
-  async take<R extends JsonObject>(name: string, record: R, stillHeld: (holder: R) => Promise<boolean>): Promise<ClaimOutcome<R>> {
+  async take<R extends JsonObject>(name: string, record: R | ((taken?: R) => R), stillHeld: (holder: R) => Promise<boolean>): Promise<ClaimOutcome<R>> {
     for (let race = 0; ; race++) {
       const current = await this.current<R>(name);
       if (current && !current.released && (race >= MAX_RACES || (await stillHeld(current.record)))) return { won: false, holder: current.record };
+      // A record may carry what it takes over from (an unreleased claim judged not held).
+      const data = typeof record === 'function' ? record(current && !current.released ? current.record : undefined) : record;
       try {
-        const result = await this.client.appendToStream(streamOf(name), jsonEvent({ type: CLAIMED, data: record }), {
+        const result = await this.client.appendToStream(streamOf(name), jsonEvent({ type: CLAIMED, data }), {
           expectedRevision: current ? current.revision : NO_STREAM,
         });
         return { won: true, revision: result.nextExpectedRevision };

@@ -39,11 +39,6 @@ import { readStreamOrEmpty } from './esdb-reads';
 import { flattened, subscribeToAllInBatches } from './esdb-subscription';
 import { StateCache } from '../../commands/state-cache';
 
-export interface EsdbEventStoreOptions {
-  /** How long an idempotency claim whose append never landed blocks its key (default PENDING_CLAIM_MS). */
-  readonly pendingClaimMs?: number;
-}
-
 interface StreamHead {
   readonly version: number;
   readonly tenantId: string | undefined;
@@ -86,15 +81,12 @@ export class EsdbEventStore implements EventStore {
   private readonly subscriptions = new Set<BatchSubscription>();
   private identityOnce?: Promise<StoreIdentity>;
 
-  constructor(
-    private readonly client: EventStoreDBClient,
-    options: EsdbEventStoreOptions = {},
-  ) {
-    this.claims = new AppendClaims(client, options.pendingClaimMs);
+  constructor(private readonly client: EventStoreDBClient) {
+    this.claims = new AppendClaims(client);
   }
 
-  static fromConnectionString(connectionString: string, options: EsdbEventStoreOptions = {}): EsdbEventStore {
-    return new EsdbEventStore(EventStoreDBClient.connectionString(connectionString), options);
+  static fromConnectionString(connectionString: string): EsdbEventStore {
+    return new EsdbEventStore(EventStoreDBClient.connectionString(connectionString));
   }
 
   async append(streamId: string, events: readonly EventEnvelope[], expected: ExpectedVersion, options: AppendOptions = {}): Promise<AppendResult> {

@@ -1,7 +1,7 @@
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { AppendClaims } from '../../../src/eventstore/eventstoredb/append-claims';
 import { EsdbEventStore } from '../../../src/eventstore/eventstoredb/esdb-event-store';
-import { IdempotencyKeyUsedError, StoreUnavailableError } from '../../../src/eventstore/errors';
+import { IdempotencyKeyUsedError, StoreUnavailableError, WrongExpectedVersionError } from '../../../src/eventstore/errors';
 import { START } from '../../../src/eventstore/global-position';
 import { idempotencyClaim, sealedEvents, testSigner, uniqueStreamId, uniqueTenantId } from '../../conformance/envelopes';
 import { startEsdbTestServer, type EsdbTestServer } from '../../support/esdb';
@@ -50,33 +50,48 @@ describe('EsdbEventStore beyond the conformance suite', () => {
       }
     };
 
-    it('given the claim is recent, then the key answers IdempotencyKeyUsedError and nothing is written', async () => {
+    it('given a different request with the same key, then it is refused however old the claim is: the pinned version is not reached, the first append may still land', async () => {
       const tenantId = uniqueTenantId();
       const streamId = uniqueStreamId('crashed');
-      const claim = idempotencyClaim(tenantId, 'create-once', 'first');
-      await claimWithoutAppend(claim, streamId);
+      await claimWithoutAppend(idempotencyClaim(tenantId, 'create-once', 'first'), streamId);
+      const other = idempotencyClaim(tenantId, 'create-once', 'another request');
 
-      await expect(store.append(streamId, sealedEvents(signer, streamId, 1, { tenantId }), 'no-stream', { idempotency: claim })).rejects.toBeInstanceOf(IdempotencyKeyUsedError);
-      expect(await store.findIdempotentAppend(tenantId, claim.key)).toBeUndefined();
+      await expect(store.append(streamId, sealedEvents(signer, streamId, 1, { tenantId }), 'no-stream', { idempotency: other })).rejects.toBeInstanceOf(IdempotencyKeyUsedError);
+      expect(await store.findIdempotentAppend(tenantId, other.key)).toBeUndefined();
       expect(await store.streamVersion(streamId)).toBeUndefined();
     });
 
-    it('given the claim is older than an append can stay in flight, then a retry takes the key over and lands once', async () => {
+    it('given a retry of the same request, pinned at the same version, then it takes the key over at once and lands once', async () => {
       const tenantId = uniqueTenantId();
       const streamId = uniqueStreamId('crashed');
       const claim = idempotencyClaim(tenantId, 'create-once', 'first');
       await claimWithoutAppend(claim, streamId);
-      const patient = EsdbEventStore.fromConnectionString(server.connectionString, { pendingClaimMs: 0 });
+      const retry = sealedEvents(signer, streamId, 1, { tenantId });
+
+      await store.append(streamId, retry, 'no-stream', { idempotency: claim });
+
+      expect(await store.findIdempotentAppend(tenantId, claim.key)).toEqual({ streamId, firstVersion: 0, eventCount: 1, requestHash: claim.requestHash });
+      expect((await store.readStream(streamId)).map((recorded) => recorded.envelope.id)).toEqual([retry[0].id]);
+    });
+
+    it('given the first append lands after all (held by EventStoreDB past any timeout) while its retry took the key over, then the retry fails and the key answers with what landed: one outcome, not two', async () => {
+      const tenantId = uniqueTenantId();
+      const streamId = uniqueStreamId('late');
+      const claim = idempotencyClaim(tenantId, 'create-once', 'first');
+      const first = sealedEvents(signer, streamId, 2, { tenantId });
+      const client = EventStoreDBClient.connectionString(server.connectionString);
       try {
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        await new AppendClaims(client).claimKey(claim, streamId, 0, first);
+        // The retry takes the key over and is about to append at version 0; the first append lands there first.
         const retry = sealedEvents(signer, streamId, 1, { tenantId });
+        await new AppendClaims(client).claimKey(claim, streamId, 0, retry);
+        await store.append(streamId, first, 'no-stream');
 
-        await patient.append(streamId, retry, 'no-stream', { idempotency: claim });
-
-        expect(await patient.findIdempotentAppend(tenantId, claim.key)).toEqual({ streamId, firstVersion: 0, eventCount: 1, requestHash: claim.requestHash });
-        expect((await patient.readStream(streamId)).map((recorded) => recorded.envelope.id)).toEqual([retry[0].id]);
+        await expect(store.append(streamId, retry, 'no-stream', { idempotency: claim })).rejects.toBeInstanceOf(WrongExpectedVersionError);
+        expect(await store.findIdempotentAppend(tenantId, claim.key)).toEqual({ streamId, firstVersion: 0, eventCount: 2, requestHash: claim.requestHash });
+        await expect(store.append(streamId, sealedEvents(signer, streamId, 1, { tenantId }), 1, { idempotency: idempotencyClaim(tenantId, 'create-once', 'another request') })).rejects.toBeInstanceOf(IdempotencyKeyUsedError);
       } finally {
-        await patient.close();
+        await client.dispose();
       }
     });
   });
