@@ -226,6 +226,13 @@ export class LedgerRepository {
     return (rows.rows as ReceiptRow[]).map(toReceipt);
   }
 
+  /** The tenant's receipts of these events, in ledger order (an event of another tenant has none here). */
+  async receiptsOfEvents(tenantId: string, eventIds: readonly string[]): Promise<StoredReceipt[]> {
+    if (eventIds.length === 0) return [];
+    const rows = await this.db.raw(`SELECT ${RECEIPT_COLUMNS} FROM ledger_receipts WHERE tenant_id = ? AND event_id IN (${eventIds.map(() => '?').join(', ')}) ORDER BY ledger_receipts.sequence`, [tenantId, ...eventIds]);
+    return (rows.rows as ReceiptRow[]).map(toReceipt);
+  }
+
   async receipt(tenantId: string, sequence: number): Promise<StoredReceipt | undefined> {
     const [receipt] = await this.receipts(tenantId, sequence, sequence + 1);
     return receipt;

@@ -2,11 +2,11 @@ import { Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/c
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Infrastructure } from '../app/infrastructure';
 import { INFRASTRUCTURE } from '../app/tokens';
-import { rejected } from '../errors/proofline-error';
+import { ProoflineError, rejected } from '../errors/proofline-error';
 import { Allow } from '../auth/access-policy';
 import type { Role } from '../workspaces/events';
 import { Caller, requireTenant, type RequestContext } from '../http/request-context';
-import { CheckpointsQuery, ConsistencyQuery, InclusionQuery, ReceiptParams, ReceiptQuery, TenantParams } from './ledger.dto';
+import { CheckpointsQuery, ConsistencyQuery, InclusionQuery, ReceiptParams, ReceiptQuery, ReceiptsQuery, TenantParams } from './ledger.dto';
 
 const READ_LEDGER: readonly Role[] = ['ADMIN', 'CUSTOMER_ADMIN', 'FINANCE', 'AUDITOR'];
 const VERIFY_LEDGER: readonly Role[] = ['AUDITOR', 'ADMIN'];
@@ -38,6 +38,18 @@ export class LedgerController {
     const tenantId = requireTenant(caller, params.tenantId, tenantNotFound);
     // A halt or a refused fork concerns this tenant and is shown; a failed shared round only as 'stalled' (its reason may name another tenant's event).
     return this.infrastructure.ledger.status(tenantId, this.infrastructure.ledgerRunner.lastError);
+  }
+
+  @Get('receipts')
+  @ApiOperation({ summary: "Where receipts are: of one event (?eventId=) or of every event of an approval (?approvalId=), in ledger order, each with its document's path" })
+  findReceipts(@Caller() caller: RequestContext, @Param() params: TenantParams, @Query() query: ReceiptsQuery) {
+    const tenantId = requireTenant(caller, params.tenantId, tenantNotFound);
+    if ((query.eventId === undefined) === (query.approvalId === undefined)) {
+      throw new ProoflineError('REQUEST.INVALID', 'give exactly one of eventId and approvalId', 400, {
+        fields: [{ field: query.eventId === undefined ? 'eventId' : 'approvalId', rule: 'exactly-one-of', message: 'give exactly one of eventId and approvalId' }],
+      });
+    }
+    return this.infrastructure.ledger.findReceipts(tenantId, query);
   }
 
   @Get('receipts/:seq')

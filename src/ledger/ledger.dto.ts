@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
 
 export class TenantParams {
   @ApiProperty()
@@ -63,4 +63,17 @@ export class ConsistencyQuery {
   @Min(1)
   @Max(Number.MAX_SAFE_INTEGER)
   to!: number;
+}
+
+/** Exactly one of the two (checked by the controller: class-validator has no "one of"). */
+export class ReceiptsQuery {
+  @ApiPropertyOptional({ format: 'uuid', description: "the receipt of this event (for example an approval's approvals.completed)" })
+  @IsOptional()
+  @IsUUID()
+  eventId?: string;
+
+  @ApiPropertyOptional({ format: 'uuid', description: "the receipts of every event of this approval (its value definition's stream), in ledger order" })
+  @IsOptional()
+  @IsUUID()
+  approvalId?: string;
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { streamIdFor } from '../commands/stream-id';
 import { ProoflineError } from '../errors/proofline-error';
 import type { EventStore } from '../eventstore/event-store.port';
 import type { EventSigner } from '../signing/event-signer';
@@ -59,6 +60,13 @@ export interface WitnessRound {
   readonly outcomes: readonly WitnessOutcome[];
 }
 
+/** Receipts found by event or approval: where each one's document is. */
+export interface ReceiptListing {
+  readonly data: ReadonlyArray<{ sequence: number; eventId: string; eventType?: string; receiptHash: string; document: string }>;
+  readonly hasMore: false;
+  readonly nextCursor: null;
+}
+
 const notAnchored = (tenantId: string) => new ProoflineError('LEDGER.NO_CHECKPOINT', `tenant ${tenantId} has no signed checkpoint yet`, 404, { tenantId });
 
 /** The ledger's read side (checkpoints, proofs, receipt documents, verify) and its builder. */
@@ -75,6 +83,24 @@ export class Ledger {
   ) {
     this.repository = new LedgerRepository(knex, store);
     this.builder = new ReceiptBuilder(knex, store, signer, keys, settings);
+  }
+
+  /**
+   * Where an event's receipt is: by event id, or every receipt of an approval's events (its value
+   * definition's stream, `valuedef-<tenant>.<approvalId>`), in ledger order. The documents are at
+   * GET /ledger/:tenant/receipts/:sequence. Only this tenant's receipts are ever found.
+   */
+  async findReceipts(tenantId: string, by: { eventId?: string; approvalId?: string }): Promise<ReceiptListing> {
+    // The stream id holds the tenant: another tenant's approval id names a stream this tenant does not have.
+    const approvalEvents = by.approvalId === undefined ? [] : await this.store.readStream(streamIdFor('valuedef', tenantId, by.approvalId));
+    const eventIds = by.eventId !== undefined ? [by.eventId] : approvalEvents.map((event) => event.envelope.id);
+    const receipts = await this.repository.receiptsOfEvents(tenantId, eventIds);
+    const types = new Map(approvalEvents.map((event) => [event.envelope.id, event.envelope.type]));
+    return {
+      data: receipts.map((receipt) => ({ sequence: receipt.sequence, eventId: receipt.eventId, ...(types.has(receipt.eventId) ? { eventType: types.get(receipt.eventId)! } : {}), receiptHash: receipt.receiptHash, document: `/ledger/${tenantId}/receipts/${receipt.sequence}` })),
+      hasMore: false,
+      nextCursor: null,
+    };
   }
 
   async checkpoint(tenantId: string): Promise<SignedCheckpoint> {
