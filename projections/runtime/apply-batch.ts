@@ -41,14 +41,14 @@ export interface KafkaBatchSource {
    * this assignment and the partition's log no longer starts at or before it.
    */
   readonly startAboveStored?: boolean;
-  /** The partition's high watermark when the batch was fetched: the log's end. */
-  readonly highWatermark?: string;
 }
 
 /**
- * The partition's log ends before the offset this projector already applied up to: the topic was
- * deleted and created again (or a broker lost committed messages). Its offsets start over, so the
- * stored offset no longer says what was applied; going on would skip every new message below it.
+ * The partition's offsets started over below the offset this projector applied up to: the topic
+ * was deleted and created again (or a broker lost committed messages). The stored offset no longer
+ * says what was applied, and going on would skip every new message below it. Seen when a message
+ * below the stored offset is one the revision guard has not accounted for (a redelivery of what
+ * was applied always is). Sticky: kept on the partition's row until `forget-offsets` drops it.
  */
 export class PartitionRewoundError extends Error {
   readonly code = 'KAFKA.PARTITION_REWOUND';
@@ -57,10 +57,10 @@ export class PartitionRewoundError extends Error {
     readonly topic: string,
     readonly partition: number,
     readonly stored: bigint,
-    readonly highWatermark: bigint,
+    evidence: string,
   ) {
     super(
-      `KAFKA.PARTITION_REWOUND: ${topic}/${partition} ends at offset ${highWatermark}, but projector ${projector} applied it up to offset ${stored}: the topic was deleted and created again (or the broker lost messages). Nothing of it is applied until an operator runs 'proofline projections forget-offsets ${projector} --topic ${topic}' and rebuilds the projector (docs/projections.md, "A topic deleted and created again")`,
+      `KAFKA.PARTITION_REWOUND: ${topic}/${partition}: ${evidence}, below offset ${stored} up to which projector ${projector} applied this partition: the topic was deleted and created again (or the broker lost messages). Nothing of it is applied until an operator runs 'proofline projections forget-offsets ${projector} --topic ${topic}' and rebuilds the projector (docs/projections.md, "A topic deleted and created again")`,
     );
   }
 }
@@ -108,15 +108,15 @@ export async function applyBatch(knex: Knex, projector: Projector, names: Projec
     let offsets = kafka?.offsets;
     let duplicates = 0;
     if (kafka) {
-      const stored = await readPartitionOffset(trx, positionRow, kafka);
-      if (kafka.highWatermark !== undefined && BigInt(kafka.highWatermark) < stored) {
-        throw new PartitionRewoundError(projector.name, kafka.topic, kafka.partition, stored, BigInt(kafka.highWatermark));
-      }
+      const { next: stored, rewound } = await readPartitionOffset(trx, positionRow, kafka);
+      if (rewound) throw new PartitionRewoundError(projector.name, kafka.topic, kafka.partition, stored, 'found rewound before and not yet forgotten');
       if (batch.length > 0 && BigInt(kafka.offsets[0]) > stored && !kafka.startAboveStored) {
         return { applied: 0, duplicates: 0, deadLettered: 0, deadLetters: [], appliedOccurredAt: [], gapFills: 0, passedEvents: 0, seekTo: stored.toString() };
       }
-      // Below the stored offset: applied by an earlier delivery whose Kafka commit was lost.
+      // Below the stored offset: applied by an earlier delivery whose Kafka commit was lost — which the guard must confirm.
       const from = kafka.offsets.findIndex((offset) => BigInt(offset) >= stored);
+      const below = from < 0 ? events : events.slice(0, from);
+      await requireAccounted(trx, projector, names, below, (i) => new PartitionRewoundError(projector.name, kafka.topic, kafka.partition, stored, `the message at offset ${kafka.offsets[i]} (stream ${below[i].envelope.streamId} version ${below[i].streamVersion}) was never applied`));
       batch = from < 0 ? [] : events.slice(from);
       offsets = from < 0 ? [] : kafka.offsets.slice(from);
       duplicates += events.slice(0, events.length - batch.length).filter((event) => projector.handles.includes(event.envelope.type)).length;
@@ -183,10 +183,24 @@ async function fillGap(store: EventStore, streamId: string, from: number, to: nu
   return recorded.map((event) => ({ envelope: event.envelope, streamVersion: event.streamVersion, position: event.position }));
 }
 
-async function readPartitionOffset(trx: Knex.Transaction, projector: string, kafka: KafkaBatchSource): Promise<bigint> {
-  const row = await trx('projector_partition_offsets').where({ projector, topic: kafka.topic, kafka_partition: kafka.partition }).first('next_offset');
+async function readPartitionOffset(trx: Knex.Transaction, projector: string, kafka: KafkaBatchSource): Promise<{ next: bigint; rewound: boolean }> {
+  const row = await trx('projector_partition_offsets').where({ projector, topic: kafka.topic, kafka_partition: kafka.partition }).first('next_offset', 'last_error');
   // No row: nothing of this partition is known to be applied, so it is read from its beginning (the guard absorbs what was).
-  return row ? BigInt(row.next_offset) : 0n;
+  return { next: row ? BigInt(row.next_offset) : 0n, rewound: typeof row?.last_error === 'string' && row.last_error.includes(REWOUND) };
+}
+
+const REWOUND = 'KAFKA.PARTITION_REWOUND';
+
+/**
+ * Messages below the stored offset are taken for redeliveries of what was applied; the guard
+ * must agree: an event of the projector's domains above its stream's guarded version was never
+ * applied, so the offsets cannot be the ones stored (`rewound(i)` is thrown for the first).
+ */
+async function requireAccounted(trx: Knex.Transaction, projector: Projector, names: ProjectorTables, below: readonly ProjectedEvent[], rewound: (index: number) => Error): Promise<void> {
+  const domains = new Set(projector.handles.map(domainOf));
+  const guard = await loadGuard(trx, names.guard, below.filter((event) => domains.has(domainOf(event.envelope.type))));
+  const first = below.findIndex((event) => domains.has(domainOf(event.envelope.type)) && event.streamVersion > (guard.get(event.envelope.streamId) ?? -1));
+  if (first >= 0) throw rewound(first);
 }
 
 async function savePartitionOffset(trx: Knex.Transaction, projector: string, kafka: KafkaBatchSource, lastOffset: string, position: GlobalPosition): Promise<void> {
@@ -197,8 +211,8 @@ async function savePartitionOffset(trx: Knex.Transaction, projector: string, kaf
        next_offset      = greatest(projector_partition_offsets.next_offset, EXCLUDED.next_offset),
        position_commit  = CASE WHEN EXCLUDED.next_offset > projector_partition_offsets.next_offset THEN EXCLUDED.position_commit ELSE projector_partition_offsets.position_commit END,
        position_prepare = CASE WHEN EXCLUDED.next_offset > projector_partition_offsets.next_offset THEN EXCLUDED.position_prepare ELSE projector_partition_offsets.position_prepare END,
-       last_error       = NULL,
-       failing_since    = NULL,
+       last_error       = CASE WHEN projector_partition_offsets.last_error LIKE '%KAFKA.PARTITION_REWOUND%' THEN projector_partition_offsets.last_error END,
+       failing_since    = CASE WHEN projector_partition_offsets.last_error LIKE '%KAFKA.PARTITION_REWOUND%' THEN projector_partition_offsets.failing_since END,
        updated_at       = now()`,
     [projector, kafka.topic, kafka.partition, (BigInt(lastOffset) + 1n).toString(), String(position.commit), String(position.prepare)],
   );

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import type { EventStore, RecordedEvent } from '../../src/eventstore/event-store.port';
 import type { GlobalPosition } from '../../src/eventstore/global-position';
-import { applyBatch, type BatchOutcome } from './apply-batch';
+import { applyBatch, domainOf, type BatchOutcome } from './apply-batch';
+import { abortableSleep } from '../../src/fanout/abortable-sleep';
 import type { ProjectedEvent, Projector } from './projector';
 import { createTables, tablesOf } from './tables';
 import { adoptPartitionPositions, readPosition, stopProjector } from './positions';
@@ -13,6 +14,8 @@ export interface RunnerOptions {
   readonly pollIntervalMs?: number;
   readonly onBatch?: (projector: string, outcome: BatchOutcome) => void;
   readonly onError?: (projector: string, error: unknown) => void;
+  /** How often a stopped projector looks whether it was resumed. Default 1 s. */
+  readonly resumePollMs?: number;
   /** A projector stopped at a row it must not apply (its status says why). */
   readonly onStopped?: (projector: string, reason: string) => void;
   /** The Kafka topic names: a projector last fed through Kafka resumes from its slowest partition (adoptPartitionPositions). */
@@ -52,32 +55,44 @@ export class InProcessProjectionRunner {
     while (!this.stop.signal.aborted) {
       try {
         const from = await readPosition(this.knex, projector.name);
-        if (from.state === 'stopped') return;
+        if (from.state === 'stopped') {
+          // `projections resume` (run in another process) sets it running again: go on from where it stopped.
+          await abortableSleep(this.options.resumePollMs ?? 1000, this.stop.signal);
+          continue;
+        }
         const subscription = this.store.subscribeBatches(from.position, { batchSize: this.options.batchSize ?? 500, pollIntervalMs: this.options.pollIntervalMs ?? 250, signal: this.stop.signal });
         for await (const batch of subscription) {
-          // The relay's rule without a relay: a row whose bytes are not the signed ones, or that is
-          // filed under another stream or tenant, is never applied. Without Kafka there is no
-          // per-tenant hold, so the projector stops at it (visible in its status) until it is
-          // repaired and `projections resume` is run: stopped, never skipped.
-          const faults = batch.map(relayFaultOf);
+          // The relay's rule without a relay: a row of the projector's domains whose bytes are not the
+          // signed ones, or that is filed under another stream or tenant, is never applied. Without
+          // Kafka there is no per-tenant hold, so the projector stops at it (visible in its status)
+          // until it is repaired and `projections resume` is run: stopped, never skipped.
+          const faults = batch.map((event) => faultFor(projector, event));
           const bad = faults.findIndex((fault) => fault !== undefined);
-          const outcome = await applyBatch(this.knex, projector, names, (bad < 0 ? batch : batch.slice(0, bad)).map(projected));
+          // A stream version missing from the store (a row removed) is a gap: the batch waits, as through Kafka.
+          const outcome = await applyBatch(this.knex, projector, names, (bad < 0 ? batch : batch.slice(0, bad)).map(projected), { fillGapsFrom: this.store });
           this.options.onBatch?.(projector.name, outcome);
-          if (outcome.stoppedAt) return;
+          if (outcome.stoppedAt) break;
           if (bad >= 0) {
             const reason = `${faults[bad]!.code}: ${faults[bad]!.message}`;
             await stopProjector(this.knex, projector.name, reason);
             this.options.onStopped?.(projector.name, reason);
-            return;
+            break;
           }
         }
       } catch (error) {
-        // A database outage: nothing was committed for the failed batch; start again from the stored position.
+        // A database outage, a gap the store cannot fill: nothing was committed for the failed batch; start again from the stored position.
         this.options.onError?.(projector.name, error);
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await abortableSleep(1000, this.stop.signal);
       }
     }
   }
+}
+
+/** The relay's fault of a row the projector would take (its domains; a row without a type is judged too), else undefined. */
+export function faultFor(projector: Projector, event: RecordedEvent): ReturnType<typeof relayFaultOf> {
+  const type = (event.envelope as { type?: unknown } | undefined)?.type;
+  if (typeof type === 'string' && !projector.handles.some((handled) => domainOf(handled) === domainOf(type))) return undefined;
+  return relayFaultOf(event);
 }
 
 export function projected(recorded: RecordedEvent): ProjectedEvent {

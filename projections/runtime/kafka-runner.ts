@@ -260,9 +260,16 @@ export class KafkaProjectionRunner {
     if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
     live.lastProgress = Date.now();
     const consumer = live.consumer;
-    const events = batch.messages.map(eventOf);
     const key = `${batch.topic}/${batch.partition}`;
-    const source = { topic: batch.topic, partition: batch.partition, offsets: batch.messages.map((message) => message.offset), highWatermark: batch.highWatermark };
+    const source = { topic: batch.topic, partition: batch.partition, offsets: batch.messages.map((message) => message.offset) };
+    let events: ProjectedEvent[];
+    try {
+      events = batch.messages.map(eventOf);
+    } catch (error) {
+      // A message that is not a relay message (no headers, not JSON) stops its partition: say so, as for a failed batch.
+      await this.recordFailure(projector, source, error);
+      throw error;
+    }
     // A failure is thrown to kafkajs, which fetches the batch again: the projector waits, it never skips.
     let outcome = await this.applyOrRecord(projector, names, events, { fillGapsFrom: this.store, kafka: source });
     if (outcome.seekTo !== undefined) {
@@ -295,10 +302,14 @@ export class KafkaProjectionRunner {
     try {
       return await applyBatch(this.knex, projector, names, events, options);
     } catch (error) {
-      this.options.metrics?.projectionBatchFailures.inc({ projector: projector.name });
-      if (options.kafka) await recordPartitionFailure(this.knex, projector.name, options.kafka.topic, options.kafka.partition, error).catch(() => undefined);
+      if (options.kafka) await this.recordFailure(projector, options.kafka, error);
       throw error;
     }
+  }
+
+  private async recordFailure(projector: Projector, source: { topic: string; partition: number }, error: unknown): Promise<void> {
+    this.options.metrics?.projectionBatchFailures.inc({ projector: projector.name });
+    await recordPartitionFailure(this.knex, projector.name, source.topic, source.partition, error).catch(() => undefined);
   }
 
   /** The table is the record; the topic lets operators and alerting see dead letters as they happen. */

@@ -51,7 +51,7 @@ export async function recordPartitionFailure(knex: Knex, projector: string, topi
     `INSERT INTO projector_partition_offsets (projector, topic, kafka_partition, next_offset, last_error, failing_since, updated_at)
      VALUES (?, ?, ?, 0, ?, now(), now())
      ON CONFLICT (projector, topic, kafka_partition) DO UPDATE SET
-       last_error    = EXCLUDED.last_error,
+       last_error    = CASE WHEN projector_partition_offsets.last_error LIKE '%KAFKA.PARTITION_REWOUND%' THEN projector_partition_offsets.last_error ELSE EXCLUDED.last_error END,
        failing_since = coalesce(projector_partition_offsets.failing_since, EXCLUDED.failing_since),
        updated_at    = now()`,
     [projector, topic, partition, message],

@@ -4,8 +4,7 @@ import { ProoflineError } from '../../src/errors/proofline-error';
 import { START, type GlobalPosition } from '../../src/eventstore/global-position';
 import { AdvisoryLease } from '../../src/fanout/lease';
 import { applyBatch, projectorLockKey } from './apply-batch';
-import { relayFaultOf } from '../../src/fanout/relay-halts';
-import { projected } from './in-process-runner';
+import { faultFor, projected } from './in-process-runner';
 import type { Projector } from './projector';
 import { checksumOf, createTables, dropTables, tablesOf } from './tables';
 
@@ -86,7 +85,7 @@ async function rebuildHoldingLock(knex: Knex, store: EventStore, projector: Proj
       const batch = await store.readAll(position, batchSize);
       if (batch.length === 0) return;
       // The relay's rule holds for a rebuild too: a row it would not publish is never applied.
-      const bad = batch.map(relayFaultOf).find((fault) => fault !== undefined);
+      const bad = batch.map((event) => faultFor(projector, event)).find((fault) => fault !== undefined);
       if (bad) throw new Error(`rebuild of ${projector.name} stopped at a bad row: ${bad.code}: ${bad.message}; the live tables are unchanged`);
       const outcome = await applyBatch(into, projector, shadow, batch.map(projected), shadowRow);
       if (outcome.stoppedAt) {

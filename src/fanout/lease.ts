@@ -98,7 +98,8 @@ export class AdvisoryLease {
       const [row] = result.rows as Array<{ acquired: boolean; pid: number }>;
       if (!row.acquired) {
         this.candidate = connection; // the next attempt asks on the same session
-        this.lostBecause = undefined; // another holder: standing by, nothing wrong
+        // Another holder: standing by. A shared session seen before stays the reason until this lease holds (a pooler does not go away).
+        if (!this.lostBecause?.startsWith(SHARED_SESSION)) this.lostBecause = undefined;
         return false;
       }
       // Bounded lifetime: a session that sends nothing for lifetimeMs is ended by the server, and the lock with it.

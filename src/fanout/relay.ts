@@ -94,10 +94,11 @@ export class Relay {
         // Standing by is no failure; a session the lease cannot trust is (shown in the relay's lastError).
         const refused = this.lease.lostBecause?.startsWith(SHARED_SESSION) ? this.lease.lostBecause : undefined;
         if (refused && refused !== this.lastError) this.logger.error(`relay: ${refused}`);
-        this.lastError = refused;
+        if (refused) this.lastError = refused; // else the last round's error stays until a round succeeds
         await abortableSleep(this.options.leaseRetryMs ?? 1000, this.stop.signal);
         continue;
       }
+      if (this.lastError?.startsWith(SHARED_SESSION)) this.lastError = undefined; // the lease holds on a session of its own now
       const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
       try {
         await producer.connect();

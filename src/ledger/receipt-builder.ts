@@ -134,6 +134,7 @@ export class ReceiptBuilder {
    */
   reload(): void {
     this.chains.clear();
+    this.refusals.clear(); // judged again at the next checkpoint, against what is there then
     this.halted = undefined;
     this.pendingLoaded = false;
   }
@@ -269,13 +270,14 @@ export class ReceiptBuilder {
       this.chains.delete(chain.tenantId);
       throw staleTree(chain.tenantId, chain.size);
     }
+    // The lease first: a builder that lost it must not judge (and report) the new holder's heads.
+    await fence?.();
     const refusal = await this.refusalToSign(chain, origin);
     if (refusal) {
       this.refusals.set(chain.tenantId, refusal);
       throw forkRefused(refusal);
     }
     this.refusals.delete(chain.tenantId);
-    await fence?.();
     const issuedAt = this.clock();
     const body: CheckpointBody = {
       origin,
@@ -308,11 +310,26 @@ export class ReceiptBuilder {
     return { ...checkpoint, note: formatNote(noteTextOf(body), [`${SIGNATURE_LINE_PREFIX}${origin} ${noteSignature}\n`]) };
   }
 
+  /**
+   * The heads a new checkpoint must extend: the one kept beside the key, and the latest checkpoint
+   * in the store that this signer's keys verify when it is larger (another instance signed it
+   * after this one's head: a failover, a fail-back) — unless the kept head is an operator's
+   * rewind made after that checkpoint was issued.
+   */
   private async refusalToSign(chain: TenantChain, origin: string): Promise<ForkRefusal | undefined> {
-    // No head kept here (a standby's first checkpoint after a failover, a fresh heads directory):
-    // the latest checkpoint in the store that this signer's keys verify is the head to extend.
-    const kept = this.heads.read(origin) ?? (await this.signedHeadInStore(chain.tenantId, origin));
-    if (!kept) return undefined;
+    const kept = this.heads.read(origin);
+    const inStore = await this.signedHeadInStore(chain.tenantId, origin);
+    const rewoundAfter = (head: KeptHead) => kept?.rewoundAt !== undefined && (head.issuedAt ?? '') <= kept.rewoundAt;
+    const heads = [kept, inStore && (!kept || inStore.treeSize > kept.treeSize) && !rewoundAfter(inStore) ? inStore : undefined];
+    for (const head of heads) {
+      if (!head) continue;
+      const refusal = await this.refusalToExtend(chain, origin, head);
+      if (refusal) return refusal;
+    }
+    return undefined;
+  }
+
+  private async refusalToExtend(chain: TenantChain, origin: string, kept: KeptHead): Promise<ForkRefusal | undefined> {
     if (chain.anchor?.treeSize === kept.treeSize && chain.anchor.rootHash === kept.rootHash) return undefined;
     const memoryRoot = chain.tree.root();
     const refuse = (why: string, database = { treeSize: chain.size, rootHash: memoryRoot.toString('hex') }): ForkRefusal => ({

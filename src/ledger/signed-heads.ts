@@ -5,7 +5,11 @@ import type { KeyRegistry } from '../signing/key-registry';
 import type { SignedCheckpoint } from './checkpoint';
 
 /** What a new checkpoint must extend: the last signed head, or the head an operator accepted by a rewind (unsigned). */
-export type KeptHead = Pick<SignedCheckpoint, 'origin' | 'treeSize' | 'rootHash'> & Partial<Pick<SignedCheckpoint, 'issuedAt' | 'signature'>>;
+export type KeptHead = Pick<SignedCheckpoint, 'origin' | 'treeSize' | 'rootHash'> &
+  Partial<Pick<SignedCheckpoint, 'issuedAt' | 'signature'>> & {
+    /** Set on a head an operator accepted by a rewind: checkpoints issued before it are of the history given up. */
+    readonly rewoundAt?: string;
+  };
 
 /**
  * The last head this signer signed for each log, kept OUTSIDE the database — beside the signing
@@ -84,7 +88,7 @@ export class SignedHeads {
       mkdirSync(this.directory, { recursive: true, mode: 0o700 });
       appendFileSync(join(this.directory, 'rewinds.jsonl'), JSON.stringify({ at: now.toISOString(), reason, gaveUp: previous ?? null, accepted }) + '\n', { mode: 0o600 });
     }
-    this.write(accepted);
+    this.write({ ...accepted, rewoundAt: now.toISOString() });
     return previous;
   }
 

@@ -57,14 +57,22 @@ describeWithService('postgres', 'the advisory lease', () => {
     const client = db.knex.client as { acquireRawConnection: () => Promise<unknown>; destroyRawConnection: (connection: unknown) => Promise<void> };
     const acquire = jest.spyOn(client, 'acquireRawConnection').mockResolvedValueOnce(holderSession);
     const second = new AdvisoryLease(db.knex, 'pooled');
+    let elsewhere: unknown;
     try {
       expect(await second.tryAcquire()).toBe(false);
       expect(second.held).toBe(false);
       expect(second.lostBecause).toMatch(/^LEASE\.SHARED_SESSION: the server session handed to this lease already holds its lock/);
+      // Standing by afterwards (a session of its own, the lock held by another) does not erase why: a pooler does not go away.
+      acquire.mockRestore();
+      elsewhere = await db.knex.client.acquireRawConnection();
+      await db.knex.raw(`SELECT pg_try_advisory_lock(hashtextextended('proofline.lease.' || coalesce(current_schema(), '') || '.' || CAST(? AS text), 0)) AS taken`, ['pooled']).connection(elsewhere);
+      expect(await second.tryAcquire()).toBe(false);
+      expect(second.lostBecause).toMatch(/^LEASE\.SHARED_SESSION/);
     } finally {
       acquire.mockRestore();
       await second.release();
       await client.destroyRawConnection(holderSession).catch(() => undefined);
+      if (elsewhere) await client.destroyRawConnection(elsewhere).catch(() => undefined);
     }
   });
 

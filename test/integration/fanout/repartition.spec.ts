@@ -213,7 +213,7 @@ describeWithService('kafka', 'a topic whose partitions change under Proofline', 
     const directory = tablesOf(workspaceDirectoryProjector, 'live').tables.workspaces;
     expect(await knex(directory).whereIn('tenant_id', [workspace.tenantId, bystander.tenantId]).select('tenant_id')).toEqual([]);
   }, 180_000);
-  it("a topic deleted and created again (offsets start over below what was applied): the projector applies nothing of it and says KAFKA.PARTITION_REWOUND instead of skipping; after forget-offsets it applies the new topic", async () => {
+  it("a topic deleted and created again (offsets start over below what was applied): the projector applies nothing of it and says KAFKA.PARTITION_REWOUND instead of skipping, also once the new log is longer than the old; after forget-offsets it applies the new topic", async () => {
     const prefix = `recreated-${randomBytes(4).toString('hex')}`;
     const t = await app(prefix);
     const { database, store, metrics, fanout } = t.infrastructure;
@@ -254,16 +254,21 @@ describeWithService('kafka', 'a topic whose partitions change under Proofline', 
     } finally {
       await admin.disconnect();
     }
-    const after = Array.from({ length: 2 }, craftedWorkspace);
+    // Fifteen new messages: the new log soon reaches past the offset (12) the projectors applied the old one up to.
+    const after = Array.from({ length: 5 }, craftedWorkspace);
     for (const workspace of after) await appendCrafted(t.infrastructure, workspace, 3);
-    await publishOn0(after); // offsets 0..5 of the new topic; the projectors applied the old one up to offset 12
+    await publishOn0(after.slice(0, 2));
     await startRunner();
 
     const lastErrorOf = async (name: string) => (await fanout.status()).projectors.find((p) => p.projector === name)?.lastError ?? '';
     for (const projector of PROJECTORS) {
       const said = await eventually(() => lastErrorOf(projector.name), (error) => error.includes('KAFKA.PARTITION_REWOUND'), 60_000);
-      expect(said).toContain(`${topic}/0 ends at offset 6, but projector ${projector.name} applied it up to offset 12`);
+      expect(said).toContain(`${topic}/0: the message at offset 0 (stream ${after[0].streamId} version 0) was never applied, below offset 12 up to which projector ${projector.name} applied this partition`);
     }
+    // It stays refused as the new log grows past the stored offset: nothing below it is taken for applied.
+    await publishOn0(after.slice(2));
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    for (const projector of PROJECTORS) expect(await lastErrorOf(projector.name)).toContain('KAFKA.PARTITION_REWOUND');
     const stuck = await checkReadModels(knex);
     expect(stuck.staleWorkspaces.sort()).toEqual(after.map((workspace) => workspace.streamId).sort());
 
@@ -273,4 +278,24 @@ describeWithService('kafka', 'a topic whose partitions change under Proofline', 
     expect(check.actual).toEqual(check.expected);
     for (const projector of PROJECTORS) expect(await eventually(() => lastErrorOf(projector.name), (error) => error === '', 30_000)).toBe('');
   }, 240_000);
+
+  it('a message that is not a relay message (no headers): its partition stops, and the projector says so instead of retrying in silence', async () => {
+    const prefix = `poison-${randomBytes(4).toString('hex')}`;
+    const t = await app(prefix);
+    const { database, store, metrics, fanout } = t.infrastructure;
+    const topic = `${prefix}.workspaces.events.v1`;
+    await fanout.topics!.ensure([topic]);
+    const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await producer.connect();
+    closers.push(() => producer.disconnect());
+    await producer.send({ topic, acks: -1, messages: [{ key: 'x', value: 'not an envelope', partition: 0 }] });
+    const runner = new KafkaProjectionRunner(database.knex, store, fanout.kafka!, fanout.topics!, fanout.names, [workspaceDirectoryProjector], { metrics });
+    closers.push(() => runner.close());
+    await runner.start();
+
+    const lastErrorOf = async () => (await fanout.status()).projectors.find((p) => p.projector === workspaceDirectoryProjector.name)?.lastError ?? '';
+    const said = await eventually(lastErrorOf, (error) => error.includes('message at offset 0 has no'), 60_000);
+    expect(said).toContain(`${topic}/0 (since `);
+    expect((await metrics.projectionBatchFailures.get()).values.find((value) => value.labels.projector === workspaceDirectoryProjector.name)?.value ?? 0).toBeGreaterThanOrEqual(1);
+  }, 120_000);
 });

@@ -265,6 +265,41 @@ describe('the signer never signs a fork', () => {
     expect(await standby.builder.checkpointNow(T)).toMatchObject({ treeSize: honest.checkpointSize + 2 });
   });
 
+  it('given a fail-back to a host whose own head is older than the checkpoint the standby signed, and the tail after it rewritten, then it refuses: the larger checkpoint in the store its keys verify must be extended too', async () => {
+    const honest = await honestHistory(); // host A signs size 4 (its head: 4)
+    await catchUpFully(ledgerOn(knex, store, signing).builder, knex);
+    await appendOne(store, signing.signer, T, { payee: 'erin' });
+    await appendOne(store, signing.signer, T, { payee: 'frank' });
+    const standby = ledgerOn(knex, store, standbyHost());
+    await catchUpFully(standby.builder, knex);
+    const signedByStandby = (await standby.builder.checkpointNow(T))!;
+    await catchUpFully(standby.builder, knex);
+    // The operator rewrites everything after A's head (the standby's signed tail), leaving the checkpoint rows in place.
+    await forkKeepingCheckpoints(honest.checkpointSize + 1);
+    for (const payee of ['mallory', 'mallory2', 'mallory3', 'mallory4']) await appendOne(store, signing.signer, T, { payee });
+    const failback = ledgerOn(knex, store, signing); // host A again, with its own head (size 4)
+    await catchUpFully(failback.builder, knex);
+
+    const failure = await failureOf(failback.builder.checkpointNow(T));
+
+    expect(failure).toMatchObject({ code: 'LEDGER.FORK_REFUSED', details: { kept: { treeSize: signedByStandby.treeSize, rootHash: signedByStandby.rootHash } } });
+  });
+
+  it('given a rewind accepted by the operator after a restore, then a larger checkpoint of the history given up, still in the store, does not block signing', async () => {
+    await honestHistory();
+    await catchUpFully(ledgerOn(knex, store, signing).builder, knex);
+    await forkKeepingCheckpoints(2); // as a restore from an older backup that kept the later checkpoint rows would leave it
+    await appendOne(store, signing.signer, T, { payee: 'after the restore' });
+    const restarted = ledgerOn(knex, store, signing);
+    await catchUpFully(restarted.builder, knex);
+    const refused = (await failureOf(restarted.builder.checkpointNow(T))) as { details: { database: { rootHash: string; treeSize: number } } };
+    expect(refused).toMatchObject({ code: 'LEDGER.FORK_REFUSED' });
+
+    await restarted.rewindSigner(T, refused.details.database.rootHash, 'restored the 2026-12-01 backup');
+
+    expect(await restarted.builder.checkpointNow(T)).toMatchObject({ treeSize: refused.details.database.treeSize });
+  });
+
   it('given hosts that share PROOFLINE_LEDGER_HEADS_DIR and a fork that also deleted the checkpoints, then the standby still refuses it: it reads the head the first host signed', async () => {
     const shared = mkdtempSync(join(tmpdir(), 'proofline-heads-'));
     try {
