@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeJsonDurably } from './durable-file';
 import type { KeyRegistry } from '../signing/key-registry';
 import type { SignedCheckpoint } from './checkpoint';
 
@@ -58,23 +59,7 @@ export class SignedHeads {
       this.memory.set(head.origin, head);
       return;
     }
-    mkdirSync(this.directory, { recursive: true, mode: 0o700 });
-    const path = this.pathOf(head.origin);
-    const temporary = `${path}.tmp`;
-    const fd = openSync(temporary, 'w', 0o600);
-    try {
-      writeSync(fd, JSON.stringify(head, null, 2) + '\n');
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temporary, path);
-    const dir = openSync(this.directory, 'r');
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
+    writeJsonDurably(this.pathOf(head.origin), head);
   }
 
   /**

@@ -8,3 +8,12 @@ export async function eventually<T = any>(probe: () => Promise<T>, accept: (valu
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+
+/** Waits until `condition` holds, or throws naming `what` when `timeoutMs` has passed (for steps a test cannot go on without). */
+export async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

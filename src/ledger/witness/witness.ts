@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeJsonDurably } from '../durable-file';
 import { emptyRoot } from '../merkle/hashes';
 import { isValidConsistency } from '../merkle/verify';
 import { logSignatureOf } from '../note/log-note';
@@ -163,23 +164,7 @@ export class Witness {
   }
 
   private persist(head: CosignedHead): void {
-    const path = this.statePath(head.origin);
-    mkdirSync(join(this.directory, 'logs'), { recursive: true, mode: 0o700 });
-    const temporary = `${path}.tmp`;
-    const fd = openSync(temporary, 'w', 0o600);
-    try {
-      writeSync(fd, JSON.stringify(head, null, 2) + '\n');
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temporary, path);
-    const dir = openSync(join(this.directory, 'logs'), 'r');
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
+    writeJsonDurably(this.statePath(head.origin), head);
   }
 
   private statePath(origin: string): string {

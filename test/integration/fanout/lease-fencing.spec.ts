@@ -10,18 +10,11 @@ import { TopicAdmin } from '../../../src/fanout/topic-admin';
 import { TopicNames } from '../../../src/fanout/topics';
 import { Metrics } from '../../../src/observability/metrics';
 import { sealedEvent, testSigner, uniqueStreamId } from '../../conformance/envelopes';
+import { until } from '../../support/eventually';
 import { openServerTestDatabase } from '../../support/databases';
 import { describeWithService, describeWithServices, serviceUrl } from '../../support/services';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Issue 25, item 8: the lease is fenced, bounded in time, and scoped to DATABASE_SCHEMA. */
 describeWithService('postgres', 'the advisory lease', () => {

@@ -30,6 +30,14 @@ describeWithService('kafka', 'a topic whose partitions change under Proofline', 
     return t;
   }
 
+  /** A producer the test publishes with itself (no relay), disconnected after the test. */
+  async function connectedProducer(): Promise<Producer> {
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await producer.connect();
+    closers.push(() => producer.disconnect());
+    return producer;
+  }
+
   afterEach(async () => {
     for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
     await Promise.allSettled(started.splice(0).map((t) => t.close()));
@@ -104,9 +112,7 @@ describeWithService('kafka', 'a topic whose partitions change under Proofline', 
     const streams: RecordedEvent[][] = await Promise.all(workspaces.map((workspace) => store.readStream(workspace.streamId)));
     expect(streams.map((events) => events.length)).toEqual(workspaces.map(() => VERSIONS));
     await fanout.topics!.ensure([topic]);
-    const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    await producer.connect();
-    closers.push(() => producer.disconnect());
+    const producer = await connectedProducer();
     const publish = (partition: number, events: RecordedEvent[]) => producer.send({ topic, acks: -1, messages: events.map((event) => ({ ...messageOf(event), partition })) });
 
     await publish(1, streams.flatMap((events) => events.slice(LATER_FROM)));
@@ -156,9 +162,7 @@ describeWithService('kafka', 'a topic whose partitions change under Proofline', 
     const stored = await store.readStream(workspace.streamId);
     const beyond = { ...stored[5], streamVersion: 9 };
     await fanout.topics!.ensure([topic]);
-    const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    await producer.connect();
-    closers.push(() => producer.disconnect());
+    const producer = await connectedProducer();
     await producer.send({ topic, acks: -1, messages: [{ ...messageOf(beyond), partition: 0 }] });
 
     const runner = new KafkaProjectionRunner(knex, store, fanout.kafka!, fanout.topics!, fanout.names, [workspaceDirectoryProjector], { metrics });
@@ -198,9 +202,7 @@ describeWithService('kafka', 'a topic whose partitions change under Proofline', 
       await trx.raw('ALTER TABLE events ENABLE TRIGGER USER');
     });
     await fanout.topics!.ensure([topic]);
-    const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    await producer.connect();
-    closers.push(() => producer.disconnect());
+    const producer = await connectedProducer();
     await producer.send({ topic, acks: -1, messages: [{ ...messageOf(stored[5]), partition: 0 }] });
 
     const runner = new KafkaProjectionRunner(knex, store, fanout.kafka!, fanout.topics!, fanout.names, [workspaceDirectoryProjector], { metrics });
@@ -220,9 +222,7 @@ describeWithService('kafka', 'a topic whose partitions change under Proofline', 
     const knex = database.knex;
     const topic = `${prefix}.workspaces.events.v1`;
     await fanout.topics!.ensure([topic]);
-    const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    await producer.connect();
-    closers.push(() => producer.disconnect());
+    const producer = await connectedProducer();
     const publishOn0 = async (workspaces: ReturnType<typeof craftedWorkspace>[]) => {
       const events = (await Promise.all(workspaces.map((workspace) => store.readStream(workspace.streamId)))).flat();
       await producer.send({ topic, acks: -1, messages: events.map((event) => ({ ...messageOf(event), partition: 0 })) });
@@ -285,9 +285,7 @@ describeWithService('kafka', 'a topic whose partitions change under Proofline', 
     const { database, store, metrics, fanout } = t.infrastructure;
     const topic = `${prefix}.workspaces.events.v1`;
     await fanout.topics!.ensure([topic]);
-    const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    await producer.connect();
-    closers.push(() => producer.disconnect());
+    const producer = await connectedProducer();
     await producer.send({ topic, acks: -1, messages: [{ key: 'x', value: 'not an envelope', partition: 0 }] });
     const runner = new KafkaProjectionRunner(database.knex, store, fanout.kafka!, fanout.topics!, fanout.names, [workspaceDirectoryProjector], { metrics });
     closers.push(() => runner.close());

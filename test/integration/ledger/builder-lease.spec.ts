@@ -10,21 +10,12 @@ import { LedgerRunner } from '../../../src/ledger/ledger-runner';
 import type { ReceiptBuilder } from '../../../src/ledger/receipt-builder';
 import { EventSigner } from '../../../src/signing/event-signer';
 import { KeyRegistry } from '../../../src/signing/key-registry';
+import { until } from '../../support/eventually';
 import { startTestApp } from '../../support/app';
 import { accessTokenFor, bearer, signUp } from '../../support/identity';
 import { openServerTestDatabase } from '../../support/databases';
 import { describeWithService } from '../../support/services';
 import { appendOne, builderOn, type Signing } from './ledger-fixture';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Two hosts of one deployment: the same signing key, each with its own key directory (and kept heads). */
 function twoHosts(): [Signing, Signing] {
