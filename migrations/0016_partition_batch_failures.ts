@@ -7,9 +7,10 @@ import type { Knex } from 'knex';
  * of that partition that commits; GET /projections/status shows it as the projector's lastError.
  */
 export async function up(knex: Knex): Promise<void> {
-  await knex.raw(`ALTER TABLE projector_partition_offsets ADD COLUMN last_error text, ADD COLUMN failing_since timestamptz`);
+  // rewound_at: the partition's offsets were found to have started over (KAFKA.PARTITION_REWOUND); kept until forget-offsets.
+  await knex.raw(`ALTER TABLE projector_partition_offsets ADD COLUMN last_error text, ADD COLUMN failing_since timestamptz, ADD COLUMN rewound_at timestamptz`);
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.raw(`ALTER TABLE projector_partition_offsets DROP COLUMN last_error, DROP COLUMN failing_since`);
+  await knex.raw(`ALTER TABLE projector_partition_offsets DROP COLUMN last_error, DROP COLUMN failing_since, DROP COLUMN rewound_at`);
 }

@@ -116,7 +116,7 @@ export async function applyBatch(knex: Knex, projector: Projector, names: Projec
       // Below the stored offset: applied by an earlier delivery whose Kafka commit was lost — which the guard must confirm.
       const from = kafka.offsets.findIndex((offset) => BigInt(offset) >= stored);
       const below = from < 0 ? events : events.slice(0, from);
-      await requireAccounted(trx, projector, names, below, (i) => new PartitionRewoundError(projector.name, kafka.topic, kafka.partition, stored, `the message at offset ${kafka.offsets[i]} (stream ${below[i].envelope.streamId} version ${below[i].streamVersion}) was never applied`));
+      await requireAccounted(trx, projector, names, below, fillGapsFrom, (i) => new PartitionRewoundError(projector.name, kafka.topic, kafka.partition, stored, `the message at offset ${kafka.offsets[i]} (stream ${below[i].envelope.streamId} version ${below[i].streamVersion}) was never applied`));
       batch = from < 0 ? [] : events.slice(from);
       offsets = from < 0 ? [] : kafka.offsets.slice(from);
       duplicates += events.slice(0, events.length - batch.length).filter((event) => projector.handles.includes(event.envelope.type)).length;
@@ -134,7 +134,7 @@ export async function applyBatch(knex: Knex, projector: Projector, names: Projec
         continue;
       }
       if (event.streamVersion > seen + 1 && fillGapsFrom) {
-        const missing = await fillGap(fillGapsFrom, stream, seen + 1, event.streamVersion - 1);
+        const missing = await fillGap(fillGapsFrom, stream, seen + 1, event.streamVersion - 1, domains);
         const filled = missing.filter((late) => domains.has(domainOf(late.envelope.type)));
         accounted.push(...filled);
         gapFills += filled.filter((late) => projector.handles.includes(late.envelope.type)).length;
@@ -170,13 +170,16 @@ export async function applyBatch(knex: Knex, projector: Projector, names: Projec
 }
 
 /** Versions `from`..`to` of a stream, from the store; all of them, or the batch fails (and is retried). */
-async function fillGap(store: EventStore, streamId: string, from: number, to: number): Promise<ProjectedEvent[]> {
+async function fillGap(store: EventStore, streamId: string, from: number, to: number, domains: ReadonlySet<string>): Promise<ProjectedEvent[]> {
   const recorded = await store.readStream(streamId, { fromVersion: from, maxCount: to - from + 1 });
   if (recorded.length !== to - from + 1 || recorded.some((event, i) => event.streamVersion !== from + i)) {
     throw new Error(`stream ${streamId}: version ${to + 1} arrived, but versions ${from}..${to} are not all in the event store (found ${recorded.length}); the projector waits rather than skip them`);
   }
   // The relay publishes neither a misfiled row nor bytes other than the signed ones; a fill must not take them in either.
   for (const event of recorded) {
+    // Rows of other domains count toward the versions but are not this projector's to judge.
+    const type = (event.envelope as { type?: unknown } | undefined)?.type;
+    if (typeof type === 'string' && !domains.has(domainOf(type))) continue;
     const fault = storedBytesFault(event)?.message ?? misfiledFault(event);
     if (fault) throw new Error(`stream ${streamId}: version ${event.streamVersion} in the event store cannot fill the gap: ${fault}; the projector waits rather than apply it`);
   }
@@ -184,23 +187,28 @@ async function fillGap(store: EventStore, streamId: string, from: number, to: nu
 }
 
 async function readPartitionOffset(trx: Knex.Transaction, projector: string, kafka: KafkaBatchSource): Promise<{ next: bigint; rewound: boolean }> {
-  const row = await trx('projector_partition_offsets').where({ projector, topic: kafka.topic, kafka_partition: kafka.partition }).first('next_offset', 'last_error');
+  const row = await trx('projector_partition_offsets').where({ projector, topic: kafka.topic, kafka_partition: kafka.partition }).first('next_offset', 'rewound_at');
   // No row: nothing of this partition is known to be applied, so it is read from its beginning (the guard absorbs what was).
-  return { next: row ? BigInt(row.next_offset) : 0n, rewound: typeof row?.last_error === 'string' && row.last_error.includes(REWOUND) };
+  return { next: row ? BigInt(row.next_offset) : 0n, rewound: row?.rewound_at != null };
 }
-
-const REWOUND = 'KAFKA.PARTITION_REWOUND';
 
 /**
  * Messages below the stored offset are taken for redeliveries of what was applied; the guard
- * must agree: an event of the projector's domains above its stream's guarded version was never
- * applied, so the offsets cannot be the ones stored (`rewound(i)` is thrown for the first).
+ * must agree. An event of the projector's domains above its stream's guarded version was never
+ * applied — and if the store holds that very event, the offsets cannot be the ones stored:
+ * `rewound(i)` is thrown for the first such message. A message of an event the store no longer
+ * holds (a removed row, after a rebuild lowered the guard) is no such evidence.
  */
-async function requireAccounted(trx: Knex.Transaction, projector: Projector, names: ProjectorTables, below: readonly ProjectedEvent[], rewound: (index: number) => Error): Promise<void> {
+async function requireAccounted(trx: Knex.Transaction, projector: Projector, names: ProjectorTables, below: readonly ProjectedEvent[], store: EventStore | undefined, rewound: (index: number) => Error): Promise<void> {
   const domains = new Set(projector.handles.map(domainOf));
   const guard = await loadGuard(trx, names.guard, below.filter((event) => domains.has(domainOf(event.envelope.type))));
-  const first = below.findIndex((event) => domains.has(domainOf(event.envelope.type)) && event.streamVersion > (guard.get(event.envelope.streamId) ?? -1));
-  if (first >= 0) throw rewound(first);
+  for (let i = 0; i < below.length; i++) {
+    const event = below[i];
+    if (!domains.has(domainOf(event.envelope.type)) || event.streamVersion <= (guard.get(event.envelope.streamId) ?? -1)) continue;
+    if (!store) throw rewound(i);
+    const [stored] = await store.readStream(event.envelope.streamId, { fromVersion: event.streamVersion, maxCount: 1 });
+    if (stored?.streamVersion === event.streamVersion && stored.envelope.id === event.envelope.id) throw rewound(i);
+  }
 }
 
 async function savePartitionOffset(trx: Knex.Transaction, projector: string, kafka: KafkaBatchSource, lastOffset: string, position: GlobalPosition): Promise<void> {
@@ -211,8 +219,8 @@ async function savePartitionOffset(trx: Knex.Transaction, projector: string, kaf
        next_offset      = greatest(projector_partition_offsets.next_offset, EXCLUDED.next_offset),
        position_commit  = CASE WHEN EXCLUDED.next_offset > projector_partition_offsets.next_offset THEN EXCLUDED.position_commit ELSE projector_partition_offsets.position_commit END,
        position_prepare = CASE WHEN EXCLUDED.next_offset > projector_partition_offsets.next_offset THEN EXCLUDED.position_prepare ELSE projector_partition_offsets.position_prepare END,
-       last_error       = CASE WHEN projector_partition_offsets.last_error LIKE '%KAFKA.PARTITION_REWOUND%' THEN projector_partition_offsets.last_error END,
-       failing_since    = CASE WHEN projector_partition_offsets.last_error LIKE '%KAFKA.PARTITION_REWOUND%' THEN projector_partition_offsets.failing_since END,
+       last_error       = CASE WHEN projector_partition_offsets.rewound_at IS NOT NULL THEN projector_partition_offsets.last_error END,
+       failing_since    = CASE WHEN projector_partition_offsets.rewound_at IS NOT NULL THEN projector_partition_offsets.failing_since END,
        updated_at       = now()`,
     [projector, kafka.topic, kafka.partition, (BigInt(lastOffset) + 1n).toString(), String(position.commit), String(position.prepare)],
   );

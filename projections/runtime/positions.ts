@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { comparePositions, START, type GlobalPosition } from '../../src/eventstore/global-position';
-import { projectorLockKey } from './apply-batch';
+import { PartitionRewoundError, projectorLockKey } from './apply-batch';
 
 export interface StoredPosition {
   readonly position: GlobalPosition;
@@ -47,11 +47,23 @@ export async function recordBatchFailure(knex: Knex, projector: string, error: u
  */
 export async function recordPartitionFailure(knex: Knex, projector: string, topic: string, partition: number, error: unknown): Promise<void> {
   const message = `batch failed, retrying: ${error instanceof Error ? error.message : String(error)}`.slice(0, 2000);
+  if (error instanceof PartitionRewoundError) {
+    // Marked on the row it judged, under the projector's lock, and only while that row stands: a
+    // forget-offsets that ran meanwhile (row deleted) must not be undone by a late mark.
+    await knex.transaction(async (trx) => {
+      await trx.raw('SELECT pg_advisory_xact_lock(?::bigint)', [projectorLockKey(projector)]);
+      await trx('projector_partition_offsets')
+        .where({ projector, topic, kafka_partition: partition, next_offset: error.stored.toString() })
+        .whereNull('rewound_at')
+        .update({ rewound_at: trx.fn.now(), last_error: message, failing_since: trx.raw('coalesce(failing_since, now())'), updated_at: trx.fn.now() });
+    });
+    return;
+  }
   await knex.raw(
     `INSERT INTO projector_partition_offsets (projector, topic, kafka_partition, next_offset, last_error, failing_since, updated_at)
      VALUES (?, ?, ?, 0, ?, now(), now())
      ON CONFLICT (projector, topic, kafka_partition) DO UPDATE SET
-       last_error    = CASE WHEN projector_partition_offsets.last_error LIKE '%KAFKA.PARTITION_REWOUND%' THEN projector_partition_offsets.last_error ELSE EXCLUDED.last_error END,
+       last_error    = CASE WHEN projector_partition_offsets.rewound_at IS NOT NULL THEN projector_partition_offsets.last_error ELSE EXCLUDED.last_error END,
        failing_since = coalesce(projector_partition_offsets.failing_since, EXCLUDED.failing_since),
        updated_at    = now()`,
     [projector, topic, partition, message],

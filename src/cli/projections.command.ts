@@ -103,7 +103,7 @@ export function registerProjectionCommands(program: Command): void {
       withInfrastructure(async (infrastructure) => {
         requireProjector(name);
         await resumeProjector(infrastructure.database.knex, name);
-        process.stdout.write(`${name} will resume at the next start of its runner\n`);
+        process.stdout.write(`${name} is set to run again: in-process, a running server goes on within a second; through Kafka, at the next start of its consumer (restart the instance)\n`);
       }),
     );
 }

@@ -54,6 +54,8 @@ export interface FanoutStatus {
 /** The read path: relay + Kafka consumer groups, or (embedded) projectors following the store in-process. */
 export class Fanout {
   private readonly logger = new Logger('projections');
+  /** The last failure logged per projector (in-process retries every second). */
+  private readonly lastLogged = new Map<string, string>();
   readonly kafka?: Kafka;
   readonly topics?: TopicAdmin;
   readonly relay?: Relay;
@@ -108,7 +110,10 @@ export class Fanout {
         onBatch,
         topicNames: this.names,
         onError: (projector, error) => {
-          this.logger.error(`projector ${projector} batch failed; retrying from its position: ${error instanceof Error ? error.message : String(error)}`);
+          // Retried every second: logged when the reason changes, counted and shown in the status every time.
+          const message = error instanceof Error ? error.message : String(error);
+          if (this.lastLogged.get(projector) !== message) this.logger.error(`projector ${projector} batch failed; retrying from its position: ${message}`);
+          this.lastLogged.set(projector, message);
           this.metrics.projectionBatchFailures.inc({ projector });
           void recordBatchFailure(this.knex, projector, error).catch(() => undefined);
         },

@@ -253,6 +253,12 @@ export class LedgerRepository {
     return rows.rows.length === 0 ? undefined : toCheckpoint(rows.rows[0]);
   }
 
+  /** The tenant's checkpoints larger than `above`, largest first, at most `limit`. */
+  async largestCheckpoints(tenantId: string, above: number, limit: number): Promise<StoredCheckpoint[]> {
+    const rows = await this.db.raw(`SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tenant_id = ? AND ledger_checkpoints.tree_size > ? ORDER BY ledger_checkpoints.tree_size DESC LIMIT ?`, [tenantId, above, limit]);
+    return (rows.rows as CheckpointRow[]).map(toCheckpoint);
+  }
+
   async checkpoints(tenantId: string): Promise<StoredCheckpoint[]> {
     const rows = await this.db.raw(`SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tenant_id = ? ORDER BY ledger_checkpoints.tree_size`, [tenantId]);
     return (rows.rows as CheckpointRow[]).map(toCheckpoint);

@@ -175,7 +175,9 @@ export class Ledger {
       throw new ProoflineError('LEDGER.REWIND_MISMATCH', `the database's tree of tenant ${tenantId} has size ${size} and root ${root}, not ${expectedRoot}: nothing was changed`, 409, { treeSize: size, rootHash: root });
     }
     const accepted: KeptHead = { origin: originOf(this.settings.instance, tenantId), treeSize: size, rootHash: root };
-    const gaveUp = SignedHeads.beside(this.keys, this.settings.headsDirectory).rewind(accepted, reason, now);
+    // The store's checkpoints beyond the accepted tree belong to the history given up: recorded by size and root, never judged again.
+    const givenUp = (await this.repository.largestCheckpoints(tenantId, size, 1_000_000)).map(({ treeSize, rootHash }) => ({ treeSize, rootHash }));
+    const gaveUp = SignedHeads.beside(this.keys, this.settings.headsDirectory).rewind(accepted, reason, now, givenUp);
     return { ...(gaveUp ? { gaveUp } : {}), accepted };
   }
 

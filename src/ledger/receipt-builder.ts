@@ -311,16 +311,14 @@ export class ReceiptBuilder {
   }
 
   /**
-   * The heads a new checkpoint must extend: the one kept beside the key, and the latest checkpoint
-   * in the store that this signer's keys verify when it is larger (another instance signed it
-   * after this one's head: a failover, a fail-back) — unless the kept head is an operator's
-   * rewind made after that checkpoint was issued.
+   * The heads a new checkpoint must extend: the one kept beside the key, and the largest checkpoint
+   * in the store above it that this signer's keys verify (another instance signed it after this
+   * one's head: a failover, a fail-back) — unless an operator's rewind gave it up.
    */
   private async refusalToSign(chain: TenantChain, origin: string): Promise<ForkRefusal | undefined> {
     const kept = this.heads.read(origin);
-    const inStore = await this.signedHeadInStore(chain.tenantId, origin);
-    const rewoundAfter = (head: KeptHead) => kept?.rewoundAt !== undefined && (head.issuedAt ?? '') <= kept.rewoundAt;
-    const heads = [kept, inStore && (!kept || inStore.treeSize > kept.treeSize) && !rewoundAfter(inStore) ? inStore : undefined];
+    const inStore = await this.signedHeadInStore(chain.tenantId, origin, kept?.treeSize ?? 0);
+    const heads = [kept, inStore];
     for (const head of heads) {
       if (!head) continue;
       const refusal = await this.refusalToExtend(chain, origin, head);
@@ -353,12 +351,19 @@ export class ReceiptBuilder {
     return undefined;
   }
 
-  /** The store's latest checkpoint of the tenant, if its signature verifies with these keys and it names this log. */
-  private async signedHeadInStore(tenantId: string, origin: string): Promise<KeptHead | undefined> {
-    const latest = await this.repository.latestCheckpoint(tenantId);
-    if (!latest || latest.origin !== origin) return undefined;
-    if (!verifyBytes(this.keys, checkpointBytes(latest), latest.signature, `checkpoint of size ${latest.treeSize}`, latest.issuedAt).valid) return undefined;
-    return { origin: latest.origin, treeSize: latest.treeSize, rootHash: latest.rootHash, issuedAt: latest.issuedAt, signature: latest.signature };
+  /**
+   * The largest checkpoint of the tenant in the store above `above` that names this log, verifies
+   * with these keys and was not given up by a rewind. Rows that do not verify are passed over (one
+   * planted row must not hide a real checkpoint below it).
+   */
+  private async signedHeadInStore(tenantId: string, origin: string, above: number): Promise<KeptHead | undefined> {
+    const givenUp = this.heads.givenUp(origin);
+    for (const candidate of await this.repository.largestCheckpoints(tenantId, above, 100)) {
+      if (candidate.origin !== origin || givenUp.some((head) => head.treeSize === candidate.treeSize && head.rootHash === candidate.rootHash)) continue;
+      if (!verifyBytes(this.keys, checkpointBytes(candidate), candidate.signature, `checkpoint of size ${candidate.treeSize}`, candidate.issuedAt).valid) continue;
+      return { origin: candidate.origin, treeSize: candidate.treeSize, rootHash: candidate.rootHash, issuedAt: candidate.issuedAt, signature: candidate.signature };
+    }
+    return undefined;
   }
 
   private async chain(tenantId: string): Promise<TenantChain> {

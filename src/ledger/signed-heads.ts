@@ -6,11 +6,10 @@ import type { KeyRegistry } from '../signing/key-registry';
 import type { SignedCheckpoint } from './checkpoint';
 
 /** What a new checkpoint must extend: the last signed head, or the head an operator accepted by a rewind (unsigned). */
-export type KeptHead = Pick<SignedCheckpoint, 'origin' | 'treeSize' | 'rootHash'> &
-  Partial<Pick<SignedCheckpoint, 'issuedAt' | 'signature'>> & {
-    /** Set on a head an operator accepted by a rewind: checkpoints issued before it are of the history given up. */
-    readonly rewoundAt?: string;
-  };
+export type KeptHead = Pick<SignedCheckpoint, 'origin' | 'treeSize' | 'rootHash'> & Partial<Pick<SignedCheckpoint, 'issuedAt' | 'signature'>>;
+
+/** A signed head of a history an operator gave up by a rewind: never again a head to extend. */
+export type GivenUpHead = Pick<SignedCheckpoint, 'treeSize' | 'rootHash'>;
 
 /**
  * The last head this signer signed for each log, kept OUTSIDE the database — beside the signing
@@ -25,10 +24,17 @@ export type KeptHead = Pick<SignedCheckpoint, 'origin' | 'treeSize' | 'rootHash'
 export class SignedHeads {
   private static readonly inMemory = new WeakMap<KeyRegistry, Map<string, KeptHead>>();
 
+  private static readonly givenUpByRegistry = new WeakMap<Map<string, KeptHead>, Map<string, GivenUpHead[]>>();
+  private readonly givenUpInMemory: Map<string, GivenUpHead[]>;
+
   private constructor(
     private readonly directory: string | undefined,
     private readonly memory: Map<string, KeptHead>,
-  ) {}
+  ) {
+    let givenUp = SignedHeads.givenUpByRegistry.get(memory);
+    if (!givenUp) SignedHeads.givenUpByRegistry.set(memory, (givenUp = new Map()));
+    this.givenUpInMemory = givenUp;
+  }
 
   /**
    * The heads of the signer over `keys`: in `sharedDirectory` when given (PROOFLINE_LEDGER_HEADS_DIR,
@@ -67,14 +73,31 @@ export class SignedHeads {
    * restored database, which does not extend the kept one) becomes the head new checkpoints must
    * extend. The head given up is appended to `heads/rewinds.jsonl` with the reason, never lost.
    */
-  rewind(accepted: KeptHead, reason: string, now: Date): KeptHead | undefined {
+  rewind(accepted: KeptHead, reason: string, now: Date, givenUp: readonly GivenUpHead[] = []): KeptHead | undefined {
     const previous = this.read(accepted.origin);
     if (this.directory) {
       mkdirSync(this.directory, { recursive: true, mode: 0o700 });
       appendFileSync(join(this.directory, 'rewinds.jsonl'), JSON.stringify({ at: now.toISOString(), reason, gaveUp: previous ?? null, accepted }) + '\n', { mode: 0o600 });
     }
-    this.write({ ...accepted, rewoundAt: now.toISOString() });
+    const all = [...this.givenUp(accepted.origin), ...givenUp];
+    if (this.directory) writeJsonDurably(this.givenUpPathOf(accepted.origin), all);
+    else this.givenUpInMemory.set(accepted.origin, all);
+    this.write(accepted);
     return previous;
+  }
+
+  /**
+   * The signed heads in the store that rewinds of `origin` gave up (they belong to the history the
+   * restore replaced): by size and root, never by time, so no clock decides what is extended.
+   */
+  givenUp(origin: string): GivenUpHead[] {
+    if (!this.directory) return this.givenUpInMemory.get(origin) ?? [];
+    const path = this.givenUpPathOf(origin);
+    return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as GivenUpHead[]) : [];
+  }
+
+  private givenUpPathOf(origin: string): string {
+    return this.pathOf(origin).replace(/\.json$/, '.given-up.json');
   }
 
   private pathOf(origin: string): string {

@@ -298,6 +298,35 @@ describe('the signer never signs a fork', () => {
     await restarted.rewindSigner(T, refused.details.database.rootHash, 'restored the 2026-12-01 backup');
 
     expect(await restarted.builder.checkpointNow(T)).toMatchObject({ treeSize: refused.details.database.treeSize });
+    // And the checkpoints after it: the given-up checkpoint (size 4) is never a head to extend again, whatever the clocks say.
+    await catchUpFully(restarted.builder, knex);
+    await appendOne(store, signing.signer, T, { payee: 'later' });
+    await catchUpFully(restarted.builder, knex);
+    const next = await restarted.builder.checkpointNow(T);
+    expect(next!.treeSize).toBeGreaterThan(refused.details.database.treeSize);
+    await appendOne(store, signing.signer, T, { payee: 'later still' });
+    await catchUpFully(restarted.builder, knex);
+    expect((await restarted.builder.checkpointNow(T))!.treeSize).toBeGreaterThan(next!.treeSize);
+  });
+
+  it('given one planted checkpoint row above the real one (its signature does not verify), then the real larger checkpoint is still the head to extend on a fail-back', async () => {
+    const honest = await honestHistory();
+    await catchUpFully(ledgerOn(knex, store, signing).builder, knex);
+    await appendOne(store, signing.signer, T, { payee: 'erin' });
+    const standby = ledgerOn(knex, store, standbyHost());
+    await catchUpFully(standby.builder, knex);
+    const signedByStandby = (await standby.builder.checkpointNow(T))!;
+    await catchUpFully(standby.builder, knex);
+    const real = (await repository.latestCheckpoint(T))!;
+    await disableAppendOnly(knex);
+    await knex('ledger_checkpoints').insert({ ...(await knex('ledger_checkpoints').where({ tenant_id: T, tree_size: real.treeSize }).first()), tree_size: 1_000_000, event_id: randomUUID() });
+    await enableAppendOnly(knex);
+    await forkKeepingCheckpoints(honest.checkpointSize + 1);
+    for (const payee of ['mallory', 'mallory2', 'mallory3']) await appendOne(store, signing.signer, T, { payee });
+    const failback = ledgerOn(knex, store, signing);
+    await catchUpFully(failback.builder, knex);
+
+    expect(await failureOf(failback.builder.checkpointNow(T))).toMatchObject({ code: 'LEDGER.FORK_REFUSED', details: { kept: { treeSize: signedByStandby.treeSize } } });
   });
 
   it('given hosts that share PROOFLINE_LEDGER_HEADS_DIR and a fork that also deleted the checkpoints, then the standby still refuses it: it reads the head the first host signed', async () => {

@@ -34,7 +34,7 @@ describe('SignedHeads: the last signed head per log, beside the key', () => {
     const gaveUp = heads.rewind({ origin: 'proofline-test/tenant-1', treeSize: 2, rootHash: 'b'.repeat(64) }, 'restored a backup', new Date('2026-12-04T18:30:00.000Z'));
 
     expect(gaveUp).toMatchObject({ treeSize: 4 });
-    expect(heads.read('proofline-test/tenant-1')).toEqual({ origin: 'proofline-test/tenant-1', treeSize: 2, rootHash: 'b'.repeat(64), rewoundAt: '2026-12-04T18:30:00.000Z' });
+    expect(heads.read('proofline-test/tenant-1')).toEqual({ origin: 'proofline-test/tenant-1', treeSize: 2, rootHash: 'b'.repeat(64) });
     const log = readFileSync(join(dataDir, 'keys', 'heads', 'rewinds.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
     expect(log).toEqual([{ at: '2026-12-04T18:30:00.000Z', reason: 'restored a backup', gaveUp: head(4, 'a'.repeat(64)), accepted: { origin: 'proofline-test/tenant-1', treeSize: 2, rootHash: 'b'.repeat(64) } }]);
   });
