@@ -124,6 +124,7 @@ export async function applyBatch(knex: Knex, projector: Projector, names: Projec
     const domains = new Set(projector.handles.map(domainOf));
     const ofDomains = batch.filter((event) => domains.has(domainOf(event.envelope.type)));
     const guard = await loadGuard(trx, names.guard, ofDomains);
+    const seenBefore = new Map(guard);
     const accounted: ProjectedEvent[] = [];
     let gapFills = 0;
     for (const event of ofDomains) {
@@ -149,9 +150,13 @@ export async function applyBatch(knex: Knex, projector: Projector, names: Projec
     await saveGuard(trx, names.guard, stopIndex >= 0 ? accounted.slice(0, stopIndex) : accounted);
     const appliedEvents = outcome.stoppedAt ? fresh.slice(0, fresh.findIndex((e) => e.envelope.id === outcome.stoppedAt!.eventId)) : fresh;
     // Events after a stop are neither applied nor passed: the position stays before the failed one.
-    // A stop on a gap fill (not in the batch) passes none of the batch.
-    const stoppedInBatch = outcome.stoppedAt ? batch.findIndex((e) => e.envelope.id === outcome.stoppedAt!.eventId) : -1;
-    const passed = outcome.stoppedAt ? batch.slice(0, Math.max(0, stoppedInBatch)) : batch;
+    // Passed is the batch's prefix that is done with: of another domain, seen before this batch, or
+    // accounted before the failed event (a stop on a gap fill passes none of what needed the fill,
+    // even an event the fill made look like a duplicate further on in the batch).
+    const doneBeforeStop = new Set(stopIndex >= 0 ? accounted.slice(0, stopIndex).map((e) => e.envelope.id) : []);
+    const doneWith = (e: ProjectedEvent) => !domains.has(domainOf(e.envelope.type)) || e.streamVersion <= (seenBefore.get(e.envelope.streamId) ?? -1) || doneBeforeStop.has(e.envelope.id);
+    const firstOpen = outcome.stoppedAt ? batch.findIndex((e) => !doneWith(e)) : -1;
+    const passed = outcome.stoppedAt ? batch.slice(0, firstOpen < 0 ? batch.length : firstOpen) : batch;
     const position = passed.reduce<GlobalPosition | undefined>((latest, e) => (!latest || comparePositions(e.position, latest) > 0 ? e.position : latest), undefined);
     await savePosition(trx, positionRow, position, appliedEvents, outcome.stoppedAt);
     if (kafka && offsets && passed.length > 0) await savePartitionOffset(trx, positionRow, kafka, offsets[passed.length - 1], position!);

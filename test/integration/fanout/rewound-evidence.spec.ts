@@ -2,6 +2,7 @@ import { applyBatch, PartitionRewoundError } from '../../../projections/runtime/
 import { projected } from '../../../projections/runtime/in-process-runner';
 import { forgetPartitionOffsets, recordPartitionFailure } from '../../../projections/runtime/positions';
 import { createTables, tablesOf } from '../../../projections/runtime/tables';
+import type { Projector } from '../../../projections/runtime/projector';
 import { workspaceDirectoryProjector } from '../../../projections/workspace-directory.projector';
 import { startTestApp, type TestApp } from '../../support/app';
 import { appendCrafted, craftedWorkspace } from '../../support/kafka-harness';
@@ -65,5 +66,28 @@ describeWithService('postgres', 'a message below the stored partition offset', (
     await recordPartitionFailure(knex, projector.name, TOPIC, 0, failure);
 
     expect(await knex('projector_partition_offsets').where({ projector: projector.name, topic: TOPIC }).select('rewound_at')).toEqual([]);
+  });
+
+  it("given a stop (policy 'stop') on an event that a gap fill brought in and that comes again later in the batch, then nothing of the batch is passed: the later version's offset is not committed past it", async () => {
+    const workspace = craftedWorkspace();
+    await appendCrafted(t.infrastructure, workspace, 2);
+    const [v0, v1] = (await t.infrastructure.store.readStream(workspace.streamId)).map(projected);
+    const stopping: Projector = {
+      ...projector,
+      name: `stop_${Date.now()}`,
+      onFailure: 'stop',
+      apply: async (events, context) => {
+        if (events.some((event) => event.envelope.id === v0.envelope.id)) throw new Error('the handler fails on version 0');
+        await projector.apply(events, context);
+      },
+    };
+    const knex = t.infrastructure.database.knex;
+    await createTables(knex, stopping, 'live');
+
+    // The partition holds version 1 before version 0: version 1 fills version 0 from the store, which fails.
+    const outcome = await applyBatch(knex, stopping, tablesOf(stopping, 'live'), [v1, v0], { fillGapsFrom: t.infrastructure.store, kafka: { topic: TOPIC, partition: 0, offsets: ['0', '1'] } });
+
+    expect(outcome).toMatchObject({ stoppedAt: { eventId: v0.envelope.id }, passedEvents: 0, applied: 0 });
+    expect(await knex('projector_partition_offsets').where({ projector: stopping.name }).select('next_offset')).toEqual([]);
   });
 });
