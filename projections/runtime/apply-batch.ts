@@ -88,6 +88,17 @@ export function domainOf(eventType: string): string {
   return eventType.split('.')[0];
 }
 
+/** The domains of the projector's event types: its topics. */
+export function domainsOf(projector: Projector): ReadonlySet<string> {
+  return new Set(projector.handles.map(domainOf));
+}
+
+/** A row of a domain the projector does not take: not its to judge. A row without a type is judged (it may be anyone's). */
+export function outsideDomains(domains: ReadonlySet<string>, envelope: unknown): boolean {
+  const type = (envelope as { type?: unknown } | undefined)?.type;
+  return typeof type === 'string' && !domains.has(domainOf(type));
+}
+
 /**
  * Applies a batch in ONE transaction: the projector's rows, its revision guard, its position
  * and (through Kafka) its partition's next offset together, or not at all.
@@ -107,6 +118,7 @@ export async function applyBatch(knex: Knex, projector: Projector, names: Projec
     let batch = events;
     let offsets = kafka?.offsets;
     let duplicates = 0;
+    const domains = domainsOf(projector);
     if (kafka) {
       const { next: stored, rewound } = await readPartitionOffset(trx, positionRow, kafka);
       if (rewound) throw new PartitionRewoundError(projector.name, kafka.topic, kafka.partition, stored, 'found rewound before and not yet forgotten');
@@ -116,12 +128,11 @@ export async function applyBatch(knex: Knex, projector: Projector, names: Projec
       // Below the stored offset: applied by an earlier delivery whose Kafka commit was lost — which the guard must confirm.
       const from = kafka.offsets.findIndex((offset) => BigInt(offset) >= stored);
       const below = from < 0 ? events : events.slice(0, from);
-      await requireAccounted(trx, projector, names, below, fillGapsFrom, (i) => new PartitionRewoundError(projector.name, kafka.topic, kafka.partition, stored, `the message at offset ${kafka.offsets[i]} (stream ${below[i].envelope.streamId} version ${below[i].streamVersion}) was never applied`));
+      await requireAccounted(trx, domains, names, below, fillGapsFrom, (i) => new PartitionRewoundError(projector.name, kafka.topic, kafka.partition, stored, `the message at offset ${kafka.offsets[i]} (stream ${below[i].envelope.streamId} version ${below[i].streamVersion}) was never applied`));
       batch = from < 0 ? [] : events.slice(from);
       offsets = from < 0 ? [] : kafka.offsets.slice(from);
       duplicates += events.slice(0, events.length - batch.length).filter((event) => projector.handles.includes(event.envelope.type)).length;
     }
-    const domains = new Set(projector.handles.map(domainOf));
     const ofDomains = batch.filter((event) => domains.has(domainOf(event.envelope.type)));
     const guard = await loadGuard(trx, names.guard, ofDomains);
     const seenBefore = new Map(guard);
@@ -183,8 +194,7 @@ async function fillGap(store: EventStore, streamId: string, from: number, to: nu
   // The relay publishes neither a misfiled row nor bytes other than the signed ones; a fill must not take them in either.
   for (const event of recorded) {
     // Rows of other domains count toward the versions but are not this projector's to judge.
-    const type = (event.envelope as { type?: unknown } | undefined)?.type;
-    if (typeof type === 'string' && !domains.has(domainOf(type))) continue;
+    if (outsideDomains(domains, event.envelope)) continue;
     const fault = storedBytesFault(event)?.message ?? misfiledFault(event);
     if (fault) throw new Error(`stream ${streamId}: version ${event.streamVersion} in the event store cannot fill the gap: ${fault}; the projector waits rather than apply it`);
   }
@@ -204,8 +214,7 @@ async function readPartitionOffset(trx: Knex.Transaction, projector: string, kaf
  * `rewound(i)` is thrown for the first such message. A message of an event the store no longer
  * holds (a removed row, after a rebuild lowered the guard) is no such evidence.
  */
-async function requireAccounted(trx: Knex.Transaction, projector: Projector, names: ProjectorTables, below: readonly ProjectedEvent[], store: EventStore | undefined, rewound: (index: number) => Error): Promise<void> {
-  const domains = new Set(projector.handles.map(domainOf));
+async function requireAccounted(trx: Knex.Transaction, domains: ReadonlySet<string>, names: ProjectorTables, below: readonly ProjectedEvent[], store: EventStore | undefined, rewound: (index: number) => Error): Promise<void> {
   const guard = await loadGuard(trx, names.guard, below.filter((event) => domains.has(domainOf(event.envelope.type))));
   for (let i = 0; i < below.length; i++) {
     const event = below[i];

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { EventStore, RecordedEvent } from '../../src/eventstore/event-store.port';
 import type { GlobalPosition } from '../../src/eventstore/global-position';
-import { applyBatch, domainOf, type BatchOutcome } from './apply-batch';
+import { applyBatch, domainsOf, outsideDomains, type BatchOutcome } from './apply-batch';
 import { abortableSleep } from '../../src/fanout/abortable-sleep';
 import type { ProjectedEvent, Projector } from './projector';
 import { createTables, tablesOf } from './tables';
@@ -52,6 +52,7 @@ export class InProcessProjectionRunner {
 
   private async follow(projector: Projector): Promise<void> {
     const names = tablesOf(projector, 'live');
+    const domains = domainsOf(projector);
     while (!this.stop.signal.aborted) {
       try {
         const from = await readPosition(this.knex, projector.name);
@@ -66,7 +67,7 @@ export class InProcessProjectionRunner {
           // signed ones, or that is filed under another stream or tenant, is never applied. Without
           // Kafka there is no per-tenant hold, so the projector stops at it (visible in its status)
           // until it is repaired and `projections resume` is run: stopped, never skipped.
-          const faults = batch.map((event) => faultFor(projector, event));
+          const faults = batch.map((event) => faultFor(domains, event));
           const bad = faults.findIndex((fault) => fault !== undefined);
           // A stream version missing from the store (a row removed) is a gap: the batch waits, as through Kafka.
           const outcome = await applyBatch(this.knex, projector, names, (bad < 0 ? batch : batch.slice(0, bad)).map(projected), { fillGapsFrom: this.store });
@@ -89,10 +90,8 @@ export class InProcessProjectionRunner {
 }
 
 /** The relay's fault of a row the projector would take (its domains; a row without a type is judged too), else undefined. */
-export function faultFor(projector: Projector, event: RecordedEvent): ReturnType<typeof relayFaultOf> {
-  const type = (event.envelope as { type?: unknown } | undefined)?.type;
-  if (typeof type === 'string' && !projector.handles.some((handled) => domainOf(handled) === domainOf(type))) return undefined;
-  return relayFaultOf(event);
+export function faultFor(domains: ReadonlySet<string>, event: RecordedEvent): ReturnType<typeof relayFaultOf> {
+  return outsideDomains(domains, event.envelope) ? undefined : relayFaultOf(event);
 }
 
 export function projected(recorded: RecordedEvent): ProjectedEvent {

@@ -29,7 +29,7 @@ export async function readPosition(knex: Knex, projector: string): Promise<Store
  * that commits clears it (savePosition). A stopped projector keeps its own error.
  */
 export async function recordBatchFailure(knex: Knex, projector: string, error: unknown): Promise<void> {
-  const message = `batch failed, retrying: ${error instanceof Error ? error.message : String(error)}`.slice(0, 2000);
+  const message = retrying(error);
   await knex.raw(
     `INSERT INTO projector_positions (projector, position_commit, position_prepare, applied, state, last_error, updated_at)
      VALUES (?, 0, 0, 0, 'running', ?, now())
@@ -46,7 +46,7 @@ export async function recordBatchFailure(knex: Knex, projector: string, error: u
  * partition's next committed batch, so a success on another partition does not hide it.
  */
 export async function recordPartitionFailure(knex: Knex, projector: string, topic: string, partition: number, error: unknown): Promise<void> {
-  const message = `batch failed, retrying: ${error instanceof Error ? error.message : String(error)}`.slice(0, 2000);
+  const message = retrying(error);
   if (error instanceof PartitionRewoundError) {
     // Marked on the row it judged, under the projector's lock, and only while that row stands: a
     // forget-offsets that ran meanwhile (row deleted) must not be undone by a late mark.
@@ -102,6 +102,11 @@ export async function forgetPartitionOffsets(knex: Knex, projector: string, topi
     await trx.raw('SELECT pg_advisory_xact_lock(?::bigint)', [projectorLockKey(projector)]);
     return Number(await trx('projector_partition_offsets').where({ projector, topic }).delete());
   });
+}
+
+/** How a batch failure reads in a status: the reason, bounded for the column. */
+function retrying(error: unknown): string {
+  return `batch failed, retrying: ${error instanceof Error ? error.message : String(error)}`.slice(0, 2000);
 }
 
 /** Lets a stopped projector run again (after its handler was fixed); it retries from where it stopped. */

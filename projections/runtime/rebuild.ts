@@ -3,7 +3,7 @@ import type { EventStore } from '../../src/eventstore/event-store.port';
 import { ProoflineError } from '../../src/errors/proofline-error';
 import { START, type GlobalPosition } from '../../src/eventstore/global-position';
 import { AdvisoryLease } from '../../src/fanout/lease';
-import { applyBatch, projectorLockKey } from './apply-batch';
+import { applyBatch, domainsOf, projectorLockKey } from './apply-batch';
 import { faultFor, projected } from './in-process-runner';
 import type { Projector } from './projector';
 import { checksumOf, createTables, dropTables, tablesOf } from './tables';
@@ -78,6 +78,7 @@ async function rebuildHoldingLock(knex: Knex, store: EventStore, projector: Proj
   await knex('projector_positions').where({ projector: shadowRow }).delete();
   await createTables(knex, projector, 'shadow');
 
+  const domains = domainsOf(projector);
   let position = START;
   let events = 0;
   const replay = async (into: Knex) => {
@@ -85,7 +86,7 @@ async function rebuildHoldingLock(knex: Knex, store: EventStore, projector: Proj
       const batch = await store.readAll(position, batchSize);
       if (batch.length === 0) return;
       // The relay's rule holds for a rebuild too: a row it would not publish is never applied.
-      const bad = batch.map((event) => faultFor(projector, event)).find((fault) => fault !== undefined);
+      const bad = batch.map((event) => faultFor(domains, event)).find((fault) => fault !== undefined);
       if (bad) throw new Error(`rebuild of ${projector.name} stopped at a bad row: ${bad.code}: ${bad.message}; the live tables are unchanged`);
       const outcome = await applyBatch(into, projector, shadow, batch.map(projected), shadowRow);
       if (outcome.stoppedAt) {

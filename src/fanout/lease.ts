@@ -61,6 +61,11 @@ export class AdvisoryLease {
     return this.connection !== undefined;
   }
 
+  /** Why this lease refused a session that is not its own alone (LEASE.SHARED_SESSION), while that is still the reason; else undefined. */
+  get sharedSession(): string | undefined {
+    return this.lostBecause?.startsWith(SHARED_SESSION) ? this.lostBecause : undefined;
+  }
+
   /** One attempt; true when this process now holds the lease. */
   async tryAcquire(): Promise<boolean> {
     if (this.connection) return true;
@@ -99,7 +104,7 @@ export class AdvisoryLease {
       if (!row.acquired) {
         this.candidate = connection; // the next attempt asks on the same session
         // Another holder: standing by. A shared session seen before stays the reason until this lease holds (a pooler does not go away).
-        if (!this.lostBecause?.startsWith(SHARED_SESSION)) this.lostBecause = undefined;
+        if (!this.sharedSession) this.lostBecause = undefined;
         return false;
       }
       // Bounded lifetime: a session that sends nothing for lifetimeMs is ended by the server, and the lock with it.

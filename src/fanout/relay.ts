@@ -92,7 +92,7 @@ export class Relay {
     while (!this.stop.signal.aborted) {
       if (!(await this.lease.tryAcquire())) {
         // Standing by is no failure; a session the lease cannot trust is (shown in the relay's lastError).
-        const refused = this.lease.lostBecause?.startsWith(SHARED_SESSION) ? this.lease.lostBecause : undefined;
+        const refused = this.lease.sharedSession;
         if (refused && refused !== this.lastError) this.logger.error(`relay: ${refused}`);
         if (refused) this.lastError = refused; // else the last round's error stays until a round succeeds
         await abortableSleep(this.options.leaseRetryMs ?? 1000, this.stop.signal);

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { ProoflineError } from '../errors/proofline-error';
-import { SHARED_SESSION, type AdvisoryLease } from '../fanout/lease';
+import type { AdvisoryLease } from '../fanout/lease';
 import type { BuildOutcome, ReceiptBuilder } from './receipt-builder';
 
 const builderActive = (lease: string) =>
@@ -105,7 +105,7 @@ export class LedgerRunner {
       if (lease && !lease.held) {
         if (!(await lease.tryAcquire())) {
           // Standing by is no failure (the ledger status would read "stalled"); a session the lease cannot trust is.
-          const refused = lease.lostBecause?.startsWith(SHARED_SESSION) ? lease.lostBecause : undefined;
+          const refused = lease.sharedSession;
           if (refused && refused !== this.lastError) this.logger.error(`receipt builder: ${refused}`);
           this.lastError = refused;
           return; // another builder holds it (or the database did not answer): try again next round

@@ -11,6 +11,12 @@ export type KeptHead = Pick<SignedCheckpoint, 'origin' | 'treeSize' | 'rootHash'
 /** A signed head of a history an operator gave up by a rewind: never again a head to extend. */
 export type GivenUpHead = Pick<SignedCheckpoint, 'treeSize' | 'rootHash'>;
 
+/** What a registry without a data dir keeps in memory, per origin. */
+interface InMemoryHeads {
+  readonly heads: Map<string, KeptHead>;
+  readonly givenUp: Map<string, GivenUpHead[]>;
+}
+
 /**
  * The last head this signer signed for each log, kept OUTSIDE the database — beside the signing
  * key, in `<dataDir>/keys/heads/` — so an operator who rewrites the database cannot make the
@@ -22,19 +28,12 @@ export type GivenUpHead = Pick<SignedCheckpoint, 'treeSize' | 'rootHash'>;
  * builder over that registry: a "restart" in a test is a new builder over the same keys.
  */
 export class SignedHeads {
-  private static readonly inMemory = new WeakMap<KeyRegistry, Map<string, KeptHead>>();
-
-  private static readonly givenUpByRegistry = new WeakMap<Map<string, KeptHead>, Map<string, GivenUpHead[]>>();
-  private readonly givenUpInMemory: Map<string, GivenUpHead[]>;
+  private static readonly inMemory = new WeakMap<KeyRegistry, InMemoryHeads>();
 
   private constructor(
     private readonly directory: string | undefined,
-    private readonly memory: Map<string, KeptHead>,
-  ) {
-    let givenUp = SignedHeads.givenUpByRegistry.get(memory);
-    if (!givenUp) SignedHeads.givenUpByRegistry.set(memory, (givenUp = new Map()));
-    this.givenUpInMemory = givenUp;
-  }
+    private readonly memory: InMemoryHeads,
+  ) {}
 
   /**
    * The heads of the signer over `keys`: in `sharedDirectory` when given (PROOFLINE_LEDGER_HEADS_DIR,
@@ -43,7 +42,7 @@ export class SignedHeads {
    */
   static beside(keys: KeyRegistry, sharedDirectory?: string): SignedHeads {
     let memory = SignedHeads.inMemory.get(keys);
-    if (!memory) SignedHeads.inMemory.set(keys, (memory = new Map()));
+    if (!memory) SignedHeads.inMemory.set(keys, (memory = { heads: new Map(), givenUp: new Map() }));
     if (sharedDirectory) return new SignedHeads(sharedDirectory, memory);
     const directory = keys.directoryPath;
     return new SignedHeads(directory ? join(directory, 'heads') : undefined, memory);
@@ -51,7 +50,7 @@ export class SignedHeads {
 
   /** The last head signed for `origin`, or undefined before the first. */
   read(origin: string): KeptHead | undefined {
-    if (!this.directory) return this.memory.get(origin);
+    if (!this.directory) return this.memory.heads.get(origin);
     const path = this.pathOf(origin);
     if (!existsSync(path)) return undefined;
     const kept = JSON.parse(readFileSync(path, 'utf8')) as KeptHead;
@@ -62,7 +61,7 @@ export class SignedHeads {
   /** Records `head` as the last one signed for its origin; call before the signature leaves the process. */
   write(head: KeptHead): void {
     if (!this.directory) {
-      this.memory.set(head.origin, head);
+      this.memory.heads.set(head.origin, head);
       return;
     }
     writeJsonDurably(this.pathOf(head.origin), head);
@@ -81,7 +80,7 @@ export class SignedHeads {
     }
     const all = [...this.givenUp(accepted.origin), ...givenUp];
     if (this.directory) writeJsonDurably(this.givenUpPathOf(accepted.origin), all);
-    else this.givenUpInMemory.set(accepted.origin, all);
+    else this.memory.givenUp.set(accepted.origin, all);
     this.write(accepted);
     return previous;
   }
@@ -91,7 +90,7 @@ export class SignedHeads {
    * restore replaced): by size and root, never by time, so no clock decides what is extended.
    */
   givenUp(origin: string): GivenUpHead[] {
-    if (!this.directory) return this.givenUpInMemory.get(origin) ?? [];
+    if (!this.directory) return this.memory.givenUp.get(origin) ?? [];
     const path = this.givenUpPathOf(origin);
     return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as GivenUpHead[]) : [];
   }
