@@ -11,6 +11,7 @@ import * as kafkaPartitions from './0011_kafka_partitions';
 import * as tenantHaltsResume from './0014_tenant_halts_resume';
 import * as checkpointStoreIdentity from './0015_checkpoint_store_identity';
 import * as partitionBatchFailures from './0016_partition_batch_failures';
+import * as eventstoredbClaims from './0017_eventstoredb_claims';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -35,6 +36,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['0014_tenant_halts_resume', tenantHaltsResume],
   ['0015_checkpoint_store_identity', checkpointStoreIdentity],
   ['0016_partition_batch_failures', partitionBatchFailures],
+  ['0017_eventstoredb_claims', eventstoredbClaims],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -67,7 +67,7 @@ export async function createInfrastructure(config: ProoflineConfig, overrides: I
   if (eventStoreOf(config) !== 'eventstoredb') await refuseLogicalRestore(database, url ? 'DATABASE_URL' : 'PROOFLINE_DATA_DIR');
   const metrics = new Metrics();
   const store = new InstrumentedEventStore(
-    eventStoreOf(config) === 'eventstoredb' ? await blameSetting(ESDB, () => EsdbEventStore.fromConnectionString(config.ESDB_CONNECTION_STRING!)) : new PostgresEventStore(database.knex),
+    eventStoreOf(config) === 'eventstoredb' ? await blameSetting(ESDB, () => EsdbEventStore.fromConnectionString(config.ESDB_CONNECTION_STRING!, database.knex)) : new PostgresEventStore(database.knex),
     metrics,
   );
   const keys = await blameSetting(

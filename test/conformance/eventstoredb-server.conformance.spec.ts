@@ -1,4 +1,4 @@
-import { EsdbEventStore } from '../../src/eventstore/eventstoredb/esdb-event-store';
+import { esdbStore } from '../support/esdb-store';
 import { describeWithService, serviceUrl } from '../support/services';
 import { eventStoreConformance } from './event-store.conformance';
 
@@ -10,7 +10,7 @@ import { eventStoreConformance } from './event-store.conformance';
  */
 describeWithService('eventstoredb', 'a real EventStoreDB (set ESDB_CONNECTION_STRING; none can run on machines without Docker or .NET)', () => {
   eventStoreConformance('EsdbEventStore on a real EventStoreDB', async () => {
-    const store = EsdbEventStore.fromConnectionString(serviceUrl('eventstoredb'));
+    const store = await esdbStore(serviceUrl('eventstoredb'));
     return { store, close: () => store.close() };
   });
 });

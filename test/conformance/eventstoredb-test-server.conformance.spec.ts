@@ -1,4 +1,4 @@
-import { EsdbEventStore } from '../../src/eventstore/eventstoredb/esdb-event-store';
+import { esdbStore } from '../support/esdb-store';
 import { startEsdbTestServer, type EsdbTestServerOptions } from '../support/esdb';
 import { eventStoreConformance, type OpenedEventStore } from './event-store.conformance';
 
@@ -10,7 +10,7 @@ import { eventStoreConformance, type OpenedEventStore } from './event-store.conf
  */
 async function throughTestServer(options: EsdbTestServerOptions = {}): Promise<OpenedEventStore> {
   const server = await startEsdbTestServer(options);
-  const store = EsdbEventStore.fromConnectionString(server.connectionString);
+  const store = await esdbStore(server.connectionString);
   return {
     store,
     close: async () => {

@@ -3,9 +3,10 @@ import type { EventStoreDBClient } from '@eventstore/db-client';
 import type { EventEnvelope, JsonObject } from '../../../contracts';
 import { DuplicateEventError, IdempotencyKeyUsedError } from '../errors';
 import type { IdempotencyClaim, IdempotentAppend } from '../event-store.port';
-import { ClaimRegistry } from './claim-registry';
-import { translateEsdbError } from './esdb-errors';
+import type { ClaimRegistry, HeldClaim } from './claim-registry';
 import { readStreamOrEmpty } from './esdb-reads';
+
+export type { HeldClaim } from './claim-registry';
 
 /** What an idempotency claim records: enough to answer a retry, and to tell whether its append landed. */
 type KeyClaim = JsonObject & {
@@ -24,35 +25,41 @@ type KeyClaim = JsonObject & {
   readonly earlier?: ReadonlyArray<{ readonly firstEventId: string; readonly eventCount: number }>;
 };
 
-/** A claim this append holds, to give up if the append fails. */
-export interface HeldClaim {
-  readonly name: string;
-  readonly revision: bigint;
-}
-
-/** The claims an append makes before it is sent: its event ids, and its idempotency key. */
+/**
+ * The claims an append makes before it is sent: its event ids, and its idempotency key, in the
+ * claim registry (PostgreSQL); what landed is read from EventStoreDB.
+ */
 export class AppendClaims {
-  private readonly registry: ClaimRegistry;
+  constructor(
+    private readonly client: EventStoreDBClient,
+    private readonly registry: ClaimRegistry,
+  ) {}
 
-  constructor(private readonly client: EventStoreDBClient) {
-    this.registry = new ClaimRegistry(client);
-  }
-
-  /** Claims every id of the batch, or none: DuplicateEventError names the ids another append holds. */
+  /**
+   * Claims every id of the batch, or none: DuplicateEventError names the ids another append
+   * holds. Ids never claimed (all of them, but for a retry of a failed append) are taken in one
+   * statement; the others one by one, since a released claim is taken by its revision.
+   */
   async reserveIds(streamId: string, events: readonly EventEnvelope[]): Promise<HeldClaim[]> {
-    const outcomes = await Promise.allSettled(
-      events.map(async (envelope) => {
-        const name = `event-${envelope.id}`;
+    const names = events.map((envelope) => eventClaimName(envelope.id));
+    const held = await this.registry.takeUnclaimed(names, { streamId });
+    const fresh = new Set(held.map((claim) => claim.name));
+    const duplicates: string[] = [];
+    try {
+      for (const envelope of events) {
+        const name = eventClaimName(envelope.id);
+        if (fresh.has(name)) continue;
         const outcome = await this.registry.take(name, { streamId }, async () => true);
-        return outcome.won ? { name, revision: outcome.revision } : envelope.id;
-      }),
-    );
-    const held = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' && typeof outcome.value !== 'string' ? [outcome.value] : []));
-    const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-    const duplicates = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' && typeof outcome.value === 'string' ? [outcome.value] : []));
-    if (failed || duplicates.length > 0) {
+        if (outcome.won) held.push({ name, revision: outcome.revision });
+        else duplicates.push(envelope.id);
+      }
+    } catch (error) {
       await this.release(held);
-      throw failed ? translateEsdbError(failed.reason) : new DuplicateEventError(duplicates);
+      throw error;
+    }
+    if (duplicates.length > 0) {
+      await this.release(held);
+      throw new DuplicateEventError(duplicates);
     }
     return held;
   }
@@ -91,7 +98,7 @@ export class AppendClaims {
 
   /** Gives the claims up; best effort, since a claim left behind is judged by what landed. */
   async release(claims: readonly HeldClaim[]): Promise<void> {
-    await Promise.allSettled(claims.map((claim) => this.registry.release(claim.name, claim.revision)));
+    await this.registry.release(claims).catch(() => undefined);
   }
 
   /**
@@ -126,7 +133,11 @@ function sameAppend(a: KeyClaim, b: KeyClaim): boolean {
   return a.requestHash === b.requestHash && a.streamId === b.streamId && a.firstVersion === b.firstVersion && a.tenantId === b.tenantId;
 }
 
-/** Keys are the caller's text: hashed into a stream name of fixed shape. */
-function keyClaimName(tenantId: string, key: string): string {
+export function eventClaimName(eventId: string): string {
+  return `event-${eventId}`;
+}
+
+/** Keys are the caller's text: hashed into a name of fixed shape (the stream name an earlier version claimed it in). */
+export function keyClaimName(tenantId: string, key: string): string {
   return `idempotency-${createHash('sha256').update(tenantId).update('\0').update(key).digest('hex')}`;
 }

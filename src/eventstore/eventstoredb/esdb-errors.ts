@@ -19,7 +19,23 @@ import { StoreUnavailableError } from '../errors';
  */
 export function outcomeUnknown(error: unknown): boolean {
   if (refusedBeforeWriting(error)) return false;
-  return error instanceof DeadlineExceededError || error instanceof TimeoutError || error instanceof CancelledError || error instanceof UnavailableError;
+  return error instanceof DeadlineExceededError || error instanceof TimeoutError || error instanceof CancelledError || error instanceof UnavailableError || unconvertedUnavailable(error);
+}
+
+/**
+ * A gRPC UNAVAILABLE the client passes on as grpc-js gave it, without its own error class: the
+ * server-features probe the 6.2.1 client makes before its first append (Client.supports) does.
+ */
+function unconvertedUnavailable(error: unknown): boolean {
+  return error instanceof Error && !(error instanceof UnavailableError) && (error as { code?: unknown }).code === GRPC_UNAVAILABLE && 'details' in error;
+}
+
+/** gRPC's status code UNAVAILABLE (grpc-js is the client's dependency, not Proofline's). */
+const GRPC_UNAVAILABLE = 14;
+
+/** grpc-js's words for a call that never had a connection to go out on: nothing was sent. */
+function neverConnected(error: unknown): boolean {
+  return unconvertedUnavailable(error) && /No connection established/.test((error as Error).message);
 }
 
 /**
@@ -32,9 +48,9 @@ export function outcomeUnknown(error: unknown): boolean {
  */
 const NOT_HANDLED = /(?:Server Is Not Ready|Server Is Busy|Server Is Too Busy|No leader info available in response)$/;
 
-/** True when EventStoreDB refused the operation before writing anything (a start-up, an election, an overload). */
+/** True when EventStoreDB refused the operation before writing anything (a start-up, an election, an overload), or it was never sent. */
 export function refusedBeforeWriting(error: unknown): boolean {
-  return (error instanceof UnknownError || error instanceof UnavailableError) && NOT_HANDLED.test(error.message);
+  return ((error instanceof UnknownError || error instanceof UnavailableError) && NOT_HANDLED.test(error.message)) || neverConnected(error);
 }
 
 /**
@@ -45,7 +61,7 @@ export function refusedBeforeWriting(error: unknown): boolean {
 export function translateEsdbError(error: unknown, duringAppend = false): unknown {
   if (error instanceof ProoflineError) return error;
   if (error instanceof NotLeaderError || refusedBeforeWriting(error)) return new StoreUnavailableError(error);
-  if (error instanceof UnavailableError && !duringAppend) return new StoreUnavailableError(error);
+  if ((error instanceof UnavailableError || unconvertedUnavailable(error)) && !duringAppend) return new StoreUnavailableError(error);
   if (outcomeUnknown(error)) return new StoreUnavailableError(error, { outcomeUnknown: true });
   if (error instanceof MaxAppendSizeExceededError) {
     return new ProoflineError('STORE.APPEND_TOO_LARGE', `EventStoreDB refused the append as larger than its maximum append size; nothing was written (${error.message})`, 413, {});

@@ -10,6 +10,8 @@ import {
   type AppendExpectedRevision,
   type ResolvedEvent,
 } from '@eventstore/db-client';
+import { Logger } from '@nestjs/common';
+import type { Knex } from 'knex';
 import type { EventEnvelope } from '../../../contracts';
 import { ProoflineError } from '../../errors/proofline-error';
 import { expectationHolds } from '../expected-version';
@@ -32,6 +34,8 @@ import type {
 } from '../event-store.port';
 import { comparePositions, START, type GlobalPosition } from '../global-position';
 import { AppendClaims } from './append-claims';
+import { ClaimRegistry } from './claim-registry';
+import { importLegacyClaims } from './legacy-claims';
 import { outcomeUnknown, translateEsdbError } from './esdb-errors';
 import { BOOKKEEPING_PREFIX, isEnvelopeEvent, tenantOf, toProposedEvent, toRecordedEvent } from './esdb-events';
 import { checkFirstAt, isInvalidPosition, positionNotInStore } from './esdb-positions';
@@ -66,7 +70,7 @@ export const COUNT_LIMIT = 10_000;
  * - a stream belongs to one tenant: every append is pinned to the exact stream head it checked
  *   the tenant against, so a racing writer of another tenant makes it fail rather than mix;
  * - event ids are unique store-wide (EventStoreDB only deduplicates recent writes to a
- *   stream): each id is claimed in a bookkeeping stream before its event is appended;
+ *   stream): each id is claimed in the claim registry (PostgreSQL) before its event is appended;
  * - idempotency claims: claimed the same way before the append, released if the append fails,
  *   and judged by what landed if the outcome was never learnt.
  */
@@ -80,13 +84,20 @@ export class EsdbEventStore implements EventStore {
   private readonly tenants = new StateCache<string>(10_000);
   private readonly subscriptions = new Set<BatchSubscription>();
   private identityOnce?: Promise<StoreIdentity>;
+  private readonly logger = new Logger('eventstoredb');
 
-  constructor(private readonly client: EventStoreDBClient) {
-    this.claims = new AppendClaims(client);
+  private importOnce?: Promise<void>;
+
+  /** `knex`: the PostgreSQL (or PGlite) database holding the claim registry (eventstoredb_claims). */
+  constructor(
+    private readonly client: EventStoreDBClient,
+    private readonly knex: Knex,
+  ) {
+    this.claims = new AppendClaims(client, new ClaimRegistry(knex, () => this.claimStoreId()));
   }
 
-  static fromConnectionString(connectionString: string): EsdbEventStore {
-    return new EsdbEventStore(EventStoreDBClient.connectionString(connectionString));
+  static fromConnectionString(connectionString: string, knex: Knex): EsdbEventStore {
+    return new EsdbEventStore(EventStoreDBClient.connectionString(connectionString), knex);
   }
 
   async append(streamId: string, events: readonly EventEnvelope[], expected: ExpectedVersion, options: AppendOptions = {}): Promise<AppendResult> {
@@ -172,6 +183,22 @@ export class EsdbEventStore implements EventStore {
       throw error;
     });
     return this.identityOnce;
+  }
+
+  /** This store's id, once the claims an earlier version kept in it are in the registry (legacy-claims.ts). */
+  private async claimStoreId(): Promise<string> {
+    const { id } = await this.identity();
+    this.importOnce ??= importLegacyClaims(this.client, this.knex, id).then(
+      (imported) => {
+        if (imported) this.logger.log(`claim registry: ${imported.eventIds} stored event ids and ${imported.keys} idempotency keys of EventStoreDB store ${id} copied to PostgreSQL`);
+      },
+      (error: unknown) => {
+        this.importOnce = undefined;
+        throw error instanceof ProoflineError ? error : new StoreUnavailableError(error);
+      },
+    );
+    await this.importOnce;
+    return id;
   }
 
   findIdempotentAppend(tenantId: string, key: string): Promise<IdempotentAppend | undefined> {

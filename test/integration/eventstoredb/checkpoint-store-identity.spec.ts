@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../../../src/database/database';
 import type { StoreIdentity } from '../../../src/eventstore/event-store.port';
-import { EsdbEventStore } from '../../../src/eventstore/eventstoredb/esdb-event-store';
+import type { EsdbEventStore } from '../../../src/eventstore/eventstoredb/esdb-event-store';
+import { esdbStore } from '../../support/esdb-store';
 import { START } from '../../../src/eventstore/global-position';
 import { PostgresEventStore } from '../../../src/eventstore/postgres/postgres-event-store';
 import { LedgerRepository } from '../../../src/ledger/ledger-repository';
@@ -24,7 +25,7 @@ describe('checkpoints name their store (issue 26, item 1)', () => {
 
   beforeAll(async () => {
     server = await startEsdbTestServer();
-    esdb = EsdbEventStore.fromConnectionString(server.connectionString);
+    esdb = await esdbStore(server.connectionString);
   });
   afterAll(async () => {
     await esdb.close();

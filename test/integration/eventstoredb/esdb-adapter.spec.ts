@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { AppendClaims } from '../../../src/eventstore/eventstoredb/append-claims';
+import { ClaimRegistry } from '../../../src/eventstore/eventstoredb/claim-registry';
+import { claimsDatabase, esdbStore } from '../../support/esdb-store';
 import { EsdbEventStore } from '../../../src/eventstore/eventstoredb/esdb-event-store';
 import { IdempotencyKeyUsedError, StoreUnavailableError, WrongExpectedVersionError } from '../../../src/eventstore/errors';
 import { START } from '../../../src/eventstore/global-position';
@@ -17,7 +20,7 @@ describe('EsdbEventStore beyond the conformance suite', () => {
 
   beforeAll(async () => {
     server = await startEsdbTestServer();
-    store = EsdbEventStore.fromConnectionString(server.connectionString);
+    store = await esdbStore(server.connectionString);
   });
   afterAll(async () => {
     await store.close();
@@ -41,10 +44,15 @@ describe('EsdbEventStore beyond the conformance suite', () => {
   });
 
   describe('an idempotency key whose append never landed (its process died between the claim and the append)', () => {
+    /** Another process's claims: its own client, the same claim registry. */
+    const otherProcessClaims = async (client: EventStoreDBClient) => {
+      const { id } = await store.identity();
+      return new AppendClaims(client, new ClaimRegistry(await claimsDatabase(), async () => id));
+    };
     const claimWithoutAppend = async (claim: ReturnType<typeof idempotencyClaim>, streamId: string) => {
       const client = EventStoreDBClient.connectionString(server.connectionString);
       try {
-        await new AppendClaims(client).claimKey(claim, streamId, 0, sealedEvents(signer, streamId, 1, { tenantId: claim.tenantId }));
+        await (await otherProcessClaims(client)).claimKey(claim, streamId, 0, sealedEvents(signer, streamId, 1, { tenantId: claim.tenantId }));
       } finally {
         await client.dispose();
       }
@@ -81,10 +89,10 @@ describe('EsdbEventStore beyond the conformance suite', () => {
       const first = sealedEvents(signer, streamId, 2, { tenantId });
       const client = EventStoreDBClient.connectionString(server.connectionString);
       try {
-        await new AppendClaims(client).claimKey(claim, streamId, 0, first);
+        await (await otherProcessClaims(client)).claimKey(claim, streamId, 0, first);
         // The retry takes the key over and is about to append at version 0; the first append lands there first.
         const retry = sealedEvents(signer, streamId, 1, { tenantId });
-        await new AppendClaims(client).claimKey(claim, streamId, 0, retry);
+        await (await otherProcessClaims(client)).claimKey(claim, streamId, 0, retry);
         await store.append(streamId, first, 'no-stream');
 
         await expect(store.append(streamId, retry, 'no-stream', { idempotency: claim })).rejects.toBeInstanceOf(WrongExpectedVersionError);
@@ -93,6 +101,31 @@ describe('EsdbEventStore beyond the conformance suite', () => {
       } finally {
         await client.dispose();
       }
+    });
+  });
+
+  describe('what an append costs (issue 26, item 4)', () => {
+    const appendCost = async (count: number, expected: 'no-stream' | number, keyed: boolean, streamId: string, tenantId: string) => {
+      const before = server.requests();
+      const events = sealedEvents(signer, streamId, count, { tenantId });
+      await store.append(streamId, events, expected, keyed ? { idempotency: idempotencyClaim(tenantId, `cost-${randomUUID()}`, events[0].id) } : {});
+      const after = server.requests();
+      return { reads: after.reads - before.reads, appends: after.appends - before.appends };
+    };
+
+    it.each([1, 10, 50])('given an append of %i events with an idempotency key, then it costs the same EventStoreDB round trips whatever its size, and writes nothing to $all but its events', async (count) => {
+      const tenantId = uniqueTenantId();
+      const streamId = uniqueStreamId('cost');
+      await store.identity();
+      const eventsBefore = server.allEvents().length;
+
+      const created = await appendCost(count, 'no-stream', true, streamId, tenantId);
+      const continued = await appendCost(count, count - 1, true, streamId, tenantId);
+      const unkeyed = await appendCost(count, 2 * count - 1, false, streamId, tenantId);
+
+      // A new stream: its head, the append, the read-back of its positions. A stream whose tenant is known and whose version is named: no head read.
+      expect({ created, continued, unkeyed }).toEqual({ created: { reads: 2, appends: 1 }, continued: { reads: 1, appends: 1 }, unkeyed: { reads: 1, appends: 1 } });
+      expect(server.allEvents().length - eventsBefore).toBe(3 * count);
     });
   });
 
@@ -105,7 +138,7 @@ describe('EsdbEventStore beyond the conformance suite', () => {
 
   it('given a live subscription, when EventStoreDB goes away, then the iteration fails with StoreUnavailableError rather than end quietly', async () => {
     const own = await startEsdbTestServer();
-    const subscriber = EsdbEventStore.fromConnectionString(own.connectionString);
+    const subscriber = await esdbStore(own.connectionString);
     try {
       const streamId = uniqueStreamId('sub');
       await subscriber.append(streamId, sealedEvents(signer, streamId, 1), 'no-stream');

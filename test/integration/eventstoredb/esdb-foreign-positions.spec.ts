@@ -1,3 +1,4 @@
+import { esdbStore } from '../../support/esdb-store';
 import { EsdbEventStore } from '../../../src/eventstore/eventstoredb/esdb-event-store';
 import { formatPosition, type GlobalPosition } from '../../../src/eventstore/global-position';
 import { failureOf } from '../../conformance/helpers';
@@ -17,7 +18,7 @@ describe('EsdbEventStore refuses positions that are not its own (issue 26, item 
 
   beforeAll(async () => {
     server = await startEsdbTestServer();
-    store = EsdbEventStore.fromConnectionString(server.connectionString);
+    store = await esdbStore(server.connectionString);
   });
   afterAll(async () => {
     await store.close();
@@ -77,9 +78,9 @@ describe('EsdbEventStore refuses positions that are not its own (issue 26, item 
   });
 
   it('identity: one id per EventStoreDB, kept in its log, the same for every process', async () => {
-    const other = EsdbEventStore.fromConnectionString(server.connectionString);
+    const other = await esdbStore(server.connectionString);
     const elsewhere = await startEsdbTestServer();
-    const foreign = EsdbEventStore.fromConnectionString(elsewhere.connectionString);
+    const foreign = await esdbStore(elsewhere.connectionString);
     try {
       const [mine, again, theirs] = await Promise.all([store.identity(), other.identity(), foreign.identity()]);
 

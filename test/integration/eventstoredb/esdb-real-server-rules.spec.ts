@@ -1,4 +1,5 @@
 import { EventStoreDBClient } from '@eventstore/db-client';
+import { esdbStore } from '../../support/esdb-store';
 import { EsdbEventStore } from '../../../src/eventstore/eventstoredb/esdb-event-store';
 import { failureOf } from '../../conformance/helpers';
 import { sealedEvents, testSigner, uniqueStreamId, uniqueTenantId } from '../../conformance/envelopes';
@@ -24,7 +25,7 @@ describe.each(SERVERS)('EsdbEventStore against the real server rules (%s)', (_la
 
   beforeAll(async () => {
     server = await startEsdbTestServer(serverOptions);
-    store = EsdbEventStore.fromConnectionString(server.connectionString);
+    store = await esdbStore(server.connectionString);
     operator = EventStoreDBClient.connectionString(server.connectionString);
   });
   afterEach(() => server.refuseAppends(undefined));
@@ -39,7 +40,7 @@ describe.each(SERVERS)('EsdbEventStore against the real server rules (%s)', (_la
       const streamId = uniqueStreamId('soft-deleted');
       await store.append(streamId, sealedEvents(signer, streamId, 2, { tenantId: uniqueTenantId() }), 'no-stream');
       await operator.deleteStream(streamId);
-      const other = EsdbEventStore.fromConnectionString(server.connectionString);
+      const other = await esdbStore(server.connectionString);
       try {
         const error = await failureOf(other.append(streamId, sealedEvents(signer, streamId, 1, { tenantId: uniqueTenantId() }), 'no-stream'));
 
@@ -56,7 +57,7 @@ describe.each(SERVERS)('EsdbEventStore against the real server rules (%s)', (_la
       await operator.tombstoneStream(streamId);
 
       // This store remembers the stream's tenant and appends at once; a fresh one reads the head first.
-      const fresh = EsdbEventStore.fromConnectionString(server.connectionString);
+      const fresh = await esdbStore(server.connectionString);
       try {
         for (const writer of [store, fresh]) {
           const error = await failureOf(writer.append(streamId, sealedEvents(signer, streamId, 1, { tenantId }), 0));

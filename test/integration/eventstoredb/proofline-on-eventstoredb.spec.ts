@@ -124,6 +124,7 @@ describeWithService('kafka', 'Proofline on the EventStoreDB adapter: relay, proj
     await esdb.stop();
     try {
       const refused = await request(t.server).patch(`/workspaces/${tenant.tenantId}`).set(bearer(tenant.accessToken)).send({ name: 'During Outage' });
+      if (refused.status !== 503) console.log(JSON.stringify(refused.body));
       expect(refused.status).toBe(503);
       expect(refused.body.code).toBe('STORE.UNAVAILABLE');
       const status = await request(t.server).get('/projections/status').set(bearer(admin)).expect(200);

@@ -46,6 +46,7 @@ export function appendHandler(log: EsdbLog, node: NodeState): handleClientStream
     });
     call.on('end', () => {
       if (failed) return;
+      node.requests.appends++;
       if (target === undefined) return fail(new InvalidRequestError('no append options'));
       const refusal = node.refusalFor(target.streamName);
       if (refusal !== undefined) return fail(notHandled(refusal));

@@ -77,6 +77,7 @@ export function batchAppendHandler(log: EsdbLog, node: NodeState): handleBidiStr
         return answerNow(tooLarge(append, node.maxAppendSize));
       }
       if (!message.getIsFinal()) return;
+      node.requests.appends++;
       clearTimeout(append.timer);
       pending.delete(key);
       answerNow(answer(log, append, append.target && node.refusalFor(append.target.streamName)));

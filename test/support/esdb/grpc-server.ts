@@ -1,4 +1,5 @@
-import { Server } from '@grpc/grpc-js';
+import { Server, type ServerWritableStream } from '@grpc/grpc-js';
+import type { ReadReq, ReadResp } from '@eventstore/db-client/generated/streams_pb';
 import { ServerFeaturesService } from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
 import { StreamsService } from '@eventstore/db-client/generated/streams_grpc_pb';
 import { appendHandler } from './append-handler';
@@ -19,7 +20,10 @@ import { unimplementedBidi } from './unimplemented';
 export function createEsdbGrpcServer(log: EsdbLog, node: NodeState, settings: ServerFeaturesSettings): Server {
   const server = new Server();
   server.addService(StreamsService, {
-    read: readHandler(log),
+    read: (call: ServerWritableStream<ReadReq, ReadResp>) => {
+      node.requests.reads++;
+      readHandler(log)(call);
+    },
     append: appendHandler(log, node),
     // A server without BatchAppend is an older EventStoreDB (before 21.10), which had no such method at all.
     batchAppend: settings.supportsBatchAppend ? batchAppendHandler(log, node) : unimplementedBidi('BatchAppend'),

@@ -39,6 +39,8 @@ export interface EsdbTestServer {
   refuseAppends(refusal: AppendRefusal | undefined, streamPrefix?: string): void;
   /** Sets the server's clock this many milliseconds ahead of the client's (negative: behind). */
   skewClock(ms: number): void;
+  /** Requests served so far (reads and subscriptions; appends, through Append or BatchAppend). */
+  requests(): { readonly reads: number; readonly appends: number };
 }
 
 const HOST = '127.0.0.1';
@@ -114,6 +116,10 @@ class EsdbTestServerNode implements EsdbTestServer {
 
   skewClock(ms: number): void {
     this.node.clockSkewMs = ms;
+  }
+
+  requests(): { readonly reads: number; readonly appends: number } {
+    return { ...this.node.requests };
   }
 }
 

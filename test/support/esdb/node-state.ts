@@ -21,6 +21,8 @@ export class NodeState {
   writeTimeoutMs = 2_000;
   /** EventStoreDB's default `--max-append-size`: 1,048,576 bytes per append. */
   maxAppendSize = 1_048_576;
+  /** Requests served, for tests that count an operation's round trips: reads (and subscriptions), appends. */
+  readonly requests = { reads: 0, appends: 0 };
 
   /** The refusal an append to `streamName` gets now, if any. */
   refusalFor(streamName: string): AppendRefusal | undefined {

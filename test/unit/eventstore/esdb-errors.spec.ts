@@ -22,6 +22,11 @@ function notLeaderAnswer(): ServiceError {
   return Object.assign(new Error('Leader info available'), { code: status.NOT_FOUND, details: 'Leader info available', metadata });
 }
 
+/** A gRPC UNAVAILABLE as grpc-js raises it, which the client passes on without its own error class. */
+function grpcUnavailable(details: string): ServiceError {
+  return Object.assign(new Error(`14 UNAVAILABLE: ${details}`), { code: status.UNAVAILABLE, details, metadata: new Metadata() });
+}
+
 describe('translateEsdbError', () => {
   it.each([
     ['an unreachable EventStoreDB, outside an append', new UnavailableError(undefined, 'connection refused'), false],
@@ -31,6 +36,9 @@ describe('translateEsdbError', () => {
     ['a node too busy, on BatchAppend', new UnknownError(undefined, 'Could not recognize Server Is Busy'), true],
     ['a follower without leader info, on BatchAppend', new UnknownError(undefined, 'Could not recognize No leader info available in response'), true],
     ['a node not ready, on Append', new UnavailableError(undefined, '14 UNAVAILABLE: Server Is Not Ready'), true],
+    // The client's server-features probe before its first append fails with grpc-js's own error, unconverted.
+    ['no connection for the first append (the server-features probe)', grpcUnavailable('No connection established. Last error: connect ECONNREFUSED 127.0.0.1:2113.'), true],
+    ['no connection, outside an append', grpcUnavailable('No connection established. Last error: connect ECONNREFUSED 127.0.0.1:2113.'), false],
   ])('given %s, then 503 STORE.UNAVAILABLE saying nothing was written', (_label, error, duringAppend) => {
     const translated = translateEsdbError(error, duringAppend);
     expect(translated).toBeInstanceOf(StoreUnavailableError);
@@ -42,6 +50,7 @@ describe('translateEsdbError', () => {
     ['a missed deadline', new DeadlineExceededError(undefined, 'deadline'), false],
     ['a commit timeout', new TimeoutError(undefined, 'commit timeout'), false],
     ['a connection lost during an append', new UnavailableError(undefined, 'connection reset'), true],
+    ['a connection lost during an append, as grpc-js reports it', grpcUnavailable('Connection dropped'), true],
   ])('given %s, then 503 STORE.UNAVAILABLE saying the write may have landed and a keyed retry is safe', (_label, error, duringAppend) => {
     const translated = translateEsdbError(error, duringAppend);
     expect(translated).toMatchObject({ status: 503, code: 'STORE.UNAVAILABLE' });
