@@ -2,6 +2,7 @@ import { streamIdFor } from '../commands/stream-id';
 import type { EventStore } from '../eventstore/event-store.port';
 import { rejected } from '../errors/proofline-error';
 import type { EventSigner } from '../signing/event-signer';
+import { endOfLocalDay } from '../value-calculations/decide-time-zone';
 import { approvalDecider } from './approval.decider';
 import type { ApprovalEvent } from './events';
 import type { ApprovalState } from './state';
@@ -11,10 +12,13 @@ import type { ApprovalState } from './state';
  * answer is what the signed events say. Every event read is verified; the decisions up to that
  * instant come with it.
  */
-export async function approvalAsOf(store: EventStore, signer: EventSigner, tenantId: string, approvalId: string, asOf: string | undefined) {
+/** When: an instant, or a calendar date and the zone whose end of that day it means. */
+export type AsOf = { readonly instant: string } | { readonly date: string; readonly timeZone: string };
+
+export async function approvalAsOf(store: EventStore, signer: EventSigner, tenantId: string, approvalId: string, asOf: AsOf | undefined) {
   const recorded = await store.readStream(streamIdFor('valuedef', tenantId, approvalId));
   if (recorded.length === 0) throw rejected.notFound('APPROVAL.NOT_FOUND', 'no such approval');
-  const instant = asOf ? new Date(asOf).toISOString() : undefined;
+  const instant = asOf === undefined ? undefined : 'instant' in asOf ? new Date(asOf.instant).toISOString() : endOfLocalDay(asOf.date, asOf.timeZone);
   // A prefix in stream order: the state after the last event decided by then (clocks of several instances may disagree).
   const cut = instant ? recorded.findIndex((event) => event.envelope.occurredAt > instant) : -1;
   const upTo = cut === -1 ? recorded : recorded.slice(0, cut);
@@ -34,6 +38,7 @@ export async function approvalAsOf(store: EventStore, signer: EventSigner, tenan
     approvalId,
     definitionId: state.definitionId,
     asOf: instant ?? null,
+    ...(asOf && 'date' in asOf ? { asOfDate: asOf.date, timeZone: asOf.timeZone } : {}),
     version: upTo[upTo.length - 1].streamVersion,
     // Before its first submission a definition has no approval yet: said plainly, not as an error.
     submitted: state.approvalId !== null,

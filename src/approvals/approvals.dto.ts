@@ -70,10 +70,17 @@ export class ApprovalParams {
   @ApiProperty() @Matches(/^[0-9a-f-]{36}$/, { message: 'approvalId must be a UUID' }) approvalId!: string;
 }
 
+/** A calendar date, or a date-time that says its offset: one without would be read in the server's zone. */
+const AS_OF_FORMS = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
 export class AsOfQuery {
-  @ApiPropertyOptional({ description: 'ISO-8601 instant: the approval as it stood then', example: '2026-11-21T12:00:00Z' })
+  @ApiPropertyOptional({
+    description: "A date-time with an offset or Z: the approval as it stood at that instant. A date (YYYY-MM-DD): as it stood at the end of that day in the tenant's billing time zone",
+    example: '2026-11-21T12:00:00Z',
+  })
   @IsOptional()
-  @IsISO8601({ strict: true }, { message: 'asOf must be an ISO-8601 date-time, e.g. 2026-11-21T12:00:00Z' })
+  @IsISO8601({ strict: true }, { message: 'asOf must be an ISO-8601 date or date-time, e.g. 2026-11-21 or 2026-11-21T12:00:00Z' })
+  @Matches(AS_OF_FORMS, { message: "asOf must be a date (2026-11-21: the end of that day in the tenant's billing time zone) or a date-time with an offset or Z (2026-11-21T12:00:00Z); a date-time without one names no instant" })
   asOf?: string;
 }
 

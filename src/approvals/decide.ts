@@ -49,8 +49,8 @@ function draft(command: DraftDefinition, state: ApprovalState): ApprovalEvent[] 
 }
 
 function edit(command: EditDefinition, definition: ActiveDefinition): ApprovalEvent[] {
-  if (definition.status !== 'draft') {
-    throw rejected.conflict('VALUE_DEFINITION.NOT_EDITABLE', `a value definition can be edited only as a draft; this one is ${definition.status}`, { status: definition.status });
+  if (!openForChanges(definition)) {
+    throw rejected.conflict('VALUE_DEFINITION.NOT_EDITABLE', `a value definition can be edited only as a draft or with changes requested; this one is ${definition.status}`, { status: definition.status });
   }
   const next: ValueDefinition = { ...definition.definition, ...command.changes };
   const changed = DEFINITION_FIELDS.filter((field) => next[field] !== definition.definition[field]);
@@ -59,11 +59,16 @@ function edit(command: EditDefinition, definition: ActiveDefinition): ApprovalEv
 }
 
 function submit(command: Submit, definition: ActiveDefinition): ApprovalEvent[] {
-  if (definition.status !== 'draft') {
-    throw rejected.conflict('APPROVAL.NOT_SUBMITTABLE', `only a draft can be submitted; this value definition is ${definition.status}`, { status: definition.status });
+  if (!openForChanges(definition)) {
+    throw rejected.conflict('APPROVAL.NOT_SUBMITTABLE', `only a draft or a definition with changes requested can be submitted; this one is ${definition.status}`, { status: definition.status });
   }
   const approvalId = definition.approvalId ?? command.approvalId;
   return [{ type: 'approvals.submitted', data: { definitionId: definition.definitionId, approvalId, round: definition.round + 1, segregationOfDuties: command.segregationOfDuties, submittedBy: command.submittedBy } }];
+}
+
+/** A draft, or a definition sent back with changes requested: its maker may edit and submit it. */
+function openForChanges(definition: ActiveDefinition): boolean {
+  return definition.status === 'draft' || definition.status === 'changes-requested';
 }
 
 function approve(command: ApproveStage, definition: ActiveDefinition): ApprovalEvent[] {

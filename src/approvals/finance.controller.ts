@@ -8,7 +8,9 @@ import { rejected } from '../errors/proofline-error';
 import { safeCsvStringifier } from '../http/csv-cells';
 import { Caller, type RequestContext } from '../http/request-context';
 import type { Role } from '../workspaces/events';
-import { approvalAsOf } from './approval-as-of';
+import { streamIdFor } from '../commands/stream-id';
+import { goLiveDecider } from '../go-live/go-live.decider';
+import { approvalAsOf, type AsOf } from './approval-as-of';
 import { approvalExists, historyPages, historyQuery, historyView, listApprovals, type HistoryRow } from './approval-queries';
 import { ApprovalFilterQuery, ApprovalListQuery, ApprovalParams, AsOfQuery } from './approvals.dto';
 
@@ -67,8 +69,15 @@ export class FinanceController {
 
   @Get(':approvalId')
   @Allow(ANY_ROLE)
-  @ApiOperation({ summary: 'The approval now, or as it stood at ?asOf=<ISO-8601>, reconstructed from its signed events' })
-  get(@Caller() caller: RequestContext, @Param() params: ApprovalParams, @Query() query: AsOfQuery) {
-    return approvalAsOf(this.infrastructure.store, this.infrastructure.signer, caller.tenantId, params.approvalId, query.asOf);
+  @ApiOperation({ summary: "The approval now, or as it stood at ?asOf= (an instant with its offset, or a date: the end of that day in the tenant's billing time zone), reconstructed from its signed events" })
+  async get(@Caller() caller: RequestContext, @Param() params: ApprovalParams, @Query() query: AsOfQuery) {
+    return approvalAsOf(this.infrastructure.store, this.infrastructure.signer, caller.tenantId, params.approvalId, await this.asOf(caller.tenantId, query.asOf));
+  }
+
+  private async asOf(tenantId: string, asOf: string | undefined): Promise<AsOf | undefined> {
+    if (asOf === undefined) return undefined;
+    if (asOf.includes('T')) return { instant: asOf };
+    const { state } = await this.infrastructure.states.loadCurrent(goLiveDecider, streamIdFor('golive', tenantId));
+    return { date: asOf, timeZone: state.billingTimeZone };
   }
 }

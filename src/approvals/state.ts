@@ -1,7 +1,8 @@
 import type { ApprovalEvent, Stage, StageDecider, ValueDefinition } from './events';
 import { STAGES } from './events';
 
-export type DefinitionStatus = 'draft' | 'in-review' | 'approved' | 'rejected';
+/** One vocabulary with the finance list (approvals_current) and asOf: changes requested is a status of its own, editable and submittable like a draft. */
+export type DefinitionStatus = 'draft' | 'in-review' | 'changes-requested' | 'approved' | 'rejected';
 
 /** What a maker did to the definition: they may not check it while segregation of duties holds. */
 export type MakerAct = 'drafted' | 'edited' | 'submitted';
@@ -66,7 +67,7 @@ export function evolveApproval(state: ApprovalState, event: ApprovalEvent): Appr
       return { ...decided(state, decidedBy.userId, stage), stage: next, approvedBy: { ...state.approvedBy, [stage]: { stage, userId: decidedBy.userId, role: decidedBy.role, decidedAt } } };
     }
     case 'approvals.changes-requested':
-      return { ...decided(state, event.data.decidedBy.userId, event.data.stage), status: 'draft', stage: null };
+      return { ...decided(state, event.data.decidedBy.userId, event.data.stage), status: 'changes-requested', stage: null };
     case 'approvals.rejected':
       return { ...decided(state, event.data.decidedBy.userId, event.data.stage), status: 'rejected', stage: null };
     case 'approvals.completed':

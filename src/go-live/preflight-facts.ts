@@ -49,8 +49,8 @@ export async function gatherPreflightFacts(knex: Knex, store: EventStore, states
       baselines.push({ definitionId, baseline: state.definition.baseline });
       const calculations = await states.loadCurrent(valueCalculationDecider, streamIdFor('valuecalc', tenantId, definitionId));
       accuracy.push({ definitionId, calculationStreamVersion: calculations.version ?? null, measured: definitionAccuracy(definitionId, countingCalculations(calculations.state), now) });
-    } else if (state.status === 'in-review' || (state.status === 'draft' && state.approvalId !== null)) {
-      pending.push({ ...ref, status: state.status === 'draft' ? 'changes-requested' : 'in-review' });
+    } else if (state.status === 'in-review' || state.status === 'changes-requested') {
+      pending.push({ ...ref, status: state.status });
     }
   }
   return {

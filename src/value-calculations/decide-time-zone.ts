@@ -22,3 +22,28 @@ export function isLocalMidnight(instant: string, timeZone: string): boolean {
   const parts = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', hour: '2-digit', minute: '2-digit', second: '2-digit' }).formatToParts(date);
   return parts.filter((part) => part.type === 'hour' || part.type === 'minute' || part.type === 'second').every((part) => Number(part.value) === 0);
 }
+
+/**
+ * The last millisecond of `date` (YYYY-MM-DD) on the wall clock of `timeZone`, as an ISO
+ * instant: what "as of that day" means to a finance user in that zone. Found as the next day's
+ * local start, less 1 ms; the zone's offset is read twice, since it may differ across the day
+ * (daylight saving), and where midnight does not exist the day starts at its first local instant.
+ */
+export function endOfLocalDay(date: string, timeZone: string): string {
+  const [year, month, day] = date.split('-').map(Number);
+  const nextDayAsUtc = Date.UTC(year, month - 1, day + 1);
+  let start = nextDayAsUtc - offsetMs(nextDayAsUtc, timeZone);
+  start = nextDayAsUtc - offsetMs(start, timeZone);
+  return new Date(start - 1).toISOString();
+}
+
+/** How far the wall clock of `timeZone` is ahead of UTC at `instant`, in milliseconds. */
+function offsetMs(instant: number, timeZone: string): number {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+      .formatToParts(new Date(instant))
+      .map((part) => [part.type, Number(part.value)]),
+  );
+  const wall = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+  return wall - Math.floor(instant / 1000) * 1000;
+}

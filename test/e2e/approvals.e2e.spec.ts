@@ -57,7 +57,7 @@ describe('value definitions and their approval over HTTP (embedded profile)', ()
     expect((await call('get', `/value-definitions/${id}`, team.owner).expect(200)).body).toMatchObject({ status: 'in-review', approvalId: id, round: 1, stage: 'FINANCE' });
     expect((await decide(team.finance, id, 'FINANCE', 'approve', { comment: 'numbers check out' }).expect(200)).body).toMatchObject({ version: 3, events: [{ type: 'approvals.stage-approved' }] });
     expect((await decide(team.technical, id, 'TECHNICAL', 'request-changes', { reason: 'baseline is from the wrong year' }).expect(200)).body.events).toMatchObject([{ type: 'approvals.changes-requested' }]);
-    expect((await call('get', `/value-definitions/${id}`, team.owner).expect(200)).body).toMatchObject({ status: 'draft', round: 1, stage: null });
+    expect((await call('get', `/value-definitions/${id}`, team.owner).expect(200)).body).toMatchObject({ status: 'changes-requested', round: 1, stage: null });
 
     await call('patch', `/value-definitions/${id}`, team.author, { baseline: 118000 }).expect(200);
     expect((await submit(team, id).expect(200)).body).toMatchObject({ approvalId: id, events: [{ type: 'approvals.submitted' }] });
@@ -116,6 +116,33 @@ describe('value definitions and their approval over HTTP (embedded profile)', ()
     expect(now).toMatchObject({ asOf: null, submitted: true, status: 'approved', stage: null, version: 5 });
     expect(now.decisions.map((d: { stage: string }) => d.stage)).toEqual(['FINANCE', 'TECHNICAL', 'FINAL']);
     await call('get', `/approvals/${randomUUID()}`, team.owner).expect(404, /APPROVAL.NOT_FOUND/);
+  });
+
+  it("answers ?asOf=<date> as of the end of that day in the tenant's billing time zone, in the finance list's status words; a date-time without an offset is refused", async () => {
+    const team = await newTeam('As Of Date Co');
+    // Far east of UTC: 'today' there may be tomorrow in UTC; the end of yesterday there is before the draft either way.
+    const timeZone = 'Pacific/Kiritimati';
+    await call('put', '/billing/time-zone', team.owner, { timeZone }).expect(200);
+    const id = await draft(team);
+    await submit(team, id).expect(200);
+    await decide(team.finance, id, 'FINANCE', 'request-changes', { reason: 'baseline is from the wrong year' }).expect(200);
+    const [drafted] = (await streamOf(team.tenantId, id)).map((event) => event.envelope);
+    const dayThere = (iso: string, days = 0) => new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(Date.parse(iso) + days * 86_400_000));
+    const asOf = (value: string) => call('get', `/approvals/${id}?asOf=${encodeURIComponent(value)}`, team.auditor);
+
+    const today = (await asOf(dayThere(drafted.occurredAt)).expect(200)).body;
+    expect(today).toMatchObject({ asOfDate: dayThere(drafted.occurredAt), timeZone, status: 'changes-requested', round: 1, version: 2 });
+    // The last millisecond of that day there: 23:59:59.999 at UTC+14 is 09:59:59.999Z.
+    expect(today.asOf).toBe(`${dayThere(drafted.occurredAt)}T09:59:59.999Z`);
+    const listed = await eventually(
+      async () => (await call('get', '/approvals', team.auditor).expect(200)).body.approvals.find((item: { definitionId: string }) => item.definitionId === id),
+      (item) => item?.round === 1 && item.currentStage === null,
+    );
+    expect(listed.status).toBe(today.status);
+
+    await asOf(dayThere(drafted.occurredAt, -1)).expect(404, /APPROVAL.NOT_YET_DRAFTED/);
+    const unzoned = await asOf(`${dayThere(drafted.occurredAt)}T12:00:00`).expect(400);
+    expect(unzoned.body.details.fields).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'asOf' })]));
   });
 
   it('refuses the wrong role for a stage (403) and out-of-turn decisions (409), appending nothing to the stream', async () => {

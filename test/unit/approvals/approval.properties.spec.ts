@@ -185,7 +185,7 @@ function checkCompletions(roles: RoleMode, steps: readonly Step[]): number {
  * in review → stage due → role → segregation of duties).
  */
 class Model {
-  status: 'draft' | 'in-review' | 'approved' | 'rejected' = 'draft';
+  status: 'draft' | 'in-review' | 'changes-requested' | 'approved' | 'rejected' = 'draft';
   segregation = true;
   due: Stage | null = null;
   readonly decided = new Map<string, Set<Stage>>();
@@ -196,9 +196,9 @@ class Model {
       case 'DraftDefinition':
         return 'VALUE_DEFINITION.ALREADY_EXISTS';
       case 'EditDefinition':
-        return this.status === 'draft' ? null : 'VALUE_DEFINITION.NOT_EDITABLE';
+        return this.status === 'draft' || this.status === 'changes-requested' ? null : 'VALUE_DEFINITION.NOT_EDITABLE';
       case 'Submit':
-        return this.status === 'draft' ? null : 'APPROVAL.NOT_SUBMITTABLE';
+        return this.status === 'draft' || this.status === 'changes-requested' ? null : 'APPROVAL.NOT_SUBMITTABLE';
       default: {
         if (this.status !== 'in-review') return 'APPROVAL.NOT_IN_REVIEW';
         if (command.stage !== this.due) return 'APPROVAL.STAGE_OUT_OF_ORDER';
@@ -222,7 +222,7 @@ class Model {
     }
     if (!isDecision(command)) return;
     this.decided.set(command.decidedBy.userId, (this.decided.get(command.decidedBy.userId) ?? new Set()).add(command.stage));
-    if (command.type === 'RequestChanges') this.status = 'draft';
+    if (command.type === 'RequestChanges') this.status = 'changes-requested';
     if (command.type === 'Reject') this.status = 'rejected';
     this.due = command.type === 'ApproveStage' ? (STAGES[STAGES.indexOf(command.stage) + 1] ?? null) : null;
     if (command.type === 'ApproveStage' && this.due === null) this.status = 'approved';

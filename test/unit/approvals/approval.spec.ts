@@ -321,7 +321,9 @@ function stateKey(state: ApprovalState): string {
     case 'rejected':
       return state.status;
     case 'draft':
-      return state.round === 0 ? 'draft (round 0)' : 'draft after changes requested';
+      return 'draft (round 0)';
+    case 'changes-requested':
+      return 'draft after changes requested';
     case 'in-review':
       return `in review at ${state.stage}, segregation ${state.segregationOfDuties ? 'on' : 'off'}`;
   }
@@ -441,9 +443,9 @@ describe('approval aggregate: given events, when command, then events | error co
       });
     });
 
-    it('changes requested: back to draft, same approval and round, earlier deciders kept', () => {
+    it('changes requested: editable and submittable again, said as in the finance list, same approval and round, earlier deciders kept', () => {
       expect(given(histories['draft after changes requested (round 1; u-fin decided FINANCE, u-tech TECHNICAL)']).state).toEqual({
-        status: 'draft',
+        status: 'changes-requested',
         definitionId: DEFINITION_ID,
         definition: DEF,
         approvalId: APPROVAL_ID,
