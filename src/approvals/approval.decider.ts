@@ -10,7 +10,8 @@ const actorAs = (field: string): Upcaster[] => [(data, context) => ({ ...data, [
 /** A value definition and its approval, one stream each: `valuedef-<tenant>.<definitionId>`. */
 export const approvalDecider: Decider<ApprovalCommand, ApprovalEvent, ApprovalState> = {
   category: 'valuedef',
-  stateSchema: 'valuedef.state.v2',
+  // v3: changes requested is a status of its own ('changes-requested', was 'draft'); v2 snapshots are folded again.
+  stateSchema: 'valuedef.state.v3',
   initialState: initialApprovalState,
   schemaVersions: APPROVAL_SCHEMA_VERSIONS,
   upcasters: {
