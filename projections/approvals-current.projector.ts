@@ -1,9 +1,14 @@
 import { APPROVAL_EVENT_TYPES } from '../src/approvals/events';
 import { defineProjector } from './runtime/projector';
 
-/** One row per value definition and its approval as it stands: the finance list's source. */
+/**
+ * One row per value definition and its approval as it stands: the finance list's source.
+ * v2 (issue 24, item 2): the current round's segregation-of-duties flag (null before the first
+ * submission). A new name, so every deployment builds it from the store; `approvals_current`'s
+ * tables are no longer read.
+ */
 export const approvalsCurrentProjector = defineProjector({
-  name: 'approvals_current',
+  name: 'approvals_current_v2',
   handles: APPROVAL_EVENT_TYPES,
   onFailure: 'stop',
   tables: {
@@ -17,6 +22,7 @@ export const approvalsCurrentProjector = defineProjector({
       table.text('status').notNullable();
       table.text('current_stage');
       table.integer('round').notNullable();
+      table.boolean('segregation_of_duties');
       table.text('created_at').notNullable();
       table.text('submitted_at');
       table.text('completed_at');
@@ -49,7 +55,15 @@ export const approvalsCurrentProjector = defineProjector({
           await trx(tables.approvals).where(where).update({ name: String(data.name), currency: String(data.currency), unit_price_minor: Number(data.unitPriceMinor), updated_at: at });
           break;
         case 'approvals.submitted':
-          await trx(tables.approvals).where(where).update({ approval_id: String(data.approvalId), status: 'in-review', current_stage: 'FINANCE', round: Number(data.round), submitted_at: at, updated_at: at });
+          await trx(tables.approvals).where(where).update({
+            approval_id: String(data.approvalId),
+            status: 'in-review',
+            current_stage: 'FINANCE',
+            round: Number(data.round),
+            segregation_of_duties: data.segregationOfDuties === true,
+            submitted_at: at,
+            updated_at: at,
+          });
           break;
         case 'approvals.stage-approved': {
           const next = data.stage === 'FINANCE' ? 'TECHNICAL' : data.stage === 'TECHNICAL' ? 'FINAL' : null;

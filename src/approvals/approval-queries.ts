@@ -43,6 +43,7 @@ export async function listApprovals(knex: Knex, tenantId: string, query: Approva
       status: row.status,
       currentStage: row.current_stage,
       round: row.round,
+      segregationOfDuties: row.segregation_of_duties,
       unitPriceMinor: Number(row.unit_price_minor),
       currency: row.currency,
       submittedAt: row.submitted_at,
@@ -59,6 +60,7 @@ interface CurrentRow {
   status: string;
   current_stage: string | null;
   round: number;
+  segregation_of_duties: boolean | null;
   unit_price_minor: string | number;
   currency: string;
   submitted_at: string | null;
@@ -95,6 +97,7 @@ export interface HistoryRow {
   actor_role: string;
   comment: string | null;
   decided_at: string;
+  segregation_of_duties: boolean;
 }
 
 export function historyView(row: HistoryRow) {
@@ -109,6 +112,7 @@ export function historyView(row: HistoryRow) {
     actorRole: row.actor_role,
     comment: row.comment,
     decidedAt: row.decided_at,
+    segregationOfDuties: Boolean(row.segregation_of_duties),
   };
 }
 

@@ -26,6 +26,8 @@ const CSV_COLUMNS: ReadonlyArray<[keyof HistoryRow, string]> = [
   ['comment', 'comment'],
   ['decided_at', 'decided_at'],
   ['event_id', 'event_id'],
+  // Added last, so readers that take columns by position keep working.
+  ['segregation_of_duties', 'segregation_of_duties'],
 ];
 
 /** Finance's questions, months later: who approved what, when, at which stage, and how it stood on a date. */

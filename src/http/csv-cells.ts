@@ -12,7 +12,11 @@ export function neutralizeFormula(value: string): string {
   return FORMULA_START.test(value) ? `'${value}` : value;
 }
 
-/** csv-stringify with every string cell neutralised: the one way Proofline writes CSV. */
+/**
+ * csv-stringify with every string cell neutralised, and booleans written as `true`/`false`
+ * (csv-stringify's default writes `1` and an empty cell, which reads as "unknown"): the one way
+ * Proofline writes CSV.
+ */
 export function safeCsvStringifier(options: Options) {
-  return stringify({ ...options, cast: { ...options.cast, string: (value) => neutralizeFormula(value) } });
+  return stringify({ ...options, cast: { boolean: (value) => String(value), ...options.cast, string: (value) => neutralizeFormula(value) } });
 }

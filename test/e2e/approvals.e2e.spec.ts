@@ -85,7 +85,7 @@ describe('value definitions and their approval over HTTP (embedded profile)', ()
       decisions.map(({ envelope }) => {
         const data = envelope.data as { round: number; stage: string; decidedBy: { userId: string; role: string }; comment?: string | null; reason?: string };
         expect(envelope.actor).toMatchObject({ id: data.decidedBy.userId });
-        return { eventId: envelope.id, approvalId: id, definitionId: id, round: data.round, stage: data.stage, decision: DECISION_TYPES[envelope.type], actorId: data.decidedBy.userId, actorRole: data.decidedBy.role, comment: data.comment ?? data.reason ?? null, decidedAt: envelope.occurredAt };
+        return { eventId: envelope.id, approvalId: id, definitionId: id, round: data.round, stage: data.stage, decision: DECISION_TYPES[envelope.type], actorId: data.decidedBy.userId, actorRole: data.decidedBy.role, comment: data.comment ?? data.reason ?? null, decidedAt: envelope.occurredAt, segregationOfDuties: true };
       }),
     );
   });
@@ -241,6 +241,19 @@ describe('value definitions and their approval over HTTP (embedded profile)', ()
       { userId: team.finance.id, role: 'TECHNICAL' },
       { userId: team.owner.id, role: 'CUSTOMER_ADMIN' },
     ]);
+
+    // Whether a round held segregation of duties is shown wherever its decisions are: the list, the history, the CSV.
+    const listed = await eventually(
+      async () => (await call('get', '/approvals?sort=name', team.auditor).expect(200)).body.approvals as Array<{ definitionId: string; segregationOfDuties: boolean | null; status: string }>,
+      (rows) => rows.find((row) => row.definitionId === third)?.status === 'approved',
+    );
+    expect(Object.fromEntries(listed.map((row) => [row.definitionId, row.segregationOfDuties]))).toEqual({ [first]: true, [second]: true, [third]: false });
+    const flagsOf = async (id: string) => ((await call('get', `/approvals/${id}/history`, team.auditor).expect(200)).body.decisions as Array<{ segregationOfDuties: boolean }>).map((d) => d.segregationOfDuties);
+    expect({ first: await flagsOf(first), third: await flagsOf(third) }).toEqual({ first: [true], third: [false, false, false] });
+    const csv = (await call('get', '/approvals/history.csv', team.auditor).expect(200)).text.trim().split('\n');
+    const column = csv[0].split(',').indexOf('segregation_of_duties');
+    const byApproval = (id: string) => csv.slice(1).filter((line) => line.includes(id)).map((line) => line.split(',')[column]);
+    expect({ first: byApproval(first), third: byApproval(third) }).toEqual({ first: ['true'], third: ['false', 'false', 'false'] });
   });
 
   describe('bad input: 400 naming the field, nothing appended', () => {

@@ -350,7 +350,7 @@ describe('setup, value calculations, alerts and go-live over HTTP (embedded prof
       approvals: { completed: [{ definitionId: approved, streamVersion: await lastVersion(`valuedef-${tenant.tenantId}.${approved}`) }], pending: [] },
       accuracy: measuredNow.preflight.facts.accuracy,
       baseline: { setup: 120000, definitions: [{ definitionId: approved, baseline: 120000 }] },
-      projections: [{ projector: 'approvals_current', position: expect.stringMatching(/^\d+\/\d+$/), state: 'running', pendingEvents: 0, scanned: expect.any(Number), complete: true }],
+      projections: [{ projector: 'approvals_current_v2', position: expect.stringMatching(/^\d+\/\d+$/), state: 'running', pendingEvents: 0, scanned: expect.any(Number), complete: true }],
     });
 
     const live = await eventually(async () => (await get('/go-live', tenant.finance).expect(200)).body, (body) => body.liveSince !== null);

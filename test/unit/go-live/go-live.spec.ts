@@ -24,7 +24,7 @@ const measured = (definitionId: string, basisPoints: number) => ({
   calculationStreamVersion: 2,
   measured: { definitionId, basisPoints, calculationIds: [`${definitionId}-oct`, `${definitionId}-nov`], quantity: 2000, sampleSize: 400, matchedSamples: Math.floor((basisPoints * 400) / 10_000) },
 });
-const CURRENT = { projector: 'approvals_current', position: '120/120', state: 'running', pendingEvents: 0, scanned: 0, complete: true };
+const CURRENT = { projector: 'approvals_current_v2', position: '120/120', state: 'running', pendingEvents: 0, scanned: 0, complete: true };
 
 /** Facts that pass every check: two approved definitions measured at 92 % and 90 %, baselines agreeing. */
 const GOOD: PreflightFacts = {
@@ -121,7 +121,7 @@ const LIVE = HISTORIES.filter((history) => history.startsWith('live'));
 
 const NO_APPROVAL = failed('approvals-complete', 'no value definition has a completed approval');
 const BAD_CHECKS = [
-  failed('projections-current', 'read model(s) behind, try again shortly: approvals_current (running, 3 event(s) not applied)'),
+  failed('projections-current', 'read model(s) behind, try again shortly: approvals_current_v2 (running, 3 event(s) not applied)'),
   failed('setup-complete', 'setup steps not passed: BASELINE, TESTING (stale since an earlier step was recorded again: TESTING)'),
   NO_APPROVAL,
   failed('baseline-matches', 'no setup baseline has passed'),
@@ -157,9 +157,9 @@ const scenarios: Scenario[] = [
   scenario('not live, a critical alert resolved', 'ActivateGoLive (the critical alert was resolved)', activate(GOOD), [activated(GOOD, GOOD_CHECKS)]),
 
   // go-live: each failed check alone
-  scenario('not live, no alerts', 'ActivateGoLive (a read model is behind)', activate(with_({ projections: [{ ...CURRENT, pendingEvents: 2 }] })), refused(replace(GOOD_CHECKS, failed('projections-current', 'read model(s) behind, try again shortly: approvals_current (running, 2 event(s) not applied)')))),
-  scenario('not live, no alerts', 'ActivateGoLive (a read model stopped)', activate(with_({ projections: [{ ...CURRENT, state: 'stopped' }] })), refused(replace(GOOD_CHECKS, failed('projections-current', 'read model(s) behind, try again shortly: approvals_current (stopped, 0 event(s) not applied)')))),
-  scenario('not live, no alerts', 'ActivateGoLive (a read model further behind than scanned)', activate(with_({ projections: [{ ...CURRENT, pendingEvents: 1000, scanned: 1000, complete: false }] })), refused(replace(GOOD_CHECKS, failed('projections-current', 'read model(s) behind, try again shortly: approvals_current (running, over 1000 event(s) not applied)')))),
+  scenario('not live, no alerts', 'ActivateGoLive (a read model is behind)', activate(with_({ projections: [{ ...CURRENT, pendingEvents: 2 }] })), refused(replace(GOOD_CHECKS, failed('projections-current', 'read model(s) behind, try again shortly: approvals_current_v2 (running, 2 event(s) not applied)')))),
+  scenario('not live, no alerts', 'ActivateGoLive (a read model stopped)', activate(with_({ projections: [{ ...CURRENT, state: 'stopped' }] })), refused(replace(GOOD_CHECKS, failed('projections-current', 'read model(s) behind, try again shortly: approvals_current_v2 (stopped, 0 event(s) not applied)')))),
+  scenario('not live, no alerts', 'ActivateGoLive (a read model further behind than scanned)', activate(with_({ projections: [{ ...CURRENT, pendingEvents: 1000, scanned: 1000, complete: false }] })), refused(replace(GOOD_CHECKS, failed('projections-current', 'read model(s) behind, try again shortly: approvals_current_v2 (running, over 1000 event(s) not applied)')))),
   scenario('not live, no alerts', 'ActivateGoLive (setup incomplete)', activate(with_({ setup: { streamVersion: 4, missingSteps: ['TESTING'], staleSteps: [] } })), refused(replace(GOOD_CHECKS, failed('setup-complete', 'setup steps not passed: TESTING')))),
   scenario('not live, no alerts', 'ActivateGoLive (setup: later steps stale)', activate(with_({ setup: { streamVersion: 6, missingSteps: ['BASELINE', 'TESTING'], staleSteps: ['BASELINE', 'TESTING'] } })), refused(replace(GOOD_CHECKS, failed('setup-complete', 'setup steps not passed: BASELINE, TESTING (stale since an earlier step was recorded again: BASELINE, TESTING)')))),
   scenario('not live, no alerts', 'ActivateGoLive (an approval pending)', activate(with_({ approvals: { ...GOOD.approvals, pending: [{ definitionId: 'def-3', streamVersion: 3, status: 'changes-requested' }] } })), refused(replace(GOOD_CHECKS, failed('approvals-complete', '1 approval(s) still pending: def-3')))),
