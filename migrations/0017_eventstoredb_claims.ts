@@ -18,13 +18,15 @@ export async function up(knex: Knex): Promise<void> {
       updated_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (store_id, name)
     )`);
-  // The claims an earlier version kept as streams in the store, copied here once per store.
+  // The claims an earlier version kept as streams in the store, copied here once per store, and
+  // the $all position the copy read to (claim-recovery.ts).
   await knex.raw(`
     CREATE TABLE eventstoredb_claim_imports (
-      store_id     text        PRIMARY KEY,
-      event_ids    bigint      NOT NULL,
-      keys         bigint      NOT NULL,
-      completed_at timestamptz NOT NULL DEFAULT now()
+      store_id         text        PRIMARY KEY,
+      event_ids        bigint      NOT NULL,
+      keys             bigint      NOT NULL,
+      imported_through jsonb,
+      completed_at     timestamptz NOT NULL DEFAULT now()
     )`);
 }
 

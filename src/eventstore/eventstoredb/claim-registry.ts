@@ -4,6 +4,7 @@ import { StoreUnavailableError } from '../errors';
 
 const TABLE = 'eventstoredb_claims';
 const MAX_RACES = 8;
+const CHUNK = 5_000;
 
 export interface Claim<R extends JsonObject> {
   readonly record: R;
@@ -38,9 +39,14 @@ export class ClaimRegistry {
   async takeUnclaimed(names: readonly string[], record: JsonObject): Promise<HeldClaim[]> {
     if (names.length === 0) return [];
     const storeId = await this.storeId();
-    const rows = names.map((name) => ({ store_id: storeId, name, record: JSON.stringify(record), revision: 0 }));
-    const taken: Array<{ name: string }> = await guarded(() => this.knex(TABLE).insert(rows).onConflict(['store_id', 'name']).ignore().returning(['name']));
-    return taken.map(({ name }) => ({ name, revision: 0 }));
+    const held: HeldClaim[] = [];
+    // In chunks: PostgreSQL binds at most 65,535 parameters to a statement.
+    for (let start = 0; start < names.length; start += CHUNK) {
+      const rows = names.slice(start, start + CHUNK).map((name) => ({ store_id: storeId, name, record: JSON.stringify(record), revision: 0 }));
+      const taken: Array<{ name: string }> = await guarded(() => this.knex(TABLE).insert(rows).onConflict(['store_id', 'name']).ignore().returning(['name']));
+      held.push(...taken.map(({ name }) => ({ name, revision: 0 })));
+    }
+    return held;
   }
 
   /**
@@ -50,6 +56,12 @@ export class ClaimRegistry {
    */
   async take<R extends JsonObject>(name: string, record: R | ((taken?: R) => R), stillHeld: (holder: R) => Promise<boolean>): Promise<ClaimOutcome<R>> {
     const storeId = await this.storeId();
+    // Most names were never claimed: try the insert first, and read only when the name has a row.
+    const fresh = JSON.stringify(typeof record === 'function' ? record(undefined) : record);
+    const inserted: Array<{ revision: string | number }> = await guarded(() =>
+      this.knex(TABLE).insert({ store_id: storeId, name, record: fresh, revision: 0 }).onConflict(['store_id', 'name']).ignore().returning(['revision']),
+    );
+    if (inserted.length === 1) return { won: true, revision: 0 };
     for (let race = 0; ; race++) {
       const current = await this.current<R>(name);
       if (current && !current.released && (race >= MAX_RACES || (await stillHeld(current.record)))) return { won: false, holder: current.record };

@@ -35,7 +35,7 @@ import type {
 import { comparePositions, START, type GlobalPosition } from '../global-position';
 import { AppendClaims } from './append-claims';
 import { ClaimRegistry } from './claim-registry';
-import { importLegacyClaims } from './legacy-claims';
+import { recoverClaims } from './claim-recovery';
 import { outcomeUnknown, translateEsdbError } from './esdb-errors';
 import { BOOKKEEPING_PREFIX, isEnvelopeEvent, tenantOf, toProposedEvent, toRecordedEvent } from './esdb-events';
 import { checkFirstAt, isInvalidPosition, positionNotInStore } from './esdb-positions';
@@ -86,7 +86,7 @@ export class EsdbEventStore implements EventStore {
   private identityOnce?: Promise<StoreIdentity>;
   private readonly logger = new Logger('eventstoredb');
 
-  private importOnce?: Promise<void>;
+  private claimsRecovered?: Promise<void>;
 
   /** `knex`: the PostgreSQL (or PGlite) database holding the claim registry (eventstoredb_claims). */
   constructor(
@@ -185,19 +185,21 @@ export class EsdbEventStore implements EventStore {
     return this.identityOnce;
   }
 
-  /** This store's id, once the claims an earlier version kept in it are in the registry (legacy-claims.ts). */
+  /** This store's id, once the registry holds a claim for every event the store holds (claim-recovery.ts). */
   private async claimStoreId(): Promise<string> {
     const { id } = await this.identity();
-    this.importOnce ??= importLegacyClaims(this.client, this.knex, id).then(
-      (imported) => {
-        if (imported) this.logger.log(`claim registry: ${imported.eventIds} stored event ids and ${imported.keys} idempotency keys of EventStoreDB store ${id} copied to PostgreSQL`);
+    this.claimsRecovered ??= recoverClaims(this.client, this.knex, id).then(
+      (recovered) => {
+        if (recovered.kind === 'imported' || recovered.eventIds + recovered.keys > 0) {
+          this.logger.log(`claim registry: ${recovered.eventIds} event ids and ${recovered.keys} idempotency keys of EventStoreDB store ${id} ${recovered.kind === 'imported' ? 'imported (first use of this store)' : 'recovered: their events were stored but PostgreSQL had no claim for them (a database restored from an older backup?)'}`);
+        }
       },
       (error: unknown) => {
-        this.importOnce = undefined;
+        this.claimsRecovered = undefined;
         throw error instanceof ProoflineError ? error : new StoreUnavailableError(error);
       },
     );
-    await this.importOnce;
+    await this.claimsRecovered;
     return id;
   }
 
@@ -239,7 +241,9 @@ export class EsdbEventStore implements EventStore {
     let last: number;
     try {
       attempt.mayHaveLanded = true;
-      last = Number((await this.client.appendToStream(streamId, events.map(toProposedEvent), { expectedRevision: revision })).nextExpectedRevision);
+      const keyed = claim && { key: claim.key, requestHash: claim.requestHash, eventCount: events.length };
+      const proposed = events.map((envelope, index) => toProposedEvent(envelope, index === 0 ? keyed : undefined));
+      last = Number((await this.client.appendToStream(streamId, proposed, { expectedRevision: revision })).nextExpectedRevision);
     } catch (error) {
       attempt.mayHaveLanded = outcomeUnknown(error);
       // A key of an append that may have landed stays claimed: a retry is answered by what landed.

@@ -37,9 +37,20 @@ export type StoredMetadata = {
   readonly $correlationId: string;
   readonly $causationId: string;
   readonly envelopeMetadata: EventEnvelope['metadata'];
+  /**
+   * On the first event of an append made under an idempotency key: the key, the request's hash
+   * and the append's size, so the claim registry can be rebuilt from the store (claim-recovery.ts).
+   */
+  readonly idempotency?: KeyedAppend;
 };
 
-export function toProposedEvent(envelope: EventEnvelope): EventData {
+export interface KeyedAppend {
+  readonly key: string;
+  readonly requestHash: string;
+  readonly eventCount: number;
+}
+
+export function toProposedEvent(envelope: EventEnvelope, keyed?: KeyedAppend): EventData {
   const metadata: StoredMetadata = {
     format: ENVELOPE_FORMAT,
     tenantId: envelope.tenantId,
@@ -47,6 +58,7 @@ export function toProposedEvent(envelope: EventEnvelope): EventData {
     $correlationId: envelope.metadata.correlationId,
     $causationId: envelope.metadata.causationId,
     envelopeMetadata: envelope.metadata,
+    ...(keyed ? { idempotency: { key: keyed.key, requestHash: keyed.requestHash, eventCount: keyed.eventCount } } : {}),
   };
   return binaryEvent({
     id: envelope.id,
@@ -66,6 +78,13 @@ export function isEnvelopeEvent(resolved: ResolvedEvent): boolean {
 
 export function tenantOf(resolved: ResolvedEvent): string | undefined {
   return metadataOf(resolved)?.tenantId;
+}
+
+/** The idempotency key an event's append was made under, if it is the append's first event. */
+export function keyedAppendOf(resolved: ResolvedEvent): KeyedAppend | undefined {
+  const keyed = metadataOf(resolved)?.idempotency;
+  if (!keyed || typeof keyed.key !== 'string' || typeof keyed.requestHash !== 'string' || typeof keyed.eventCount !== 'number') return undefined;
+  return keyed;
 }
 
 /**

@@ -2,9 +2,9 @@ import { jsonEvent, EventStoreDBClient } from '@eventstore/db-client';
 import { keyClaimName } from '../../../src/eventstore/eventstoredb/append-claims';
 import { toProposedEvent } from '../../../src/eventstore/eventstoredb/esdb-events';
 import { EsdbEventStore } from '../../../src/eventstore/eventstoredb/esdb-event-store';
-import { DuplicateEventError, IdempotencyKeyUsedError, StoreUnavailableError } from '../../../src/eventstore/errors';
+import { DuplicateEventError, IdempotencyKeyUsedError, StoreUnavailableError, WrongExpectedVersionError } from '../../../src/eventstore/errors';
 import { idempotencyClaim, sealedEvents, testSigner, uniqueStreamId, uniqueTenantId } from '../../conformance/envelopes';
-import { openEmbeddedTestDatabase } from '../../support/databases';
+import { openEmbeddedTestDatabase, openServerTestDatabase } from '../../support/databases';
 import { startEsdbTestServer, type EsdbTestServer } from '../../support/esdb';
 import { claimsDatabase, esdbStore } from '../../support/esdb-store';
 
@@ -111,5 +111,130 @@ describe('the EventStoreDB claim registry in PostgreSQL', () => {
       const imported = await (await claimsDatabase())('eventstoredb_claim_imports').where({ store_id: id }).first('event_ids', 'keys');
       expect({ eventIds: Number(imported.event_ids), keys: Number(imported.keys) }).toEqual({ eventIds: 1, keys: 1 });
     });
+  });
+  describe('the registry rebuilt from the store', () => {
+    it('given PostgreSQL restored from a backup older than EventStoreDB, then the restarted process claims again what was stored since: a landed key answers its retry, a stored id stays taken', async () => {
+      const target = await server();
+      const knex = await claimsDatabase();
+      const tenantId = uniqueTenantId();
+      const streamId = uniqueStreamId('restore');
+      const before = await storeOn(target);
+      await before.append(streamId, sealedEvents(signer, streamId, 1, { tenantId }), 'no-stream');
+      const { id: storeId } = await before.identity();
+      const backup = await knex('eventstoredb_claims').where({ store_id: storeId }).select('*');
+      const key = idempotencyClaim(tenantId, 'pay-invoice-7', 'the request');
+      const [landed] = sealedEvents(signer, streamId, 1, { tenantId });
+      await before.append(streamId, [landed], 0, { idempotency: key });
+
+      // The restore: EventStoreDB keeps the keyed event, PostgreSQL forgets its claims.
+      await knex('eventstoredb_claims').where({ store_id: storeId }).delete();
+      await knex('eventstoredb_claims').insert(backup);
+      const after = await storeOn(target);
+
+      expect(await after.findIdempotentAppend(tenantId, key.key)).toEqual({ streamId, firstVersion: 1, eventCount: 1, requestHash: key.requestHash });
+      await expect(after.append(streamId, sealedEvents(signer, streamId, 1, { tenantId }), 1, { idempotency: key })).rejects.toBeInstanceOf(IdempotencyKeyUsedError);
+      const elsewhere = uniqueStreamId('elsewhere');
+      await expect(after.append(elsewhere, [{ ...landed, streamId: elsewhere }], 'no-stream')).rejects.toBeInstanceOf(DuplicateEventError);
+    });
+
+    it('given an instance of the earlier version claiming in streams after the import, then the next start refuses with STORE.EARLIER_VERSION_WRITING, copies its claims, and claims again once no newer one appears', async () => {
+      const target = await server();
+      const streamId = uniqueStreamId('mixed');
+      await (await storeOn(target)).append(streamId, sealedEvents(signer, streamId, 1), 'no-stream');
+      const [event] = sealedEvents(signer, uniqueStreamId('old'), 1);
+      const client = EventStoreDBClient.connectionString(target.connectionString);
+      try {
+        // What the earlier version does: claim in a stream, then append.
+        await client.appendToStream(`_proofline-claim-event-${event.id}`, jsonEvent({ type: '_claimed', data: { streamId: event.streamId } }));
+        await client.appendToStream(event.streamId, toProposedEvent(event));
+      } finally {
+        await client.dispose();
+      }
+      const restarted = await storeOn(target);
+      const elsewhere = uniqueStreamId('new');
+
+      const refused = await restarted.append(elsewhere, sealedEvents(signer, elsewhere, 1), 'no-stream').catch((error: unknown) => error);
+      expect(refused).toMatchObject({ status: 503, code: 'STORE.EARLIER_VERSION_WRITING' });
+      expect(await restarted.streamVersion(elsewhere)).toBeUndefined();
+      await expect(restarted.append(elsewhere, [{ ...event, streamId: elsewhere }], 'no-stream')).rejects.toBeInstanceOf(DuplicateEventError);
+      await restarted.append(elsewhere, sealedEvents(signer, elsewhere, 1), 'no-stream');
+    });
+
+    it('given a store written by the earlier version across several pages, then the first use imports every id and the latest state of each key', async () => {
+      const target = await server();
+      const client = EventStoreDBClient.connectionString(target.connectionString);
+      const tenantId = uniqueTenantId();
+      const streamId = uniqueStreamId('legacy');
+      const events = sealedEvents(signer, streamId, 2_997, { tenantId });
+      const released = `_proofline-claim-${keyClaimName(tenantId, 'k1')}`;
+      try {
+        for (let i = 0; i < events.length; i += 500) await client.appendToStream(streamId, events.slice(i, i + 500).map((event) => toProposedEvent(event)));
+        // A key claimed on one page and released two pages later.
+        await client.appendToStream(released, jsonEvent({ type: '_claimed', data: { tenantId, key: 'k1', requestHash: 'h', streamId, firstVersion: 0, eventCount: 1, firstEventId: events[0].id, claimedAt: 'x' } }));
+        await client.appendToStream('noise', Array.from({ length: 1_200 }, () => jsonEvent({ type: '_noise', data: {} })));
+        await client.appendToStream(released, jsonEvent({ type: '_released', data: {} }));
+      } finally {
+        await client.dispose();
+      }
+      const store = await storeOn(target);
+      for (const i of [0, 998, 999, 1000, 1001, 1998, 1999, 2996]) {
+        const elsewhere = uniqueStreamId('dup');
+        await expect(store.append(elsewhere, [{ ...events[i], streamId: elsewhere }], 'no-stream')).rejects.toBeInstanceOf(DuplicateEventError);
+      }
+      const { id } = await store.identity();
+      const imported = await (await claimsDatabase())('eventstoredb_claim_imports').where({ store_id: id }).first('event_ids', 'keys');
+      expect({ eventIds: Number(imported.event_ids), keys: Number(imported.keys) }).toEqual({ eventIds: 2_997, keys: 0 });
+    }, 120_000);
+  });
+
+  it('given a keyed append, then it costs two PostgreSQL statements: the ids, the key', async () => {
+    const knex = await claimsDatabase();
+    const tenantId = uniqueTenantId();
+    const streamId = uniqueStreamId('pg-cost');
+    const store = await storeOn(await server());
+    await store.append(streamId, sealedEvents(signer, streamId, 1, { tenantId }), 'no-stream');
+    const statements: string[] = [];
+    const count = (query: { sql: string }) => statements.push(query.sql);
+    knex.on('query', count);
+    try {
+      await store.append(streamId, sealedEvents(signer, streamId, 5, { tenantId }), 0, { idempotency: idempotencyClaim(tenantId, 'k', 'r') });
+    } finally {
+      knex.removeListener('query', count);
+    }
+    expect(statements).toHaveLength(2);
+  });
+
+  it("given a batch larger than PostgreSQL's bind limit (16,400 events), then EventStoreDB's size limit answers it: 413, nothing written, nothing left claimed", async () => {
+    const store = await storeOn(await server());
+    const streamId = uniqueStreamId('huge');
+    const events = sealedEvents(signer, streamId, 16_400);
+    const failure = await store.append(streamId, events, 'no-stream').catch((error: unknown) => error);
+    expect(failure).toMatchObject({ status: 413, code: 'STORE.APPEND_TOO_LARGE' });
+    expect(await store.streamVersion(streamId)).toBeUndefined();
+    await store.append(streamId, events.slice(0, 3), 'no-stream');
+  }, 120_000);
+
+  it('given the registry on the PostgreSQL server (pg driver), then claims, a key answer, a certain failure released and its ids taken again behave as on PGlite', async () => {
+    const target = await server();
+    const database = await openServerTestDatabase();
+    const store = EsdbEventStore.fromConnectionString(target.connectionString, database.knex);
+    try {
+      const tenantId = uniqueTenantId();
+      const streamId = uniqueStreamId('pg');
+      const key = idempotencyClaim(tenantId, 'k', 'r');
+      const events = sealedEvents(signer, streamId, 3, { tenantId });
+      await store.append(streamId, events, 'no-stream', { idempotency: key });
+      expect(await store.findIdempotentAppend(tenantId, 'k')).toEqual({ streamId, firstVersion: 0, eventCount: 3, requestHash: key.requestHash });
+      const more = sealedEvents(signer, streamId, 2, { tenantId });
+      await expect(store.append(streamId, more, 7)).rejects.toBeInstanceOf(WrongExpectedVersionError);
+      const rows: Array<{ released: boolean; revision: unknown }> = await database.knex('eventstoredb_claims').whereIn('name', more.map((event) => `event-${event.id}`)).select('released', 'revision');
+      expect(rows.map((row) => [row.released, Number(row.revision)])).toEqual([[true, 1], [true, 1]]);
+      await store.append(streamId, more, 2);
+      const elsewhere = uniqueStreamId('elsewhere');
+      await expect(store.append(elsewhere, [{ ...events[0], streamId: elsewhere }], 'no-stream')).rejects.toBeInstanceOf(DuplicateEventError);
+    } finally {
+      await store.close();
+      await database.close();
+    }
   });
 });
