@@ -1,4 +1,3 @@
-import { streamIdFor } from '../commands/stream-id';
 import type { EventStore } from '../eventstore/event-store.port';
 import { rejected } from '../errors/proofline-error';
 import type { EventSigner } from '../signing/event-signer';
@@ -6,31 +5,28 @@ import { endOfLocalDay } from '../value-calculations/decide-time-zone';
 import { approvalDecider } from './approval.decider';
 import type { ApprovalEvent } from './events';
 import type { ApprovalState } from './state';
+import { verifiedDefinitionStream } from './verified-stream';
+
+/** When: an instant, or a calendar date and the zone whose end of that day it means. */
+export type AsOf = { readonly instant: string } | { readonly date: string; readonly timeZone: string };
 
 /**
  * The approval as it stood at `asOf`, folded from its stream — not from a read model — so the
  * answer is what the signed events say. Every event read is verified; the decisions up to that
  * instant come with it.
  */
-/** When: an instant, or a calendar date and the zone whose end of that day it means. */
-export type AsOf = { readonly instant: string } | { readonly date: string; readonly timeZone: string };
-
 export async function approvalAsOf(store: EventStore, signer: EventSigner, tenantId: string, approvalId: string, asOf: AsOf | undefined) {
-  const recorded = await store.readStream(streamIdFor('valuedef', tenantId, approvalId));
-  if (recorded.length === 0) throw rejected.notFound('APPROVAL.NOT_FOUND', 'no such approval');
   const instant = asOf === undefined ? undefined : 'instant' in asOf ? new Date(asOf.instant).toISOString() : endOfLocalDay(asOf.date, asOf.timeZone);
   // A prefix in stream order: the state after the last event decided by then (clocks of several instances may disagree).
-  const cut = instant ? recorded.findIndex((event) => event.envelope.occurredAt > instant) : -1;
-  const upTo = cut === -1 ? recorded : recorded.slice(0, cut);
+  const { all: recorded, kept: upTo } = await verifiedDefinitionStream(store, signer, tenantId, approvalId, () => rejected.notFound('APPROVAL.NOT_FOUND', 'no such approval'), (all) => {
+    const cut = instant ? all.findIndex((event) => event.envelope.occurredAt > instant) : -1;
+    return cut === -1 ? [...all] : all.slice(0, cut);
+  });
   if (upTo.length === 0) {
     throw rejected.notFound('APPROVAL.NOT_YET_DRAFTED', `the value definition did not exist yet at ${instant}; it was drafted at ${recorded[0].envelope.occurredAt}`, {
       asOf: instant,
       draftedAt: recorded[0].envelope.occurredAt,
     });
-  }
-  for (const event of upTo) {
-    const verification = signer.verifyRecorded(event);
-    if (!verification.valid) throw rejected.conflict('STREAM.TAMPERED', `event ${event.envelope.id} fails verification: ${verification.message}`, { eventId: event.envelope.id });
   }
   const events = upTo.map((event) => ({ type: event.envelope.type, data: event.envelope.data }) as ApprovalEvent);
   const state = events.reduce(approvalDecider.evolve, approvalDecider.initialState) as Exclude<ApprovalState, { status: 'none' }>;

@@ -1,3 +1,4 @@
+import { DEFINITION_FIELDS, type DefinitionField } from './definition-changes';
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
@@ -72,6 +73,13 @@ export class ApprovalParams {
 
 /** A calendar date, or a date-time that says its offset: one without would be read in the server's zone. */
 const AS_OF_FORMS = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
+export class DefinitionChangesQuery {
+  @ApiPropertyOptional({ enum: DEFINITION_FIELDS, description: 'Only the changes to this field (e.g. unitPriceMinor)' })
+  @IsOptional()
+  @IsIn(DEFINITION_FIELDS, { message: `field must be one of ${DEFINITION_FIELDS.join(', ')}` })
+  field?: DefinitionField;
+}
 
 export class AsOfQuery {
   @ApiPropertyOptional({

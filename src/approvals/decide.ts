@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../contracts';
 import { rejected } from '../errors/proofline-error';
+import { DEFINITION_FIELDS } from './definition-changes';
 import { STAGE_ROLES, STAGES, type ApprovalEvent, type Decider, type Stage, type StageDecider, type ValueDefinition } from './events';
 import type { ActiveDefinition, ApprovalState, MakerAct } from './state';
 
@@ -16,7 +17,6 @@ export type Reject = { readonly type: 'Reject'; readonly reason: string } & Stag
 
 export type ApprovalCommand = DraftDefinition | EditDefinition | Submit | ApproveStage | RequestChanges | Reject;
 
-const DEFINITION_FIELDS: ReadonlyArray<keyof ValueDefinition> = ['name', 'unit', 'formula', 'unitPriceMinor', 'currency', 'baseline'];
 
 export function decideApproval(command: ApprovalCommand, state: ApprovalState): ApprovalEvent[] {
   switch (command.type) {

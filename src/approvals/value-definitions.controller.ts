@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Patch, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
@@ -15,8 +15,10 @@ import { Caller, commandContext, type RequestContext } from '../http/request-con
 import type { Role } from '../workspaces/events';
 import { workspaceDecider } from '../workspaces/workspace.decider';
 import { approvalDecider } from './approval.decider';
-import { ApproveStageDto, DefinitionParams, EditValueDefinitionDto, ReasonDto, StageParams, ValueDefinitionDto } from './approvals.dto';
+import { ApproveStageDto, DefinitionChangesQuery, DefinitionParams, EditValueDefinitionDto, ReasonDto, StageParams, ValueDefinitionDto } from './approvals.dto';
 import type { ApprovalCommand } from './decide';
+import { definitionChanges } from './definition-changes';
+import { verifiedDefinitionStream } from './verified-stream';
 import { STAGE_ROLES, type Stage } from './events';
 
 const AUTHORS: readonly Role[] = ['ADMIN', 'CUSTOMER_ADMIN', 'FINANCE'];
@@ -68,6 +70,18 @@ export class ValueDefinitionsController {
       });
     }
     return commandResponse(await this.execute(caller, params.definitionId, { type: 'EditDefinition', changes: { ...body }, editedBy: caller.actor.id }, ifMatch), reply);
+  }
+
+  @Get('value-definitions/:definitionId/changes')
+  @Allow(ANY_ROLE)
+  @ApiOperation({
+    summary:
+      "Every value each field took (?field= for one, e.g. unitPriceMinor), oldest first: from, to, who set it (user, role) and when, and what the approval made of it (the last round that reviewed it, its submitter and decisions, approved or not), from the definition's verified events",
+  })
+  async changes(@Caller() caller: RequestContext, @Param() params: DefinitionParams, @Query() query: DefinitionChangesQuery) {
+    const { kept } = await verifiedDefinitionStream(this.infrastructure.store, this.infrastructure.signer, caller.tenantId, params.definitionId, definitionNotFound);
+    const events = kept.map(({ envelope }) => ({ id: envelope.id, type: envelope.type, occurredAt: envelope.occurredAt, actor: envelope.actor, data: envelope.data as Record<string, unknown> }));
+    return { definitionId: params.definitionId, field: query.field ?? null, changes: definitionChanges(events, query.field) };
   }
 
   @Post('value-definitions/:definitionId/submit')

@@ -90,6 +90,44 @@ describe('value definitions and their approval over HTTP (embedded profile)', ()
     );
   });
 
+  it("answers 'every change to the unit price, with who approved it' from the signed events: GET /value-definitions/:id/changes", async () => {
+    const team = await newTeam('Changes Co');
+    const id = await draft(team);
+    await call('patch', `/value-definitions/${id}`, team.author, { unitPriceMinor: 1300 }).expect(200);
+    await submit(team, id).expect(200);
+    await decide(team.finance, id, 'FINANCE').expect(200);
+    await decide(team.technical, id, 'TECHNICAL', 'request-changes', { reason: 'too cheap' }).expect(200);
+    await call('patch', `/value-definitions/${id}`, team.author, { unitPriceMinor: 1500 }).expect(200);
+    await submit(team, id).expect(200);
+    await decide(team.finance, id, 'FINANCE').expect(200);
+    await decide(team.technical, id, 'TECHNICAL').expect(200);
+    await decide(team.owner, id, 'FINAL').expect(200);
+
+    const body = (await call('get', `/value-definitions/${id}/changes?field=unitPriceMinor`, team.auditor).expect(200)).body;
+
+    expect(body).toMatchObject({ definitionId: id, field: 'unitPriceMinor' });
+    expect(body.changes.map((c: { kind: string; from: number | null; to: number; by: { userId: string }; outcome: { round: number | null; status: string } }) => [c.kind, c.from, c.to, c.by.userId, c.outcome.round, c.outcome.status])).toEqual([
+      ['drafted', null, DEFINITION.unitPriceMinor, team.author.id, null, 'not-submitted'],
+      ['edited', DEFINITION.unitPriceMinor, 1300, team.author.id, 1, 'changes-requested'],
+      ['edited', 1300, 1500, team.author.id, 2, 'approved'],
+    ]);
+    const approved = body.changes[2].outcome;
+    expect(approved.decisions.map((d: { stage: string; decision: string; userId: string; role: string }) => [d.stage, d.decision, d.userId, d.role])).toEqual([
+      ['FINANCE', 'APPROVED', team.finance.id, 'FINANCE'],
+      ['TECHNICAL', 'APPROVED', team.technical.id, 'TECHNICAL'],
+      ['FINAL', 'APPROVED', team.owner.id, 'CUSTOMER_ADMIN'],
+    ]);
+    expect(approved.submittedBy).toBe(team.author.id);
+    const everything = (await call('get', `/value-definitions/${id}/changes`, team.auditor).expect(200)).body;
+    expect(everything.changes).toHaveLength(6 + 2);
+
+    // Bad input names the field; another tenant's definition is not found.
+    const bad = await call('get', `/value-definitions/${id}/changes?field=price`, team.auditor).expect(400);
+    expect(bad.body.details.fields).toEqual([expect.objectContaining({ field: 'field' })]);
+    const stranger = await newTeam('Stranger Changes Co');
+    await call('get', `/value-definitions/${id}/changes`, stranger.owner).expect(404, /VALUE_DEFINITION.NOT_FOUND/);
+  });
+
   it('answers ?asOf= from the signed events: not yet drafted, drafted, between two stages, now', async () => {
     const team = await newTeam('As Of Co');
     const id = await draft(team);
