@@ -1,8 +1,7 @@
-import { DEFINITION_FIELDS, type DefinitionField } from './definition-changes';
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
-import { CURRENCIES, STAGES, type Currency, type Stage } from './events';
+import { CURRENCIES, DEFINITION_FIELDS, STAGES, type Currency, type DefinitionField, type Stage } from './events';
 
 const VISIBLE_TEXT = /^\S(.*\S)?$/s;
 

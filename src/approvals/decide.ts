@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../contracts';
 import { rejected } from '../errors/proofline-error';
-import { DEFINITION_FIELDS } from './definition-changes';
-import { STAGE_ROLES, STAGES, type ApprovalEvent, type Decider, type Stage, type StageDecider, type ValueDefinition } from './events';
+import { DEFINITION_FIELDS, STAGE_ROLES, STAGES, type ApprovalEvent, type Decider, type Stage, type StageDecider, type ValueDefinition } from './events';
 import type { ActiveDefinition, ApprovalState, MakerAct } from './state';
 
 export type DraftDefinition = { readonly type: 'DraftDefinition'; readonly definitionId: string; readonly definition: ValueDefinition; readonly draftedBy: string };

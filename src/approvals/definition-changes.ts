@@ -1,7 +1,4 @@
-import type { Stage, ValueDefinition } from './events';
-
-export const DEFINITION_FIELDS = ['name', 'unit', 'formula', 'unitPriceMinor', 'currency', 'baseline'] as const satisfies ReadonlyArray<keyof ValueDefinition>;
-export type DefinitionField = (typeof DEFINITION_FIELDS)[number];
+import { DEFINITION_FIELDS, type DefinitionField, type Stage, type ValueDefinition } from './events';
 
 /** One event of a definition's stream, as read: what the changes are folded from. */
 export interface StreamEvent {

@@ -25,6 +25,10 @@ export type ValueDefinition = {
   baseline: number;
 };
 
+/** The fields of a definition, in the order they are listed. */
+export const DEFINITION_FIELDS = ['name', 'unit', 'formula', 'unitPriceMinor', 'currency', 'baseline'] as const satisfies ReadonlyArray<keyof ValueDefinition>;
+export type DefinitionField = (typeof DEFINITION_FIELDS)[number];
+
 /** Who decided: also in the envelope's actor, repeated here so a history row needs nothing else. */
 export type Decider = {
   userId: string;
