@@ -12,6 +12,7 @@ import * as tenantHaltsResume from './0014_tenant_halts_resume';
 import * as checkpointStoreIdentity from './0015_checkpoint_store_identity';
 import * as partitionBatchFailures from './0016_partition_batch_failures';
 import * as eventstoredbClaims from './0017_eventstoredb_claims';
+import * as checkpointSignaturePurpose from './0018_checkpoint_signature_purpose';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -37,6 +38,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['0015_checkpoint_store_identity', checkpointStoreIdentity],
   ['0016_partition_batch_failures', partitionBatchFailures],
   ['0017_eventstoredb_claims', eventstoredbClaims],
+  ['0018_checkpoint_signature_purpose', checkpointSignaturePurpose],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

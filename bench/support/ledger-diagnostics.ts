@@ -1,9 +1,9 @@
 import { newEventId } from '../../contracts';
 import type { Infrastructure } from '../../src/app/infrastructure';
-import { checkpointBytes, originOf, type CheckpointBody } from '../../src/ledger/checkpoint';
+import { originOf, type CheckpointBody } from '../../src/ledger/checkpoint';
+import { signCheckpoint } from '../../src/ledger/checkpoint-signature';
 import { MerkleAccumulator } from '../../src/ledger/merkle';
 import { inclusionProof } from '../../src/ledger/merkle';
-import { signBytes } from '../../src/signing/detached-signature';
 import { BENCH_TENANT } from './events';
 import { elapsedMs, nowMs, percentile, round } from './stats';
 
@@ -54,7 +54,7 @@ export async function verifyLedgerCheckpointCost(infra: Infrastructure, leaves: 
     accumulator.append(leaves[i]);
     if ((i + 1) % every !== 0) continue;
     const body: CheckpointBody = { origin: originOf(infra.ledger.settings.instance, BENCH_TENANT), treeSize: i + 1, rootHash: accumulator.root().toString('hex'), issuedAt: new Date().toISOString() };
-    await infra.ledger.repository.insertCheckpoint(BENCH_TENANT, { ...body, signature: signBytes(infra.keys, checkpointBytes(body)) }, newEventId());
+    await infra.ledger.repository.insertCheckpoint(BENCH_TENANT, signCheckpoint(infra.keys, body), newEventId());
   }
   const after = await timedVerify();
   // The same roots in one incremental pass: what the check costs without recomputing from leaf 0.

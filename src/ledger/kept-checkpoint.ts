@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { verifyWithKey } from '../signing/detached-signature';
-import { algorithmOf, keyIdOf } from '../signing/signing-key';
-import { checkpointBytes, type SignedCheckpoint } from './checkpoint';
+import { keyIdOf } from '../signing/signing-key';
+import type { SignedCheckpoint } from './checkpoint';
+import { checkpointVerifiesWith } from './checkpoint-signature';
 import { isValidConsistency } from './merkle/verify';
 
 export interface CheckpointCheck {
@@ -16,7 +16,7 @@ export interface CheckpointCheck {
  */
 export function checkpointSignedBy(checkpoint: SignedCheckpoint, trustedKeys: readonly KeyObject[]): CheckpointCheck {
   const key = trustedKeys.find((candidate) => keyIdOf(candidate) === checkpoint.signature?.keyId);
-  const ok = key !== undefined && checkpoint.signature.alg === algorithmOf(key) && verifyWithKey(key, algorithmOf(key), checkpointBytes(checkpoint), checkpoint.signature.value);
+  const ok = key !== undefined && checkpointVerifiesWith(key, checkpoint);
   return {
     name: `checkpoint of size ${checkpoint.treeSize} signature`,
     ok,

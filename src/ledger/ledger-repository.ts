@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { StoreIdentity } from '../eventstore/event-store.port';
 import { formatPosition, START, type GlobalPosition } from '../eventstore/global-position';
 import { checkCheckpointStore } from '../eventstore/store-identity';
-import type { SignedCheckpoint } from './checkpoint';
+import type { CHECKPOINT_SIGNATURE_PURPOSE, SignedCheckpoint } from './checkpoint';
 import type { Receipt } from './receipt';
 
 export const RECEIPT_BUILDER = 'receipts';
@@ -34,6 +34,7 @@ interface CheckpointRow {
   signature_alg: 'RS256' | 'EdDSA';
   signature_key: string;
   signature_value: string;
+  signature_purpose: string | null;
   event_id: string;
   note_signature: string | null;
 }
@@ -58,7 +59,7 @@ export interface StoredCosignature {
 // names: ORDER BY must name the table's column (ledger_receipts.sequence), or it sorts the text.
 const RECEIPT_COLUMNS = `tenant_id, sequence::text AS sequence, event_id::text AS event_id, position_commit::text AS position_commit,
   position_prepare::text AS position_prepare, event_hash, prev_hash, receipt_hash, leaf_hash`;
-const CHECKPOINT_COLUMNS = `tenant_id, tree_size::text AS tree_size, origin, root_hash, issued_at, signature_alg, signature_key, signature_value, event_id::text AS event_id, note_signature`;
+const CHECKPOINT_COLUMNS = `tenant_id, tree_size::text AS tree_size, origin, root_hash, issued_at, signature_alg, signature_key, signature_value, signature_purpose, event_id::text AS event_id, note_signature`;
 
 /** A tenant whose receipts stopped at a bad event (see migrations/0006_ledger_halts.ts). */
 export interface TenantHalt {
@@ -143,9 +144,9 @@ export class LedgerRepository {
   async insertCheckpoint(tenantId: string, checkpoint: SignedCheckpoint & { noteSignature?: unknown }, eventId: string): Promise<void> {
     const noteSignature = typeof checkpoint.noteSignature === 'string' ? checkpoint.noteSignature : null;
     await this.db.raw(
-      `INSERT INTO ledger_checkpoints (tenant_id, tree_size, origin, root_hash, issued_at, signature_alg, signature_key, signature_value, event_id, note_signature)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, tree_size) DO NOTHING`,
-      [tenantId, checkpoint.treeSize, checkpoint.origin, checkpoint.rootHash, checkpoint.issuedAt, checkpoint.signature.alg, checkpoint.signature.keyId, checkpoint.signature.value, eventId, noteSignature],
+      `INSERT INTO ledger_checkpoints (tenant_id, tree_size, origin, root_hash, issued_at, signature_alg, signature_key, signature_value, signature_purpose, event_id, note_signature)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, tree_size) DO NOTHING`,
+      [tenantId, checkpoint.treeSize, checkpoint.origin, checkpoint.rootHash, checkpoint.issuedAt, checkpoint.signature.alg, checkpoint.signature.keyId, checkpoint.signature.value, checkpoint.signature.purpose ?? null, eventId, noteSignature],
     );
   }
 
@@ -285,7 +286,8 @@ function toCheckpoint(row: CheckpointRow): StoredCheckpoint {
     treeSize: Number(row.tree_size),
     rootHash: row.root_hash,
     issuedAt: row.issued_at,
-    signature: { alg: row.signature_alg, keyId: row.signature_key, value: row.signature_value },
+    // The purpose as stored, whatever it is: a value that is no checkpoint's makes the signature fail, never pass.
+    signature: { alg: row.signature_alg, keyId: row.signature_key, value: row.signature_value, ...(row.signature_purpose !== null ? { purpose: row.signature_purpose as typeof CHECKPOINT_SIGNATURE_PURPOSE } : {}) },
     eventId: row.event_id,
     ...(row.note_signature ? { noteSignature: row.note_signature } : {}),
   };

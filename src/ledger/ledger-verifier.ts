@@ -1,10 +1,10 @@
 import { comparePositions, formatPosition, START, type GlobalPosition } from '../eventstore/global-position';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port';
-import { verifyBytes } from '../signing/detached-signature';
 import type { EventSigner, Verification, VerificationFault } from '../signing/event-signer';
 import type { KeyRegistry } from '../signing/key-registry';
 import { storedBytesFault } from '../signing/stored-event';
-import { checkpointBytes, originOf, type SignedCheckpoint } from './checkpoint';
+import { originOf, type SignedCheckpoint } from './checkpoint';
+import { verifyCheckpoint } from './checkpoint-signature';
 import type { LedgerRepository, StoredReceipt } from './ledger-repository';
 import { leafHash } from './merkle/hashes';
 import { MerkleAccumulator } from './merkle/accumulator';
@@ -196,7 +196,7 @@ function firstBadCheckpoint(keys: KeyRegistry, origin: string, receipts: readonl
   for (const checkpoint of [...checkpoints].sort((a, b) => a.treeSize - b.treeSize)) {
     const position = checkpoint.treeSize - 1;
     const bad = (message: string): LedgerFault => ({ kind: 'bad-checkpoint', position, message: `checkpoint of size ${checkpoint.treeSize}: ${message}` });
-    const signature = verifyBytes(keys, checkpointBytes(checkpoint), checkpoint.signature, `checkpoint of size ${checkpoint.treeSize}`, checkpoint.issuedAt);
+    const signature = verifyCheckpoint(keys, checkpoint, `checkpoint of size ${checkpoint.treeSize}`);
     if (!signature.valid) return bad(signature.message);
     if (checkpoint.origin !== origin) return bad(`origin ${checkpoint.origin} is not this log (${origin})`);
     if (checkpoint.treeSize > receipts.length) return bad(`covers ${checkpoint.treeSize} receipts, the chain has ${receipts.length}`);

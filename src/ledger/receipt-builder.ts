@@ -5,10 +5,10 @@ import { ProoflineError } from '../errors/proofline-error';
 import { uniqueViolationOf } from '../eventstore/postgres/database-errors';
 import type { EventStore, RecordedEvent } from '../eventstore/event-store.port';
 import { formatPosition } from '../eventstore/global-position';
-import { signBytes, verifyBytes } from '../signing/detached-signature';
 import type { EventSigner } from '../signing/event-signer';
 import type { KeyRegistry } from '../signing/key-registry';
-import { CHECKPOINT_EVENT_TYPE, checkpointBytes, originOf, type CheckpointBody, type SignedCheckpoint } from './checkpoint';
+import { CHECKPOINT_EVENT_TYPE, originOf, type CheckpointBody, type SignedCheckpoint } from './checkpoint';
+import { signCheckpoint, verifyCheckpoint } from './checkpoint-signature';
 import { LedgerRepository, type StoredReceipt, type TenantHalt } from './ledger-repository';
 import { leafHash } from './merkle/hashes';
 import { consistencyProof, rootFromLeafHashes } from './merkle/tree';
@@ -285,7 +285,7 @@ export class ReceiptBuilder {
       rootHash: chain.tree.root().toString('hex'),
       issuedAt: issuedAt.toISOString(),
     };
-    const checkpoint: SignedCheckpoint = { ...body, signature: signBytes(this.keys, checkpointBytes(body)) };
+    const checkpoint: SignedCheckpoint = signCheckpoint(this.keys, body);
     // The same head as a C2SP signed note, signed by the same key: what witnesses cosign (docs/ledger.md, "Witnesses").
     const key = this.keys.active();
     const noteSignature = signLogNote(noteTextOf(body), origin, key.privateKey, key.publicKey);
@@ -300,7 +300,7 @@ export class ReceiptBuilder {
       tenantId: chain.tenantId,
       occurredAt: body.issuedAt,
       actor: { id: 'proofline-ledger', role: 'SYSTEM' },
-      data: { ...body, signature: { alg: checkpoint.signature.alg, keyId: checkpoint.signature.keyId, value: checkpoint.signature.value }, noteSignature },
+      data: { ...body, signature: { ...checkpoint.signature }, noteSignature },
       metadata: { correlationId: commandId, causationId: commandId, commandId },
     });
     await this.store.append(envelope.streamId, [envelope], 'any');
@@ -360,7 +360,7 @@ export class ReceiptBuilder {
     const givenUp = this.heads.givenUp(origin);
     for (const candidate of await this.repository.largestCheckpoints(tenantId, above, 100)) {
       if (candidate.origin !== origin || givenUp.some((head) => head.treeSize === candidate.treeSize && head.rootHash === candidate.rootHash)) continue;
-      if (!verifyBytes(this.keys, checkpointBytes(candidate), candidate.signature, `checkpoint of size ${candidate.treeSize}`, candidate.issuedAt).valid) continue;
+      if (!verifyCheckpoint(this.keys, candidate, `checkpoint of size ${candidate.treeSize}`).valid) continue;
       return { origin: candidate.origin, treeSize: candidate.treeSize, rootHash: candidate.rootHash, issuedAt: candidate.issuedAt, signature: candidate.signature };
     }
     return undefined;

@@ -1,10 +1,10 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { canonicalJson, type EventEnvelope } from '../../contracts';
-import { verifyWithKey } from '../signing/detached-signature';
 import { verifyEnvelopeSignature } from '../signing/envelope-signature';
 import type { PublishedKey } from '../signing/signing-key';
 import { algorithmOf, keyIdOf } from '../signing/signing-key';
-import { checkpointBytes, type SignedCheckpoint } from './checkpoint';
+import type { SignedCheckpoint } from './checkpoint';
+import { checkpointVerifiesWith } from './checkpoint-signature';
 import { verifyExtendsKept } from './kept-checkpoint';
 import { leafHash } from './merkle/hashes';
 import { isValidInclusion } from './merkle/verify';
@@ -78,7 +78,7 @@ export function verifyReceiptDocument(document: ReceiptDocument, trustedKeys: re
   const checkpointKey = byId.get(checkpoint.signature.keyId);
   check(
     'checkpoint signature',
-    checkpointKey !== undefined && checkpoint.signature.alg === algorithmOf(checkpointKey) && verifyWithKey(checkpointKey, algorithmOf(checkpointKey), checkpointBytes(checkpoint), checkpoint.signature.value),
+    checkpointKey !== undefined && checkpointVerifiesWith(checkpointKey, checkpoint),
     checkpointKey ? `signed by trusted key ${checkpoint.signature.keyId}` : `key ${checkpoint.signature.keyId} is not among the trusted keys`,
   );
   check('checkpoint names the tenant', checkpoint.origin.endsWith(`/${receipt.tenantId}`), `origin ${checkpoint.origin}`);

@@ -31,7 +31,7 @@ export type DetachedVerification =
  * given `signedAt`, the date the signed bytes state — that the key was neither retired before
  * nor revoked by then.
  */
-export function verifyBytes(keys: KeyRegistry, input: Buffer, signature: EventSignature, subject: string, signedAt?: string): DetachedVerification {
+export function verifyBytes(keys: KeyRegistry, input: Buffer, signature: Pick<EventSignature, 'alg' | 'keyId' | 'value'>, subject: string, signedAt?: string): DetachedVerification {
   const key = keys.get(signature.keyId);
   if (!key) return { valid: false, fault: 'unknown-key', message: `${subject} is signed by unknown key ${signature.keyId}` };
   if (key.alg !== signature.alg) return { valid: false, fault: 'algorithm-mismatch', message: `${subject} claims ${signature.alg}, key ${key.keyId} is ${key.alg}` };

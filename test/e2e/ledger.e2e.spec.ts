@@ -85,7 +85,7 @@ describe('the ledger over HTTP (embedded profile)', () => {
 
     firstCheckpoint = response.body;
     expect(firstCheckpoint).toEqual({ ...issued, origin: `proofline/${tenant}`, treeSize: FIRST });
-    expect(verifyWithKey(await publishedKey(), firstCheckpoint.signature.alg, checkpointBytes(firstCheckpoint), firstCheckpoint.signature.value)).toBe(true);
+    expect(verifyWithKey(await publishedKey(), firstCheckpoint.signature.alg, checkpointBytes(firstCheckpoint)!, firstCheckpoint.signature.value)).toBe(true);
   });
 
   it('given a receipt under the checkpoint, then GET receipts/:seq is a document that verifies offline with the published key', async () => {

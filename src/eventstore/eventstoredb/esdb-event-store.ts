@@ -190,7 +190,7 @@ export class EsdbEventStore implements EventStore {
     const { id } = await this.identity();
     this.claimsRecovered ??= recoverClaims(this.client, this.knex, id).then(
       (recovered) => {
-        if (recovered.kind === 'imported' || recovered.eventIds + recovered.keys > 0) {
+        if (recovered.eventIds + recovered.keys > 0) {
           this.logger.log(`claim registry: ${recovered.eventIds} event ids and ${recovered.keys} idempotency keys of EventStoreDB store ${id} ${recovered.kind === 'imported' ? 'imported (first use of this store)' : 'recovered: their events were stored but PostgreSQL had no claim for them (a database restored from an older backup?)'}`);
         }
       },

@@ -378,7 +378,7 @@ describe('rotation is revocation of the signing power', () => {
     signing.keys.rotate(); // in memory: retiredAt is now
     const issuedAt = new Date(Date.parse(signing.keys.get(old.keyId)!.retiredAt!) + 60_000).toISOString();
     const body = { origin: `proofline-test/${T}`, treeSize: 3, rootHash: (await ledger.consistency(T, 3, 3)).toRoot, issuedAt };
-    const value = sign(null, checkpointBytes(body), old.privateKey).toString('base64');
+    const value = sign(null, checkpointBytes(body)!, old.privateKey).toString('base64');
     await knex('ledger_checkpoints').insert({ tenant_id: T, tree_size: 3, origin: body.origin, root_hash: body.rootHash, issued_at: issuedAt, signature_alg: 'EdDSA', signature_key: old.keyId, signature_value: value, event_id: randomUUID() });
 
     expect(await ledger.verify(T)).toMatchObject({ ok: false, fault: { kind: 'bad-checkpoint', position: 2 } });

@@ -316,7 +316,7 @@ function receiptBuilderSuite(open: () => Promise<Database>): void {
           expect(covered).toHaveLength(checkpoint.treeSize);
           expect(checkpoint.rootHash).toBe(rootFromLeafHashes(covered).toString('hex'));
           expect(checkpoint.origin).toBe(originOf('proofline-test', tenantId));
-          expect(verifyBytes(signing.keys, checkpointBytes(checkpoint), checkpoint.signature, 'checkpoint')).toEqual({ valid: true });
+          expect(verifyBytes(signing.keys, checkpointBytes(checkpoint)!, checkpoint.signature, 'checkpoint')).toEqual({ valid: true });
 
           const event = events.get(eventId)!;
           expect(event).toBeDefined();

@@ -10,7 +10,7 @@ const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 function head(leaves: readonly Buffer[], size: number, key: KeyObject = privateKey, origin = ORIGIN): SignedCheckpoint {
   const body: CheckpointBody = { origin, treeSize: size, rootHash: rootFromLeafHashes(leaves.slice(0, size)).toString('hex'), issuedAt: '2026-12-04T18:00:00.000Z' };
   const pub = key === privateKey ? publicKey : generateKeyPairSync('ed25519').publicKey;
-  return { ...body, signature: { alg: 'EdDSA', keyId: keyIdOf(pub), value: sign(null, checkpointBytes(body), key).toString('base64') } };
+  return { ...body, signature: { alg: 'EdDSA', keyId: keyIdOf(pub), value: sign(null, checkpointBytes(body)!, key).toString('base64') } };
 }
 
 const leavesOf = (payees: readonly string[]) => payees.map((payee, i) => leafHash(Buffer.from(JSON.stringify({ i, payee }))));

@@ -40,7 +40,7 @@ function eventAt(signer: EventSigner, occurredAt: string): EventEnvelope {
 /** What the holder of a retired key does: sign a checkpoint dated after the retirement. */
 function checkpointSignedWith(privateKey: KeyObject, keyId: string, issuedAt: string) {
   const body: CheckpointBody = { origin: 'proofline-test/tenant-1', treeSize: 9, rootHash: 'ab'.repeat(32), issuedAt };
-  return { body, signature: { alg: 'EdDSA' as const, keyId, value: sign(null, checkpointBytes(body), privateKey).toString('base64') } };
+  return { body, signature: { alg: 'EdDSA' as const, keyId, value: sign(null, checkpointBytes(body)!, privateKey).toString('base64') } };
 }
 
 describe('key lifecycle', () => {
@@ -69,9 +69,9 @@ describe('key lifecycle', () => {
     const registry = open();
 
     const late = checkpointSignedWith(stolen, old.keyId, '2026-07-01T00:00:00.000Z');
-    expect(verifyBytes(registry, checkpointBytes(late.body), late.signature, 'checkpoint', late.body.issuedAt)).toMatchObject({ valid: false, fault: 'key-lifecycle' });
+    expect(verifyBytes(registry, checkpointBytes(late.body)!, late.signature, 'checkpoint', late.body.issuedAt)).toMatchObject({ valid: false, fault: 'key-lifecycle' });
     const early = checkpointSignedWith(stolen, old.keyId, '2026-05-01T00:00:00.000Z');
-    expect(verifyBytes(registry, checkpointBytes(early.body), early.signature, 'checkpoint', early.body.issuedAt)).toEqual({ valid: true });
+    expect(verifyBytes(registry, checkpointBytes(early.body)!, early.signature, 'checkpoint', early.body.issuedAt)).toEqual({ valid: true });
   });
 
   it('given an event dated after its key was retired, then it does not verify', () => {
