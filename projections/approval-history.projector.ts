@@ -7,17 +7,30 @@ const DECISIONS: Record<string, string> = {
   'approvals.rejected': 'REJECTED',
 };
 
+const DRAFTED = 'approvals.definition-drafted';
+const EDITED = 'approvals.definition-edited';
 const SUBMITTED = 'approvals.submitted';
 
+/** What a decision was about, per round: the price under review, and who made and submitted it. */
+interface RoundFacts {
+  readonly segregation_of_duties: boolean;
+  readonly unit_price_minor: number;
+  readonly currency: string;
+  readonly drafted_by: string;
+  readonly submitted_by: string;
+}
+
 /**
- * One row per stage decision, for finance's "who approved what, when, at which stage", with the
- * segregation-of-duties flag of the decision's round. v2 (issue 24, item 2): the flag, read from
- * the round's submission (kept in `rounds`). A new name, so every deployment builds it from the
- * store; `approval_history`'s tables are no longer read.
+ * One row per stage decision, for finance's "who approved what, when, at which stage": the
+ * decider and their role, and from the decision's round its price and currency, who drafted the
+ * definition and who submitted the round, and whether segregation of duties held. v2 (issue 24):
+ * the round's facts, kept in `rounds` (from the submissions) and `definitions` (the price as drafted
+ * and edited). A new name, so every deployment builds it from the store; `approval_history`'s
+ * tables are no longer read.
  */
 export const approvalHistoryProjector = defineProjector({
   name: 'approval_history_v2',
-  handles: [SUBMITTED, ...Object.keys(DECISIONS)],
+  handles: [DRAFTED, EDITED, SUBMITTED, ...Object.keys(DECISIONS)],
   onFailure: 'stop',
   tables: {
     decisions: (table) => {
@@ -33,6 +46,10 @@ export const approvalHistoryProjector = defineProjector({
       table.text('comment');
       table.text('decided_at').notNullable();
       table.boolean('segregation_of_duties').notNullable();
+      table.bigInteger('unit_price_minor').notNullable();
+      table.text('currency').notNullable();
+      table.text('drafted_by').notNullable();
+      table.text('submitted_by').notNullable();
       table.index(['tenant_id', 'decided_at']);
       table.index(['tenant_id', 'approval_id']);
     },
@@ -41,46 +58,76 @@ export const approvalHistoryProjector = defineProjector({
       table.text('approval_id').notNullable();
       table.integer('round').notNullable();
       table.boolean('segregation_of_duties').notNullable();
+      table.bigInteger('unit_price_minor').notNullable();
+      table.text('currency').notNullable();
+      table.text('drafted_by').notNullable();
       table.text('submitted_by').notNullable();
       table.text('submitted_at').notNullable();
       table.primary(['tenant_id', 'approval_id', 'round']);
     },
+    definitions: (table) => {
+      table.text('tenant_id').notNullable();
+      table.text('definition_id').notNullable();
+      table.bigInteger('unit_price_minor').notNullable();
+      table.text('currency').notNullable();
+      table.text('drafted_by').notNullable();
+      table.primary(['tenant_id', 'definition_id']);
+    },
   },
   async apply(events, { trx, tables }) {
-    // In order: a round's submission comes before its decisions, in this batch or an earlier one.
-    const flags = new Map<string, boolean>();
+    // In stream order: a definition's drafting before its submissions, a round's submission before its decisions.
+    const facts = new Map<string, RoundFacts>();
     const roundKey = (tenantId: string, approvalId: string, round: number) => `${tenantId}\u0000${approvalId}\u0000${round}`;
     const decisions = [];
     for (const { envelope } of events) {
-      if (envelope.type === SUBMITTED) {
-        // v1 submissions named no submitter: the envelope's actor submitted (as the aggregate's upcaster says).
-        const data = envelope.data as { approvalId: string; round: number; segregationOfDuties: boolean; submittedBy?: string };
-        const flag = data.segregationOfDuties === true;
-        await trx(tables.rounds).insert({ tenant_id: envelope.tenantId, approval_id: data.approvalId, round: data.round, segregation_of_duties: flag, submitted_by: data.submittedBy ?? envelope.actor.id, submitted_at: envelope.occurredAt });
-        flags.set(roundKey(envelope.tenantId, data.approvalId, data.round), flag);
+      const tenantId = envelope.tenantId;
+      // v2 events name their maker; a v1 event's maker is its envelope's actor (as the aggregate's upcasters say).
+      const data = envelope.data as Record<string, unknown>;
+      if (envelope.type === DRAFTED) {
+        await trx(tables.definitions).insert({ tenant_id: tenantId, definition_id: String(data.definitionId), unit_price_minor: Number(data.unitPriceMinor), currency: String(data.currency), drafted_by: String(data.draftedBy ?? envelope.actor.id) });
         continue;
       }
-      const data = envelope.data as { approvalId: string; definitionId: string; round: number; stage: string; decidedBy: Decider; comment?: string | null; reason?: string };
-      const key = roundKey(envelope.tenantId, data.approvalId, data.round);
-      if (!flags.has(key)) {
-        const round = await trx(tables.rounds).where({ tenant_id: envelope.tenantId, approval_id: data.approvalId, round: data.round }).first('segregation_of_duties');
+      if (envelope.type === EDITED) {
+        await trx(tables.definitions).where({ tenant_id: tenantId, definition_id: String(data.definitionId) }).update({ unit_price_minor: Number(data.unitPriceMinor), currency: String(data.currency) });
+        continue;
+      }
+      if (envelope.type === SUBMITTED) {
+        const definition = await trx(tables.definitions).where({ tenant_id: tenantId, definition_id: String(data.definitionId) }).first('unit_price_minor', 'currency', 'drafted_by');
+        if (!definition) throw new Error(`submission ${envelope.id} of definition ${String(data.definitionId)}: its drafting was not applied`);
+        const round: RoundFacts = {
+          segregation_of_duties: data.segregationOfDuties === true,
+          unit_price_minor: Number(definition.unit_price_minor),
+          currency: String(definition.currency),
+          drafted_by: String(definition.drafted_by),
+          submitted_by: String(data.submittedBy ?? envelope.actor.id),
+        };
+        await trx(tables.rounds).insert({ tenant_id: tenantId, approval_id: String(data.approvalId), round: Number(data.round), ...round, submitted_at: envelope.occurredAt });
+        facts.set(roundKey(tenantId, String(data.approvalId), Number(data.round)), round);
+        continue;
+      }
+      const decision = data as { approvalId: string; definitionId: string; round: number; stage: string; decidedBy: Decider; comment?: string | null; reason?: string };
+      const key = roundKey(tenantId, decision.approvalId, decision.round);
+      if (!facts.has(key)) {
+        const stored: RoundFacts | undefined = await trx(tables.rounds)
+          .where({ tenant_id: tenantId, approval_id: decision.approvalId, round: decision.round })
+          .first('segregation_of_duties', 'unit_price_minor', 'currency', 'drafted_by', 'submitted_by');
         // A decision is only ever made in a submitted round; the submission is in the same stream, before it.
-        if (!round) throw new Error(`decision ${envelope.id} of approval ${data.approvalId} round ${data.round}: no submission of that round was applied`);
-        flags.set(key, Boolean(round.segregation_of_duties));
+        if (!stored) throw new Error(`decision ${envelope.id} of approval ${decision.approvalId} round ${decision.round}: no submission of that round was applied`);
+        facts.set(key, { ...stored, segregation_of_duties: Boolean(stored.segregation_of_duties), unit_price_minor: Number(stored.unit_price_minor) });
       }
       decisions.push({
         event_id: envelope.id,
-        tenant_id: envelope.tenantId,
-        approval_id: data.approvalId,
-        definition_id: data.definitionId,
-        round: data.round,
-        stage: data.stage,
+        tenant_id: tenantId,
+        approval_id: decision.approvalId,
+        definition_id: decision.definitionId,
+        round: decision.round,
+        stage: decision.stage,
         decision: DECISIONS[envelope.type],
-        actor_id: data.decidedBy.userId,
-        actor_role: data.decidedBy.role,
-        comment: data.comment ?? data.reason ?? null,
+        actor_id: decision.decidedBy.userId,
+        actor_role: decision.decidedBy.role,
+        comment: decision.comment ?? decision.reason ?? null,
         decided_at: envelope.occurredAt,
-        segregation_of_duties: flags.get(key)!,
+        ...facts.get(key)!,
       });
     }
     if (decisions.length > 0) await trx(tables.decisions).insert(decisions);

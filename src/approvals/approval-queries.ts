@@ -98,6 +98,10 @@ export interface HistoryRow {
   comment: string | null;
   decided_at: string;
   segregation_of_duties: boolean;
+  unit_price_minor: string | number;
+  currency: string;
+  drafted_by: string;
+  submitted_by: string;
 }
 
 export function historyView(row: HistoryRow) {
@@ -113,6 +117,11 @@ export function historyView(row: HistoryRow) {
     comment: row.comment,
     decidedAt: row.decided_at,
     segregationOfDuties: Boolean(row.segregation_of_duties),
+    // What was under review in the decision's round, and who made it.
+    unitPriceMinor: Number(row.unit_price_minor),
+    currency: row.currency,
+    draftedBy: row.drafted_by,
+    submittedBy: row.submitted_by,
   };
 }
 

@@ -28,6 +28,10 @@ const CSV_COLUMNS: ReadonlyArray<[keyof HistoryRow, string]> = [
   ['event_id', 'event_id'],
   // Added last, so readers that take columns by position keep working.
   ['segregation_of_duties', 'segregation_of_duties'],
+  ['unit_price_minor', 'unit_price_minor'],
+  ['currency', 'currency'],
+  ['drafted_by', 'drafted_by'],
+  ['submitted_by', 'submitted_by'],
 ];
 
 /** Finance's questions, months later: who approved what, when, at which stage, and how it stood on a date. */

@@ -10,7 +10,8 @@ import { eventually } from '../support/eventually';
 import { accessTokenFor, bearer, signUp } from '../support/identity';
 
 const DEFINITION = { name: 'Energy saved', unit: 'kWh', formula: 'baseline kWh − metered kWh, per month', unitPriceMinor: 1250, currency: 'EUR', baseline: 120000 };
-const HEADER = ['approval_id', 'definition_id', 'round', 'stage', 'decision', 'actor_id', 'actor_role', 'comment', 'decided_at', 'event_id', 'segregation_of_duties'];
+const HEADER = ['approval_id', 'definition_id', 'round', 'stage', 'decision', 'actor_id', 'actor_role', 'comment', 'decided_at', 'event_id', 'segregation_of_duties', 'unit_price_minor', 'currency', 'drafted_by', 'submitted_by'];
+const ROUND_FACTS = { segregation_of_duties: true, unit_price_minor: 1250, currency: 'EUR', drafted_by: 'user-maker', submitted_by: 'user-maker' };
 const TRICKY = 'He said "ok", then left\nline 2';
 
 /** RFC 4180: quoted fields may hold commas, doubled quotes and line breaks. */
@@ -47,8 +48,8 @@ function parseCsv(text: string): string[][] {
   return rows;
 }
 
-type Decision = { approvalId: string; definitionId: string; round: number; stage: string; decision: string; actorId: string; actorRole: string; comment: string | null; decidedAt: string; segregationOfDuties: boolean; eventId: string };
-const asCsvRow = (d: Decision) => [d.approvalId, d.definitionId, String(d.round), d.stage, d.decision, d.actorId, d.actorRole, d.comment ?? '', d.decidedAt, d.eventId, String(d.segregationOfDuties)];
+type Decision = { approvalId: string; definitionId: string; round: number; stage: string; decision: string; actorId: string; actorRole: string; comment: string | null; decidedAt: string; segregationOfDuties: boolean; eventId: string; unitPriceMinor: number; currency: string; draftedBy: string; submittedBy: string };
+const asCsvRow = (d: Decision) => [d.approvalId, d.definitionId, String(d.round), d.stage, d.decision, d.actorId, d.actorRole, d.comment ?? '', d.decidedAt, d.eventId, String(d.segregationOfDuties), String(d.unitPriceMinor), d.currency, d.draftedBy, d.submittedBy];
 
 describe('GET /approvals/history.csv (embedded profile)', () => {
   let t: TestApp;
@@ -151,12 +152,12 @@ describe('GET /approvals/history.csv (embedded profile)', () => {
       const rows = Array.from({ length: 2_500 }, (_, k) => {
         const i = offset + k;
         const approvalId = approvals[i % approvals.length];
-        return { event_id: randomUUID(), tenant_id: tenant.tenantId, approval_id: approvalId, definition_id: approvalId, round: 1 + (i % 2), stage: ['FINANCE', 'TECHNICAL', 'FINAL'][i % 3], decision: 'APPROVED', actor_id: `user-${i % 11}`, actor_role: 'FINANCE', comment: `bulk decision ${i}`, decided_at: new Date(start + Math.floor(i / 3) * 1000).toISOString(), segregation_of_duties: true };
+        return { event_id: randomUUID(), tenant_id: tenant.tenantId, approval_id: approvalId, definition_id: approvalId, round: 1 + (i % 2), stage: ['FINANCE', 'TECHNICAL', 'FINAL'][i % 3], decision: 'APPROVED', actor_id: `user-${i % 11}`, actor_role: 'FINANCE', comment: `bulk decision ${i}`, decided_at: new Date(start + Math.floor(i / 3) * 1000).toISOString(), ...ROUND_FACTS };
       });
       await knex.batchInsert(table, rows, 500);
     }
     const other = await signUp(t.infrastructure, 'Neighbour Co');
-    await knex(table).insert({ event_id: randomUUID(), tenant_id: other.tenantId, approval_id: approvals[0], definition_id: approvals[0], round: 1, stage: 'FINANCE', decision: 'APPROVED', actor_id: 'x', actor_role: 'FINANCE', comment: null, decided_at: new Date(start).toISOString(), segregation_of_duties: true });
+    await knex(table).insert({ event_id: randomUUID(), tenant_id: other.tenantId, approval_id: approvals[0], definition_id: approvals[0], round: 1, stage: 'FINANCE', decision: 'APPROVED', actor_id: 'x', actor_role: 'FINANCE', comment: null, decided_at: new Date(start).toISOString(), ...ROUND_FACTS });
 
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;

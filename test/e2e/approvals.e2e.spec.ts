@@ -85,7 +85,9 @@ describe('value definitions and their approval over HTTP (embedded profile)', ()
       decisions.map(({ envelope }) => {
         const data = envelope.data as { round: number; stage: string; decidedBy: { userId: string; role: string }; comment?: string | null; reason?: string };
         expect(envelope.actor).toMatchObject({ id: data.decidedBy.userId });
-        return { eventId: envelope.id, approvalId: id, definitionId: id, round: data.round, stage: data.stage, decision: DECISION_TYPES[envelope.type], actorId: data.decidedBy.userId, actorRole: data.decidedBy.role, comment: data.comment ?? data.reason ?? null, decidedAt: envelope.occurredAt, segregationOfDuties: true };
+        return { eventId: envelope.id, approvalId: id, definitionId: id, round: data.round, stage: data.stage, decision: DECISION_TYPES[envelope.type], actorId: data.decidedBy.userId, actorRole: data.decidedBy.role, comment: data.comment ?? data.reason ?? null, decidedAt: envelope.occurredAt, segregationOfDuties: true,
+          // the round's price (1300, edited before round 1; unchanged in round 2), its maker and submitter
+          unitPriceMinor: 1300, currency: DEFINITION.currency, draftedBy: team.author.id, submittedBy: team.author.id };
       }),
     );
   });
@@ -118,6 +120,18 @@ describe('value definitions and their approval over HTTP (embedded profile)', ()
       ['FINAL', 'APPROVED', team.owner.id, 'CUSTOMER_ADMIN'],
     ]);
     expect(approved.submittedBy).toBe(team.author.id);
+    // The history says, per decision, the price its round reviewed: 1300 in round 1, 1500 in round 2.
+    const history = await eventually(
+      async () => (await call('get', `/approvals/${id}/history`, team.auditor).expect(200)).body.decisions as Array<{ round: number; unitPriceMinor: number; currency: string; draftedBy: string }>,
+      (decisions) => decisions.length === 5,
+    );
+    expect(history.map((d) => [d.round, d.unitPriceMinor, d.currency, d.draftedBy])).toEqual([
+      [1, 1300, 'EUR', team.author.id],
+      [1, 1300, 'EUR', team.author.id],
+      [2, 1500, 'EUR', team.author.id],
+      [2, 1500, 'EUR', team.author.id],
+      [2, 1500, 'EUR', team.author.id],
+    ]);
     const everything = (await call('get', `/value-definitions/${id}/changes`, team.auditor).expect(200)).body;
     expect(everything.changes).toHaveLength(6 + 2);
 
