@@ -37,6 +37,8 @@ export interface DefinitionChange {
   /** 'drafted': the value the definition started with; 'edited': a change to it. */
   readonly kind: 'drafted' | 'edited';
   readonly by: { readonly userId: string; readonly role: string };
+  /** The definition's currency once this change was made: a price is in it (a currency change changes what a price means). */
+  readonly currency: string;
   readonly at: string;
   readonly eventId: string;
   readonly outcome: ChangeOutcome;
@@ -71,7 +73,16 @@ export function definitionChanges(events: readonly StreamEvent[], field?: Defini
         const userId = String((drafted ? data.draftedBy : data.editedBy) ?? event.actor.id);
         const changed = drafted ? DEFINITION_FIELDS : DEFINITION_FIELDS.filter((name) => (data.changed as string[] | undefined)?.includes(name) ?? data[name] !== current[name]);
         for (const name of changed) {
-          const change = { field: name, from: drafted ? null : (current[name] ?? null), to: data[name] as string | number, kind: drafted ? ('drafted' as const) : ('edited' as const), by: { userId, role: event.actor.role }, at: event.occurredAt, eventId: event.id };
+          const change = {
+            field: name,
+            from: drafted ? null : (current[name] ?? null),
+            to: data[name] as string | number,
+            kind: drafted ? ('drafted' as const) : ('edited' as const),
+            by: { userId, role: event.actor.role },
+            currency: String(data.currency),
+            at: event.occurredAt,
+            eventId: event.id,
+          };
           changes.push(change);
           present.set(name, change);
         }

@@ -10,6 +10,8 @@ import { Caller, type RequestContext } from '../http/request-context';
 import type { Role } from '../workspaces/events';
 import { streamIdFor } from '../commands/stream-id';
 import { goLiveDecider } from '../go-live/go-live.decider';
+import { RequestValidationError } from '../http/validation';
+import { endOfLocalDay } from '../value-calculations/decide-time-zone';
 import { approvalAsOf, type AsOf } from './approval-as-of';
 import { approvalExists, historyPages, historyQuery, historyView, listApprovals, type HistoryRow } from './approval-queries';
 import { ApprovalFilterQuery, ApprovalListQuery, ApprovalParams, AsOfQuery } from './approvals.dto';
@@ -82,8 +84,19 @@ export class FinanceController {
 
   private async asOf(tenantId: string, asOf: string | undefined): Promise<AsOf | undefined> {
     if (asOf === undefined) return undefined;
-    if (asOf.includes('T')) return { instant: asOf };
+    if (asOf.includes('T')) return { instant: inInstantRange(asOf, asOf) };
     const { state } = await this.infrastructure.states.loadCurrent(goLiveDecider, streamIdFor('golive', tenantId));
+    inInstantRange(endOfLocalDay(asOf, state.billingTimeZone), asOf);
     return { date: asOf, timeZone: state.billingTimeZone };
   }
+}
+
+const FIRST_INSTANT = Date.parse('0001-01-01T00:00:00.000Z');
+const LAST_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** Instants are compared as ISO text, which orders them only within years 0001–9999 (UTC). */
+function inInstantRange(instant: string, asOf: string): string {
+  const at = Date.parse(instant);
+  if (at >= FIRST_INSTANT && at <= LAST_INSTANT) return instant;
+  throw new RequestValidationError([{ field: 'asOf', rule: 'instant-range', message: `asOf (${asOf}) must fall between 0001-01-01 and 9999-12-31 UTC` }]);
 }

@@ -25,17 +25,24 @@ export function isLocalMidnight(instant: string, timeZone: string): boolean {
 
 /**
  * The last millisecond of `date` (YYYY-MM-DD) on the wall clock of `timeZone`, as an ISO
- * instant: what "as of that day" means to a finance user in that zone. Found as the next day's
- * local start, less 1 ms; the zone's offset is read twice, since it may differ across the day
- * (daylight saving), and where midnight does not exist the day starts at its first local instant.
+ * instant: what "as of that day" means to a finance user in that zone. It is the next day's first
+ * local instant, less 1 ms. That instant is the next day's 00:00 less the zone's offset, the
+ * offset being the one before or after a change on that night (daylight saving, a zone's new
+ * rules): of the two candidates, the earliest whose wall clock has reached the next day. Where the
+ * next day's 00:00 does not exist (the clocks jump from 00:00 to 01:00), that is its 01:00.
  */
 export function endOfLocalDay(date: string, timeZone: string): string {
   const [year, month, day] = date.split('-').map(Number);
-  const nextDayAsUtc = Date.UTC(year, month - 1, day + 1);
-  let start = nextDayAsUtc - offsetMs(nextDayAsUtc, timeZone);
-  start = nextDayAsUtc - offsetMs(start, timeZone);
+  const nextDay = new Date(0);
+  // setUTCFullYear, not Date.UTC: the latter reads years 0–99 as 1900–1999.
+  nextDay.setUTCFullYear(year, month - 1, day + 1);
+  const wallMidnight = nextDay.getTime();
+  const candidates = [wallMidnight - offsetMs(wallMidnight - DAY_MS, timeZone), wallMidnight - offsetMs(wallMidnight + DAY_MS, timeZone)].sort((a, b) => a - b);
+  const start = candidates.find((candidate) => candidate + offsetMs(candidate, timeZone) >= wallMidnight) ?? candidates[1];
   return new Date(start - 1).toISOString();
 }
+
+const DAY_MS = 86_400_000;
 
 /** How far the wall clock of `timeZone` is ahead of UTC at `instant`, in milliseconds. */
 function offsetMs(instant: number, timeZone: string): number {
@@ -44,6 +51,8 @@ function offsetMs(instant: number, timeZone: string): number {
       .formatToParts(new Date(instant))
       .map((part) => [part.type, Number(part.value)]),
   );
-  const wall = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
-  return wall - Math.floor(instant / 1000) * 1000;
+  const wall = new Date(0);
+  wall.setUTCFullYear(parts.year, parts.month - 1, parts.day);
+  wall.setUTCHours(parts.hour, parts.minute, parts.second, 0);
+  return wall.getTime() - Math.floor(instant / 1000) * 1000;
 }

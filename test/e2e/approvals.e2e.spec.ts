@@ -327,6 +327,8 @@ describe('value definitions and their approval over HTTP (embedded profile)', ()
       ['unknown stage in the URL', () => decide(team.finance, id, 'LEGAL'), 'stage'],
       ['approval id not a UUID', () => decide(team.finance, 'not-a-uuid', 'FINANCE'), 'approvalId'],
       ['bad asOf', () => call('get', `/approvals/${id}?asOf=yesterday`, team.owner), 'asOf'],
+      ['asOf past year 9999 once its offset is applied', () => call('get', `/approvals/${id}?asOf=${encodeURIComponent('9999-12-31T23:59:59-01:00')}`, team.owner), 'asOf'],
+      ['asOf a date that does not exist', () => call('get', `/approvals/${id}?asOf=2026-02-30`, team.owner), 'asOf'],
       ['bad status filter', () => call('get', '/approvals?status=pending', team.owner), 'status'],
       ['pageSize 0', () => call('get', '/approvals?pageSize=0', team.owner), 'pageSize'],
       ['unknown sort', () => call('get', '/approvals?sort=price', team.owner), 'sort'],

@@ -61,6 +61,15 @@ describe("a definition's changes: given its stream, when finance asks for every 
     expect(definitionChanges(pending).map((change) => change.field)).toEqual(['name', 'unit', 'formula', 'unitPriceMinor', 'currency', 'baseline', 'baseline']);
   });
 
+  it('given the currency changed but not the price, then every price entry names the currency it was in', () => {
+    const history = [drafted(), edited({ currency: 'JPY' })];
+    expect(definitionChanges(history, 'unitPriceMinor').map((change) => [change.to, change.currency])).toEqual([[1250, 'EUR']]);
+    expect(definitionChanges(history, 'currency').map((change) => [change.from, change.to, change.currency])).toEqual([
+      [null, 'EUR', 'EUR'],
+      ['EUR', 'JPY', 'JPY'],
+    ]);
+  });
+
   it('given v1 events that named no maker, then the envelope actor is the maker', () => {
     const v1 = [event('approvals.definition-drafted', { ...DEF }, { id: 'u-v1', role: 'ADMIN' }), event('approvals.definition-edited', { ...DEF, unitPriceMinor: 999 }, { id: 'u-v1b', role: 'FINANCE' })];
     expect(definitionChanges(v1, 'unitPriceMinor').map((change) => [change.by.userId, change.from, change.to])).toEqual([
