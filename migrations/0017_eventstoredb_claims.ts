@@ -25,7 +25,7 @@ export async function up(knex: Knex): Promise<void> {
       store_id         text        PRIMARY KEY,
       event_ids        bigint      NOT NULL,
       keys             bigint      NOT NULL,
-      imported_through jsonb,
+      imported_through text,
       completed_at     timestamptz NOT NULL DEFAULT now()
     )`);
 }

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Decider } from '../src/approvals/events';
 import { defineProjector } from './runtime/projector';
 
@@ -18,6 +19,15 @@ interface RoundFacts {
   readonly currency: string;
   readonly drafted_by: string;
   readonly submitted_by: string;
+}
+
+/** The columns of RoundFacts: a round keeps them, and each of its decisions a copy. */
+function roundFactColumns(table: Knex.CreateTableBuilder): void {
+  table.boolean('segregation_of_duties').notNullable();
+  table.bigInteger('unit_price_minor').notNullable();
+  table.text('currency').notNullable();
+  table.text('drafted_by').notNullable();
+  table.text('submitted_by').notNullable();
 }
 
 /**
@@ -45,11 +55,7 @@ export const approvalHistoryProjector = defineProjector({
       table.text('actor_role').notNullable();
       table.text('comment');
       table.text('decided_at').notNullable();
-      table.boolean('segregation_of_duties').notNullable();
-      table.bigInteger('unit_price_minor').notNullable();
-      table.text('currency').notNullable();
-      table.text('drafted_by').notNullable();
-      table.text('submitted_by').notNullable();
+      roundFactColumns(table);
       table.index(['tenant_id', 'decided_at']);
       table.index(['tenant_id', 'approval_id']);
     },
@@ -57,11 +63,7 @@ export const approvalHistoryProjector = defineProjector({
       table.text('tenant_id').notNullable();
       table.text('approval_id').notNullable();
       table.integer('round').notNullable();
-      table.boolean('segregation_of_duties').notNullable();
-      table.bigInteger('unit_price_minor').notNullable();
-      table.text('currency').notNullable();
-      table.text('drafted_by').notNullable();
-      table.text('submitted_by').notNullable();
+      roundFactColumns(table);
       table.text('submitted_at').notNullable();
       table.primary(['tenant_id', 'approval_id', 'round']);
     },

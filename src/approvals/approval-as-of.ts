@@ -1,14 +1,13 @@
 import type { EventStore } from '../eventstore/event-store.port';
 import { rejected } from '../errors/proofline-error';
 import type { EventSigner } from '../signing/event-signer';
-import { endOfLocalDay } from '../value-calculations/decide-time-zone';
 import { approvalDecider } from './approval.decider';
 import type { ApprovalEvent } from './events';
 import type { ApprovalState } from './state';
 import { verifiedDefinitionStream } from './verified-stream';
 
-/** When: an instant, or a calendar date and the zone whose end of that day it means. */
-export type AsOf = { readonly instant: string } | { readonly date: string; readonly timeZone: string };
+/** When: an instant; given as a calendar date, also the date and the zone whose end of that day the instant is. */
+export type AsOf = { readonly instant: string; readonly day?: { readonly date: string; readonly timeZone: string } };
 
 /**
  * The approval as it stood at `asOf`, folded from its stream — not from a read model — so the
@@ -16,7 +15,7 @@ export type AsOf = { readonly instant: string } | { readonly date: string; reado
  * instant come with it.
  */
 export async function approvalAsOf(store: EventStore, signer: EventSigner, tenantId: string, approvalId: string, asOf: AsOf | undefined) {
-  const instant = asOf === undefined ? undefined : 'instant' in asOf ? new Date(asOf.instant).toISOString() : endOfLocalDay(asOf.date, asOf.timeZone);
+  const instant = asOf === undefined ? undefined : new Date(asOf.instant).toISOString();
   // A prefix in stream order: the state after the last event decided by then (clocks of several instances may disagree).
   const { all: recorded, kept: upTo } = await verifiedDefinitionStream(store, signer, tenantId, approvalId, () => rejected.notFound('APPROVAL.NOT_FOUND', 'no such approval'), (all) => {
     const cut = instant ? all.findIndex((event) => event.envelope.occurredAt > instant) : -1;
@@ -34,7 +33,7 @@ export async function approvalAsOf(store: EventStore, signer: EventSigner, tenan
     approvalId,
     definitionId: state.definitionId,
     asOf: instant ?? null,
-    ...(asOf && 'date' in asOf ? { asOfDate: asOf.date, timeZone: asOf.timeZone } : {}),
+    ...(asOf?.day ? { asOfDate: asOf.day.date, timeZone: asOf.day.timeZone } : {}),
     version: upTo[upTo.length - 1].streamVersion,
     // Before its first submission a definition has no approval yet: said plainly, not as an error.
     submitted: state.approvalId !== null,

@@ -86,8 +86,7 @@ export class FinanceController {
     if (asOf === undefined) return undefined;
     if (asOf.includes('T')) return { instant: inInstantRange(asOf, asOf) };
     const { state } = await this.infrastructure.states.loadCurrent(goLiveDecider, streamIdFor('golive', tenantId));
-    inInstantRange(endOfLocalDay(asOf, state.billingTimeZone), asOf);
-    return { date: asOf, timeZone: state.billingTimeZone };
+    return { instant: inInstantRange(endOfLocalDay(asOf, state.billingTimeZone), asOf), day: { date: asOf, timeZone: state.billingTimeZone } };
   }
 }
 

@@ -8,10 +8,6 @@ function digestFor(alg: SignatureAlgorithm): 'sha256' | null {
   return alg === 'RS256' ? 'sha256' : null;
 }
 
-export function signBytes(keys: KeyRegistry, input: Buffer): EventSignature {
-  return signBound(keys, () => input);
-}
-
 /**
  * Signs the body `bodyFor` builds for the active key's alg and keyId — a version 2 body states
  * its signer — with that same key (read once, so a rotation in between cannot split the two).

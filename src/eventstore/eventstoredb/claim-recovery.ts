@@ -1,8 +1,9 @@
 import { BACKWARDS, END, FORWARDS, START, type EventStoreDBClient, type Position, type ResolvedEvent } from '@eventstore/db-client';
 import type { Knex } from 'knex';
 import { ProoflineError } from '../../errors/proofline-error';
-import { comparePositions } from '../global-position';
+import { comparePositions, formatPosition, parsePosition } from '../global-position';
 import { eventClaimName, keyClaimName } from './append-claims';
+import { insertUnclaimed } from './claim-registry';
 import { translateEsdbError } from './esdb-errors';
 import { BOOKKEEPING_PREFIX, isEnvelopeEvent, keyedAppendOf, tenantOf } from './esdb-events';
 
@@ -10,7 +11,6 @@ const PAGE = 1_000;
 const CLAIM_STREAMS = `${BOOKKEEPING_PREFIX}claim-`;
 const KEY_STREAMS = `${CLAIM_STREAMS}idempotency-`;
 const IMPORTS = 'eventstoredb_claim_imports';
-const CLAIMS = 'eventstoredb_claims';
 
 export interface RecoveredClaims {
   /** 'imported': the whole store was read (first use of the store by this registry); 'recovered': its newest events. */
@@ -45,9 +45,9 @@ interface ClaimRow {
  * Copies never replace a claim the table has, so importers and appenders may run at once.
  */
 export async function recoverClaims(client: EventStoreDBClient, knex: Knex, storeId: string): Promise<RecoveredClaims> {
-  const imported: { imported_through: unknown } | undefined = await knex(IMPORTS).where({ store_id: storeId }).first('imported_through');
+  const imported: { imported_through: string | null } | undefined = await knex(IMPORTS).where({ store_id: storeId }).first('imported_through');
   if (!imported) return importStore(client, knex, storeId);
-  return recoverNewest(client, knex, storeId, positionOf(imported.imported_through));
+  return recoverNewest(client, knex, storeId, imported.imported_through === null ? undefined : parsePosition(imported.imported_through));
 }
 
 async function importStore(client: EventStoreDBClient, knex: Knex, storeId: string): Promise<RecoveredClaims> {
@@ -67,7 +67,7 @@ async function importStore(client: EventStoreDBClient, knex: Knex, storeId: stri
   }
   const keys = await insertClaims(knex, storeId, heldLegacyKeys(legacyKeys));
   await knex(IMPORTS)
-    .insert({ store_id: storeId, event_ids: eventIds, keys, imported_through: through ? JSON.stringify(stored(through)) : null })
+    .insert({ store_id: storeId, event_ids: eventIds, keys, imported_through: through ? formatPosition(through) : null })
     .onConflict('store_id')
     .ignore();
   return { kind: 'imported', eventIds, keys };
@@ -85,23 +85,23 @@ async function recoverNewest(client: EventStoreDBClient, knex: Knex, storeId: st
     // Backwards, so the newest of each key's claim events is met first: keep it.
     collectLegacyKeys(legacy, legacyKeys, true);
     const claims = claimsOf(page);
-    const names = claims.filter((claim) => claim.name.startsWith('event-')).map((claim) => claim.name);
-    const known = new Set(names.length === 0 ? [] : await knex(CLAIMS).where({ store_id: storeId }).whereIn('name', names).pluck('name'));
-    const missing = names.filter((name) => !known.has(name));
-    eventIds += await insertClaims(knex, storeId, claims);
-    if ((names.length > 0 && missing.length === 0) || page.length < PAGE) break;
+    // What the insert adds is what had no claim: a page of events that all had theirs ends the walk.
+    const added = await insertUnclaimed(knex, storeId, claims);
+    eventIds += added.length;
+    const isEventClaim = (name: string) => name.startsWith(eventClaimName(''));
+    if ((claims.some((claim) => isEventClaim(claim.name)) && !added.some(isEventClaim)) || page.length < PAGE) break;
     const oldest = page[page.length - 1]?.event?.position;
     if (!oldest) break;
     from = oldest;
   }
   const keys = await insertClaims(knex, storeId, heldLegacyKeys(legacyKeys));
   if (newestLegacy) {
-    await knex(IMPORTS).where({ store_id: storeId }).update({ imported_through: JSON.stringify(stored(newestLegacy)) });
+    await knex(IMPORTS).where({ store_id: storeId }).update({ imported_through: formatPosition(newestLegacy) });
     throw new ProoflineError(
       'STORE.EARLIER_VERSION_WRITING',
-      `an earlier Proofline version is claiming event ids or idempotency keys in EventStoreDB streams (${CLAIM_STREAMS}*, up to position ${newestLegacy.commit}/${newestLegacy.prepare}), beside this version's registry in PostgreSQL: one id could be stored twice. Their claims were copied; stop every instance of the earlier version, then retry (docs/eventstoredb.md, "Upgrading a store written before the claims moved")`,
+      `an earlier Proofline version is claiming event ids or idempotency keys in EventStoreDB streams (${CLAIM_STREAMS}*, up to position ${formatPosition(newestLegacy)}), beside this version's registry in PostgreSQL: one id could be stored twice. Their claims were copied; stop every instance of the earlier version, then retry (docs/eventstoredb.md, "Upgrading a store written before the claims moved")`,
       503,
-      { position: stored(newestLegacy) },
+      { position: formatPosition(newestLegacy) },
     );
   }
   return { kind: 'recovered', eventIds, keys };
@@ -163,27 +163,7 @@ async function readPage(client: EventStoreDBClient, from: Position | typeof STAR
   return page;
 }
 
-/** Inserted in chunks (PostgreSQL binds at most 65,535 parameters per statement); returns how many were new. */
-export async function insertClaims(knex: Knex, storeId: string, claims: readonly ClaimRow[]): Promise<number> {
-  let inserted = 0;
-  for (let start = 0; start < claims.length; start += CHUNK) {
-    const rows = claims.slice(start, start + CHUNK).map(({ name, record }) => ({ store_id: storeId, name, record: JSON.stringify(record), revision: 0 }));
-    const written: unknown[] = await knex(CLAIMS).insert(rows).onConflict(['store_id', 'name']).ignore().returning(['name']);
-    inserted += written.length;
-  }
-  return inserted;
-}
-
-const CHUNK = 5_000;
-
-function stored(position: Position): { commit: string; prepare: string } {
-  return { commit: position.commit.toString(), prepare: position.prepare.toString() };
-}
-
-function positionOf(value: unknown): Position | undefined {
-  const parsed = typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
-  if (!parsed || typeof parsed !== 'object') return undefined;
-  const { commit, prepare } = parsed as { commit?: unknown; prepare?: unknown };
-  if (typeof commit !== 'string' || typeof prepare !== 'string') return undefined;
-  return { commit: BigInt(commit), prepare: BigInt(prepare) };
+/** How many of the claims were new. */
+async function insertClaims(knex: Knex, storeId: string, claims: readonly ClaimRow[]): Promise<number> {
+  return (await insertUnclaimed(knex, storeId, claims)).length;
 }

@@ -2,8 +2,9 @@ import type { Knex } from 'knex';
 import type { JsonObject } from '../../../contracts';
 import { StoreUnavailableError } from '../errors';
 
-const TABLE = 'eventstoredb_claims';
+const CLAIMS_TABLE = 'eventstoredb_claims';
 const MAX_RACES = 8;
+/** Rows per insert: PostgreSQL binds at most 65,535 parameters to a statement. */
 const CHUNK = 5_000;
 
 export interface Claim<R extends JsonObject> {
@@ -39,14 +40,8 @@ export class ClaimRegistry {
   async takeUnclaimed(names: readonly string[], record: JsonObject): Promise<HeldClaim[]> {
     if (names.length === 0) return [];
     const storeId = await this.storeId();
-    const held: HeldClaim[] = [];
-    // In chunks: PostgreSQL binds at most 65,535 parameters to a statement.
-    for (let start = 0; start < names.length; start += CHUNK) {
-      const rows = names.slice(start, start + CHUNK).map((name) => ({ store_id: storeId, name, record: JSON.stringify(record), revision: 0 }));
-      const taken: Array<{ name: string }> = await guarded(() => this.knex(TABLE).insert(rows).onConflict(['store_id', 'name']).ignore().returning(['name']));
-      held.push(...taken.map(({ name }) => ({ name, revision: 0 })));
-    }
-    return held;
+    const taken = await guarded(() => insertUnclaimed(this.knex, storeId, names.map((name) => ({ name, record }))));
+    return taken.map((name) => ({ name, revision: 0 }));
   }
 
   /**
@@ -56,24 +51,19 @@ export class ClaimRegistry {
    */
   async take<R extends JsonObject>(name: string, record: R | ((taken?: R) => R), stillHeld: (holder: R) => Promise<boolean>): Promise<ClaimOutcome<R>> {
     const storeId = await this.storeId();
-    // Most names were never claimed: try the insert first, and read only when the name has a row.
-    const fresh = JSON.stringify(typeof record === 'function' ? record(undefined) : record);
-    const inserted: Array<{ revision: string | number }> = await guarded(() =>
-      this.knex(TABLE).insert({ store_id: storeId, name, record: fresh, revision: 0 }).onConflict(['store_id', 'name']).ignore().returning(['revision']),
-    );
-    if (inserted.length === 1) return { won: true, revision: 0 };
     for (let race = 0; ; race++) {
-      const current = await this.current<R>(name);
-      if (current && !current.released && (race >= MAX_RACES || (await stillHeld(current.record)))) return { won: false, holder: current.record };
+      // Most names were never claimed: the first round tries the insert, and only a name with a row is read.
+      const current = race === 0 ? undefined : await this.current<R>(name);
+      if (current && !current.released && (race > MAX_RACES || (await stillHeld(current.record)))) return { won: false, holder: current.record };
       // A record may carry what it takes over from (an unreleased claim judged not held).
       const data = JSON.stringify(typeof record === 'function' ? record(current && !current.released ? current.record : undefined) : record);
       const written: Array<{ revision: string | number }> = await guarded(() =>
         current
-          ? this.knex(TABLE)
+          ? this.knex(CLAIMS_TABLE)
               .where({ store_id: storeId, name, revision: current.revision })
               .update({ record: data, revision: current.revision + 1, released: false, updated_at: this.knex.fn.now() })
               .returning(['revision'])
-          : this.knex(TABLE).insert({ store_id: storeId, name, record: data, revision: 0 }).onConflict(['store_id', 'name']).ignore().returning(['revision']),
+          : this.knex(CLAIMS_TABLE).insert({ store_id: storeId, name, record: data, revision: 0 }).onConflict(['store_id', 'name']).ignore().returning(['revision']),
       );
       if (written.length === 1) return { won: true, revision: Number(written[0].revision) };
       // Another claimant wrote the row first: look again at who holds it now.
@@ -85,7 +75,7 @@ export class ClaimRegistry {
     if (claims.length === 0) return;
     const storeId = await this.storeId();
     await guarded(() =>
-      this.knex(TABLE)
+      this.knex(CLAIMS_TABLE)
         .where({ store_id: storeId })
         .where((query) => {
           for (const claim of claims) void query.orWhere({ name: claim.name, revision: claim.revision });
@@ -97,12 +87,26 @@ export class ClaimRegistry {
   async current<R extends JsonObject>(name: string): Promise<Claim<R> | undefined> {
     const storeId = await this.storeId();
     const row: { record: R | string; revision: string | number; released: boolean } | undefined = await guarded(() =>
-      this.knex(TABLE).where({ store_id: storeId, name }).first('record', 'revision', 'released'),
+      this.knex(CLAIMS_TABLE).where({ store_id: storeId, name }).first('record', 'revision', 'released'),
     );
     if (!row) return undefined;
     const record = typeof row.record === 'string' ? (JSON.parse(row.record) as R) : row.record;
     return { record, revision: Number(row.revision), released: row.released };
   }
+}
+
+/**
+ * Inserts the claims whose names have no row yet (in chunks), never replacing one; returns the
+ * names it inserted. The one way claims are added, by a claimant or by recovery from the store.
+ */
+export async function insertUnclaimed(knex: Knex, storeId: string, claims: ReadonlyArray<{ readonly name: string; readonly record: object }>): Promise<string[]> {
+  const inserted: string[] = [];
+  for (let start = 0; start < claims.length; start += CHUNK) {
+    const rows = claims.slice(start, start + CHUNK).map(({ name, record }) => ({ store_id: storeId, name, record: JSON.stringify(record), revision: 0 }));
+    const written: Array<{ name: string }> = await knex(CLAIMS_TABLE).insert(rows).onConflict(['store_id', 'name']).ignore().returning(['name']);
+    inserted.push(...written.map(({ name }) => name));
+  }
+  return inserted;
 }
 
 /** The registry is written before the append: a failure of it means nothing was written. */
